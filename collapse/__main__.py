@@ -1,0 +1,5 @@
+import sys
+
+from collapse.cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""The claim catalogue: one TOML file per paper in ``collapse/claims/``.
+
+Each ``[[claim]]`` entry has an ``id`` of the form ``<paper>.<label>``, the ``source``
+(equations and sections of the paper), a one-line ``statement`` (LaTeX allowed), a
+``verdict``, and the ``checks`` (pytest node ids ``path::test``) that back it.
+``verified_with_correction`` needs ``corrected_statement`` and ``counterexample``;
+``refuted`` needs ``counterexample``; ``open`` needs ``reason``.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLAIMS_DIR = Path(__file__).with_name("claims")
+
+PAPERS = {
+    "mi_collapse": "000_6e757ef8f718962b.txt",
+    "lambda_vae": "002_9357fcd1557682b2.txt",
+    "optimal_beta": "003_a1eafab620a812b7.txt",
+    "wang_ziyin": "004_1e5dba7473d2cfc0.txt",
+}
+VERDICTS = ("verified", "verified_with_correction", "refuted", "open")
+_ID = re.compile(r"^(?P<paper>[a-z_]+)\.(?P<label>[a-z0-9_]+)$")
+_FIELDS = {"id", "source", "statement", "verdict", "corrected_statement", "counterexample",
+           "reason", "checks", "notes"}
+
+
+class CatalogueError(ValueError):
+    """A catalogue file breaks the schema above."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    source: str
+    statement: str
+    verdict: str
+    checks: tuple[str, ...] = ()
+    corrected_statement: str = ""
+    counterexample: str = ""
+    reason: str = ""
+    notes: str = ""
+    paper: str = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "paper", self.id.split(".", 1)[0])
+
+
+def _validate(entry: dict, where: str) -> Claim:
+    unknown = set(entry) - _FIELDS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown field(s) {sorted(unknown)}")
+    for key in ("id", "source", "statement", "verdict"):
+        if not str(entry.get(key, "")).strip():
+            raise CatalogueError(f"{where}: field {key!r} is required")
+    cid = entry["id"]
+    match = _ID.match(cid)
+    if not match or match["paper"] not in PAPERS:
+        raise CatalogueError(f"{where}: id {cid!r} must be <paper>.<label> with paper in {sorted(PAPERS)}")
+    verdict = entry["verdict"]
+    if verdict not in VERDICTS:
+        raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} is not one of {VERDICTS}")
+    needs = {"verified_with_correction": ("corrected_statement", "counterexample"),
+             "refuted": ("counterexample",), "open": ("reason",)}.get(verdict, ())
+    for key in needs:
+        if not str(entry.get(key, "")).strip():
+            raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} needs {key!r}")
+    checks = tuple(entry.get("checks", ()))
+    if verdict != "open" and not checks:
+        raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} needs at least one check")
+    for check in checks:
+        if "::" not in check:
+            raise CatalogueError(f"{where}: {cid}: check {check!r} is not a pytest node id path::test")
+    return Claim(**{**entry, "checks": checks})
+
+
+def load(directory: Path = CLAIMS_DIR) -> dict[str, Claim]:
+    """Read and validate every ``<paper>.toml`` in ``directory``; ids are unique."""
+    claims: dict[str, Claim] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.stem not in PAPERS:
+            raise CatalogueError(f"{path.name}: file name must be one of {sorted(PAPERS)}")
+        data = tomllib.loads(path.read_text())
+        for i, entry in enumerate(data.get("claim", [])):
+            claim = _validate(entry, f"{path.name}[claim {i}]")
+            if claim.paper != path.stem:
+                raise CatalogueError(f"{path.name}: claim {claim.id} belongs in {claim.paper}.toml")
+            if claim.id in claims:
+                raise CatalogueError(f"{path.name}: duplicate claim id {claim.id}")
+            claims[claim.id] = claim
+    return claims

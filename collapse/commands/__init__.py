@@ -1,0 +1,1 @@
+"""Subcommands of ``collapse`` (one module each; see ``collapse.cli``)."""

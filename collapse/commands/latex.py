@@ -1,0 +1,22 @@
+"""``collapse latex``: write every derivation as a LaTeX document (and PDF when TeX exists)."""
+from pathlib import Path
+
+from collapse import ROOT
+from derivations import document
+
+HELP = "regenerate the LaTeX document of all derivations (compiled to PDF when TeX is installed)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "derivations.tex",
+                        help="where to write the .tex file (default: docs/derivations.tex)")
+    parser.add_argument("--no-pdf", action="store_true", help="do not try to compile the PDF")
+
+
+def run(args) -> int:
+    tex = document.write(args.output)
+    print(f"wrote {tex}")
+    if not args.no_pdf:
+        pdf = document.compile_pdf(tex)
+        print(f"wrote {pdf}" if pdf else "no TeX engine found (latexmk/pdflatex): PDF skipped")
+    return 0

@@ -1,0 +1,20 @@
+"""``collapse verify``: run every claim check and print the verdict table."""
+from pathlib import Path
+
+from collapse.verify import verify
+
+HELP = "run every claim check with pytest and print the verdict table"
+
+
+def add_arguments(parser):
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the table as JSON")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the table as Markdown")
+    parser.add_argument("--paper", metavar="KEY", help="only this paper (mi_collapse, lambda_vae, optimal_beta, wang_ziyin)")
+    parser.add_argument("--slow", action="store_true", help="include checks marked slow")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression to select checks")
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments passed to pytest (after --)")
+
+
+def run(args) -> int:
+    return verify(paper=args.paper, include_slow=args.slow, keyword=args.keyword,
+                  json_path=args.json, markdown_path=args.markdown, pytest_args=args.pytest_args)

@@ -1,0 +1,182 @@
+"""Matrix calculus SymPy 1.14 gets wrong, done term by term, and exact proofs of identities.
+
+SymPy silently returns 0 for ``log(Determinant(X)).diff(X)`` and for ``.diff`` of a sum
+of traces, while a trace of a single product differentiates correctly. So
+:func:`gradient` first splits every trace into traces of single products, differentiates
+each term on its own, and handles log-determinants by Jacobi's formula
+d log|M| = tr(M^{-1} dM). Identities between matrix expressions with symbolic shapes
+cannot be simplified by SymPy; :func:`prove_identity` evaluates both sides exactly at
+random rational matrices of several sizes (a false rational identity survives a random
+evaluation with probability at most degree/|sample set|, by Schwartz-Zippel), and
+:func:`prove_identity_symbolic` checks them with fully symbolic small matrices.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions import MatAdd, MatMul
+from sympy.printing.numpy import NumPyPrinter
+
+SPD, GENERAL, DIAGONAL = "spd", "general", "diagonal"
+
+
+def split_traces(expr):
+    """Rewrite every ``Trace`` so that it holds a single product, scalars pulled out."""
+    def split(tr):
+        arg = sp.expand(tr.arg)
+        total = sp.S.Zero
+        for term in (arg.args if isinstance(arg, MatAdd) else (arg,)):
+            coeff, mat = (term.as_coeff_mmul() if isinstance(term, MatMul) else (sp.S.One, term))
+            mat = mat.doit() if isinstance(mat, MatMul) else mat
+            if isinstance(mat, sp.Identity):
+                total += coeff * mat.rows
+            elif not isinstance(mat, sp.ZeroMatrix):
+                total += coeff * sp.Trace(mat)
+        return total
+    return expr.replace(lambda e: isinstance(e, sp.Trace), split)
+
+
+def symmetric(expr, matrices):
+    """Use X^T = X for every symmetric matrix X in ``matrices``."""
+    return expr.xreplace({sp.Transpose(x): x for x in matrices})
+
+
+def _term_gradient(term, X):
+    factors = sp.Mul.make_args(term)
+    dependent = [f for f in factors if f.has(X)]
+    if not dependent:
+        return sp.ZeroMatrix(*X.shape)
+    if len(dependent) > 1:
+        raise NotImplementedError(f"term {term} is a product of several factors depending on {X}")
+    (factor,) = dependent
+    scale = sp.Mul(*[f for f in factors if f is not factor])
+    if isinstance(factor, sp.Trace):
+        return scale * factor.diff(X)
+    if isinstance(factor, sp.log) and isinstance(factor.args[0], sp.Determinant):
+        M = factor.args[0].arg
+        if M == X:
+            return scale * X.I.T
+        # Jacobi: d log|M| = tr(C dM) with C = M^{-1} held fixed.
+        C = sp.MatrixSymbol("_C", *M.shape)
+        return scale * gradient(sp.Trace(C * M), X).xreplace({C: M.I})
+    raise NotImplementedError(f"cannot differentiate factor {factor} with respect to {X}")
+
+
+def gradient(expr, X, symmetric_matrices=()):
+    """d expr / d X for a scalar built from traces, log-determinants and scalars.
+
+    ``symmetric_matrices`` are treated as symmetric in the result (X^T -> X).
+    """
+    expanded = sp.expand(split_traces(expr))
+    result = sp.ZeroMatrix(*X.shape)
+    for term in sp.Add.make_args(expanded):
+        result = result + _term_gradient(term, X)
+    return symmetric(result, symmetric_matrices).doit()
+
+
+class _Printer(NumPyPrinter):
+    def _print_Trace(self, expr):
+        return f"numpy.trace({self._print(expr.arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"numpy.linalg.det({self._print(expr.arg)})"
+
+    def _print_Inverse(self, expr):
+        return f"numpy.linalg.inv({self._print(expr.arg)})"
+
+    def _print_Identity(self, expr):
+        return f"numpy.eye({self._print(expr.rows)})"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"numpy.zeros(({self._print(expr.rows)}, {self._print(expr.cols)}))"
+
+
+def to_numpy(expr, args, dims):
+    """A numpy function of the matrices/scalars ``args`` with the shapes fixed by ``dims``."""
+    fixed = [a.xreplace(dims) for a in args]
+    return sp.lambdify(fixed, expr.xreplace(dims), modules="numpy", printer=_Printer)
+
+
+def _rational(rng: random.Random, bound: int) -> sp.Rational:
+    return sp.Rational(rng.randint(-bound, bound), rng.randint(1, bound))
+
+
+def random_rational(rows: int, cols: int, kind: str, rng: random.Random, bound: int = 9):
+    """An exact rational matrix: general, symmetric positive definite, or positive diagonal."""
+    if kind == GENERAL:
+        return sp.ImmutableMatrix(rows, cols, lambda i, j: _rational(rng, bound))
+    if kind == SPD:
+        R = sp.Matrix(rows, rows, lambda i, j: _rational(rng, bound))
+        return sp.ImmutableMatrix(R * R.T + sp.eye(rows))
+    if kind == DIAGONAL:
+        return sp.ImmutableMatrix(sp.diag(*[sp.Rational(rng.randint(1, bound), rng.randint(1, bound))
+                                             for _ in range(rows)]))
+    raise ValueError(f"kind must be one of {GENERAL!r}, {SPD!r}, {DIAGONAL!r}; got {kind!r}")
+
+
+def substitute(expr, dims, values):
+    """``expr`` with its shape symbols fixed by ``dims`` and matrices (by name) by ``values``."""
+    fixed = expr.xreplace(dims)
+    mapping = {s: values[s.name] for s in fixed.atoms(sp.MatrixSymbol) if s.name in values}
+    return fixed.xreplace(mapping).doit()
+
+
+def _is_zero(value) -> bool:
+    if isinstance(value, sp.MatrixBase):
+        return all(_is_zero(v) for v in value)
+    value = sp.nsimplify(value) if value.is_Float else value
+    return value == 0 or sp.simplify(sp.expand_log(value, force=True)) == 0
+
+
+def prove_identity(lhs, rhs, kinds: dict, sizes, *, trials: int = 2, seed: int = 0,
+                   scalars=None) -> int:
+    """Check ``lhs == rhs`` exactly at random rational matrices; return the number of points.
+
+    ``kinds`` maps each MatrixSymbol to GENERAL, SPD or DIAGONAL; ``sizes`` is a list of
+    ``{dim_symbol: int}`` dicts; ``scalars`` maps scalar symbols to rational samplers
+    (callables of a ``random.Random``). Raises AssertionError with the counterexample.
+    """
+    rng = random.Random(seed)
+    count = 0
+    for dims in sizes:
+        for _ in range(trials):
+            values = {}
+            for sym, kind in kinds.items():
+                rows, cols = (int(d.xreplace(dims)) for d in sym.shape)
+                values[sym.name] = random_rational(rows, cols, kind, rng)
+            scalar_values = {s: draw(rng) for s, draw in (scalars or {}).items()}
+            diff = substitute((lhs - rhs).xreplace(scalar_values), dims, values)
+            if not _is_zero(diff):
+                raise AssertionError(f"identity fails at sizes {dims}, scalars {scalar_values}: "
+                                     f"difference {diff} at {values}")
+            count += 1
+    return count
+
+
+def symbolic_matrix(name: str, rows: int, cols: int, kind: str):
+    """A matrix of fresh symbols: symmetric for SPD, diagonal for DIAGONAL."""
+    if kind == DIAGONAL:
+        return sp.ImmutableMatrix(sp.diag(*[sp.Symbol(f"{name}_{i}{i}", positive=True) for i in range(rows)]))
+    if kind == SPD:
+        return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{min(i, j)}{max(i, j)}", real=True))
+    return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}{j}", real=True))
+
+
+def prove_identity_symbolic(lhs, rhs, kinds: dict, dims: dict) -> None:
+    """Check ``lhs == rhs`` with fully symbolic matrices of the (small) sizes ``dims``."""
+    values = {}
+    for sym, kind in kinds.items():
+        rows, cols = (int(d.xreplace(dims)) for d in sym.shape)
+        values[sym.name] = symbolic_matrix(sym.name.replace("\\", ""), rows, cols, kind)
+    diff = substitute(lhs - rhs, dims, values)
+    entries = diff if isinstance(diff, sp.MatrixBase) else [diff]
+    for entry in entries:
+        if sp.cancel(sp.together(entry)) != 0:
+            raise AssertionError(f"symbolic identity fails at sizes {dims}: entry {entry}")
+
+
+def numeric(values: dict) -> dict:
+    """Float arrays for the exact matrices of :func:`random_rational` (for numpy checks)."""
+    return {k: np.array(v.tolist(), dtype=float) for k, v in values.items()}

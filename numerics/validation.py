@@ -1,0 +1,69 @@
+"""Argument checks shared by every numeric module: errors name the argument and the condition."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def finite_array(name: str, value, *, ndim: int | None = None) -> np.ndarray:
+    """``value`` as a float64 array with no NaN or inf (and ``ndim`` dimensions if given)."""
+    arr = np.asarray(value, dtype=float)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return arr
+
+
+def matrix(name: str, value, shape: tuple[int | None, int | None] | None = None) -> np.ndarray:
+    """A finite 2-D float64 array; ``None`` in ``shape`` matches any size."""
+    arr = finite_array(name, value, ndim=2)
+    if shape is not None and any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        want = "x".join("?" if s is None else str(s) for s in shape)
+        raise ValueError(f"{name} must have shape {want}; got {arr.shape[0]}x{arr.shape[1]}")
+    return arr
+
+
+def spd(name: str, value, n: int | None = None, *, rtol: float = 1e-10,
+        max_cond: float | None = None) -> np.ndarray:
+    """A symmetric positive definite matrix (symmetrised exactly on return).
+
+    Symmetry is judged relative to the largest entry; definiteness by the smallest
+    eigenvalue; ``max_cond`` bounds the condition number when given.
+    """
+    arr = matrix(name, value, (n, n))
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square; got shape {arr.shape}")
+    scale = max(np.max(np.abs(arr)), np.finfo(float).tiny)
+    asym = np.max(np.abs(arr - arr.T)) / scale
+    if asym > rtol:
+        raise ValueError(f"{name} must be symmetric; max |X - X^T| / max |X| = {asym:.3g}")
+    arr = (arr + arr.T) / 2
+    eig = np.linalg.eigvalsh(arr)
+    if eig[0] <= 0:
+        raise ValueError(f"{name} must be symmetric positive definite; smallest eigenvalue is {eig[0]:.3g}")
+    if max_cond is not None and eig[-1] / eig[0] > max_cond:
+        raise ValueError(f"{name} has condition number {eig[-1] / eig[0]:.3g} > {max_cond:.3g}")
+    return arr
+
+
+def positive(name: str, value) -> float:
+    """A finite scalar > 0."""
+    x = float(value)
+    if not np.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return x
+
+
+def nonnegative(name: str, value) -> float:
+    """A finite scalar >= 0."""
+    x = float(value)
+    if not np.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return x
+
+
+def positive_int(name: str, value, minimum: int = 1) -> int:
+    """An integer >= ``minimum``."""
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
