@@ -1,0 +1,1 @@
+"""Convolutional VAEs trained on data with known factors (PyTorch, imported lazily)."""
