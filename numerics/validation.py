@@ -67,3 +67,22 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
+
+
+def array_in(name: str, value, low: float = -np.inf, high: float = np.inf, *,
+             closed: str = "neither") -> np.ndarray:
+    """A finite float64 array with every entry in the interval from ``low`` to ``high``.
+
+    ``closed`` is ``"neither"``, ``"low"``, ``"high"`` or ``"both"``: which ends belong
+    to the interval. The error names the argument, the interval and the worst entry.
+    """
+    arr = finite_array(name, value)
+    low_ok = arr >= low if closed in ("low", "both") else arr > low
+    high_ok = arr <= high if closed in ("high", "both") else arr < high
+    bad = ~(low_ok & high_ok)
+    if np.any(bad):
+        interval = (("[" if closed in ("low", "both") else "(") + f"{low:g}, {high:g}"
+                    + ("]" if closed in ("high", "both") else ")"))
+        raise ValueError(f"{name} must lie in {interval}; got {float(arr[bad].flat[0]):g}"
+                         f" ({int(bad.sum())} of {arr.size} entries outside)")
+    return arr
