@@ -86,3 +86,25 @@ def array_in(name: str, value, low: float = -np.inf, high: float = np.inf, *,
         raise ValueError(f"{name} must lie in {interval}; got {float(arr[bad].flat[0]):g}"
                          f" ({int(bad.sum())} of {arr.size} entries outside)")
     return arr
+
+
+def psd(name: str, value, n: int | None = None, *, rtol: float = 1e-10) -> np.ndarray:
+    """A symmetric positive semidefinite matrix that is not zero (symmetrised on return).
+
+    Symmetry and the sign of the smallest eigenvalue are judged relative to the
+    largest entry / eigenvalue, so rounding noise of an exactly singular matrix passes.
+    """
+    arr = matrix(name, value, (n, n))
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square; got shape {arr.shape}")
+    scale = np.max(np.abs(arr))
+    if scale == 0:
+        raise ValueError(f"{name} must be positive semidefinite and not zero; got the zero matrix")
+    asym = np.max(np.abs(arr - arr.T)) / scale
+    if asym > rtol:
+        raise ValueError(f"{name} must be symmetric; max |X - X^T| / max |X| = {asym:.3g}")
+    arr = (arr + arr.T) / 2
+    eig = np.linalg.eigvalsh(arr)
+    if eig[0] < -rtol * eig[-1] * arr.shape[0]:
+        raise ValueError(f"{name} must be positive semidefinite; smallest eigenvalue is {eig[0]:.3g}")
+    return arr
