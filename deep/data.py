@@ -1,0 +1,446 @@
+"""Data with known generative factors, and the batch stream that feeds the training loop.
+
+Every data set is a :class:`FactorData`: ``len(data)`` observations, each with its factor
+classes (integer grid indices) and factor values, rendered or read on demand as float32
+arrays in [0, 1] (images as N x C x 64 x 64, vectors as N x D). Nothing holds a whole
+procedural data set in memory: an index is decoded into its factors and rendered.
+
+- :class:`DSprites`: procedural dSprites [dsprites]: a square, an ellipse and a heart,
+  6 scales in [0.5, 1], 40 orientations in [0, 2 pi), 32 x 32 positions in [0, 1]^2
+  (737,280 binary 64 x 64 images), in the factor order and index layout of the real file.
+- :class:`Shapes3D`: a procedural scene with the factors of Shapes3D [shapes3d]: floor,
+  wall and object hue (10 each), scale (8), shape (4), orientation (15); RGB 64 x 64
+  (480,000 images).
+- :class:`DSpritesNpz`, :class:`Shapes3DH5`: the real files, for users who have them.
+- :class:`Digits`: scikit-learn's bundled 8 x 8 digits (64-vectors; factor: the digit).
+- :class:`ArrayData`: any in-memory arrays (e.g. samples of a Gaussian mixture).
+
+:func:`batch_loader` streams batch ``t`` as a pure function of ``(seed, t)``, so a resumed
+run sees exactly the batches an uninterrupted one would, whatever the number of workers.
+
+References
+----------
+[mi_collapse] "Mutual Information Collapse Explains Disentanglement Failure in beta-VAEs",
+    shared/papers/000_6e757ef8f718962b.txt, §5.2.
+[dsprites] L. Matthey et al., dSprites (2017), github.com/deepmind/dsprites-dataset:
+    ``imgs`` (N, 64, 64) uint8, ``latents_classes`` / ``latents_values`` (N, 6) with the
+    factors (color, shape, scale, orientation, posX, posY).
+[shapes3d] C. Burgess, H. Kim, 3D Shapes (2018), github.com/deepmind/3dshapes-dataset:
+    ``images`` (N, 64, 64, 3) uint8, ``labels`` (N, 6) float with the factors
+    (floor_hue, wall_hue, object_hue, scale, shape, orientation).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.colors import hsv_to_rgb
+
+from numerics import validation
+
+SIZE = 64
+_CENTRES = np.arange(SIZE, dtype=np.float32) + 0.5  # pixel centres, in pixels
+
+
+class FactorData:
+    """Observations with known generative factors.
+
+    Subclasses set ``name``, ``factor_names``, ``discrete`` (which factors are
+    categorical: SAP uses a classifier for those and the squared correlation otherwise)
+    and ``shape`` (of one observation), and implement ``__len__``, ``factor_classes``,
+    ``factor_values`` and ``observations``, each taking an integer index array.
+    """
+
+    name: str
+    factor_names: tuple[str, ...]
+    discrete: tuple[bool, ...]
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def factor_classes(self, index) -> np.ndarray:
+        """Integer factor classes, shape (N, K)."""
+        raise NotImplementedError
+
+    def factor_values(self, index) -> np.ndarray:
+        """Factor values (float64), shape (N, K)."""
+        raise NotImplementedError
+
+    def observations(self, index) -> np.ndarray:
+        """float32 observations in [0, 1], shape (N, *shape)."""
+        raise NotImplementedError
+
+    def _index(self, index) -> np.ndarray:
+        idx = np.asarray(index)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"index must be a 1-D integer array; got {idx.dtype} of shape {idx.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise ValueError(f"index must lie in [0, {len(self)}); got values in [{idx.min()}, {idx.max()}]")
+        return idx.astype(np.int64)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """``n`` indices drawn uniformly with replacement, reproducibly from ``seed``."""
+        n = validation.positive_int("n", n)
+        return np.random.default_rng(seed).integers(0, len(self), n)
+
+
+class GridData(FactorData):
+    """A full factorial grid of factors, indexed like the real files (last factor fastest)."""
+
+    factor_sizes: tuple[int, ...]
+    _values: tuple[np.ndarray, ...]  # one table of values per factor
+
+    def __len__(self) -> int:
+        return int(np.prod(self.factor_sizes))
+
+    def factor_classes(self, index) -> np.ndarray:
+        return np.stack(np.unravel_index(self._index(index), self.factor_sizes), axis=1)
+
+    def factor_values(self, index) -> np.ndarray:
+        classes = self.factor_classes(index)
+        return np.stack([table[c] for table, c in zip(self._values, classes.T)], axis=1)
+
+    def index_of(self, classes) -> np.ndarray:
+        """The index of each row of factor classes (the inverse of :meth:`factor_classes`)."""
+        classes = np.asarray(classes)
+        return np.ravel_multi_index(tuple(classes.T), self.factor_sizes)
+
+    def observations(self, index) -> np.ndarray:
+        return self._render(self.factor_values(index))
+
+
+class DSprites(GridData):
+    """Procedural dSprites: 64 x 64 binary images of one shape, rendered exactly on demand.
+
+    A pixel is on when its centre lies inside the shape. The shape's frame is centred at
+    pixel coordinates (16 + 32 posX, 16 + 32 posY) (posX along columns, posY along rows),
+    rotated by the orientation and scaled by ``scale * 10`` pixels: the square is
+    [-1, 1]^2 in that frame, the ellipse has semi-axes 1 and 1/2, the heart is the curve
+    (x^2 + y^2 - 1)^3 <= x^2 y^3. Adjacent positions differ by 32/31 pixels.
+
+    >>> data = DSprites()
+    >>> len(data), data.observations([0]).shape
+    (737280, (1, 1, 64, 64))
+    """
+
+    name = "dsprites"
+    factor_names = ("shape", "scale", "orientation", "posX", "posY")
+    factor_sizes = (3, 6, 40, 32, 32)
+    discrete = (True, False, False, False, False)
+    shape = (1, SIZE, SIZE)
+    shapes = ("square", "ellipse", "heart")
+    _values = (np.array([1.0, 2.0, 3.0]),  # the real file's shape values
+               np.linspace(0.5, 1.0, 6),
+               2 * np.pi * np.arange(40) / 40,
+               np.linspace(0.0, 1.0, 32),
+               np.linspace(0.0, 1.0, 32))
+    radius = 10.0  # pixels at scale 1
+
+    def centre(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (column, row) of the shape's centre for factor values (N, 5)."""
+        values = np.asarray(values)
+        return 16 + 32 * values[:, 3], 16 + 32 * values[:, 4]
+
+    def _render(self, values) -> np.ndarray:
+        col, row = self.centre(values)
+        dx = _CENTRES[None, None, :] - col[:, None, None].astype(np.float32)
+        dy = _CENTRES[None, :, None] - row[:, None, None].astype(np.float32)
+        theta, size = values[:, 2], self.radius * values[:, 1]
+        c = (np.cos(theta) / size).astype(np.float32)[:, None, None]
+        s = (np.sin(theta) / size).astype(np.float32)[:, None, None]
+        u, v = c * dx + s * dy, -s * dx + c * dy  # rotate by -theta into the shape's frame
+        x, y = 1.2 * u, 0.12 - 1.2 * v  # heart frame: y points up, roughly centred
+        inside = np.select(
+            [values[:, 0, None, None] == 1.0, values[:, 0, None, None] == 2.0],
+            [np.maximum(np.abs(u), np.abs(v)) <= 1, u ** 2 + 4 * v ** 2 <= 1],
+            (x ** 2 + y ** 2 - 1) ** 3 <= x ** 2 * y ** 3)
+        return inside.astype(np.float32)[:, None]
+
+
+class Shapes3D(GridData):
+    """A procedural scene with the factors of Shapes3D, rendered exactly on demand.
+
+    Wall above row 40, floor below, an object centred at pixel (32, 44). Colours are
+    HSV with saturation 1: the wall has the wall hue (value 0.8 left of the room's corner,
+    1.0 right of it), the floor the floor hue (value rising from 0.6 at the horizon to 1.0
+    at the bottom), the object the object hue (value from 0.55 at its rim to 1.0 at its
+    centre line). The orientation is the camera's azimuth: it moves the room's corner to
+    column 32 - 16 (orientation / 30 degrees) and turns the cube (whose front and side
+    faces have values 1.0 and 0.65). Scale sets the object's half-height, 15 * scale pixels
+    (one scale step grows it by more than a pixel, so every step changes the image).
+    """
+
+    name = "shapes3d"
+    factor_names = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
+    factor_sizes = (10, 10, 10, 8, 4, 15)
+    discrete = (False, False, False, False, True, False)
+    shape = (3, SIZE, SIZE)
+    shapes = ("cube", "cylinder", "sphere", "capsule")
+    _values = (np.linspace(0.0, 0.9, 10), np.linspace(0.0, 0.9, 10), np.linspace(0.0, 0.9, 10),
+               np.linspace(0.75, 1.25, 8), np.arange(4.0), np.linspace(-30.0, 30.0, 15))
+    horizon, object_centre, half_height = 40.0, (32.0, 44.0), 15.0
+
+    def corner(self, values) -> np.ndarray:
+        """Column of the room's corner for factor values (N, 6)."""
+        return 32 - 16 * np.asarray(values)[:, 5] / 30
+
+    def _render(self, values) -> np.ndarray:
+        n = values.shape[0]
+        X, Y = _CENTRES[None, None, :], _CENTRES[None, :, None]
+        hue = np.empty((n, SIZE, SIZE), np.float32)
+        value = np.empty((n, SIZE, SIZE), np.float32)
+        wall = np.broadcast_to(Y < self.horizon, (n, SIZE, SIZE))
+        hue[...] = np.where(wall, values[:, 1, None, None], values[:, 0, None, None])
+        value[...] = np.where(wall, np.where(X < self.corner(values)[:, None, None], 0.8, 1.0),
+                              0.6 + 0.4 * (Y - self.horizon) / (SIZE - self.horizon))
+        inside, shade = self._object(values)
+        hue[inside] = np.broadcast_to(values[:, 2, None, None], inside.shape)[inside]
+        value[inside] = shade[inside]
+        hsv = np.stack([hue, np.ones_like(hue), value], axis=-1)
+        return np.moveaxis(hsv_to_rgb(hsv), -1, 1).astype(np.float32)
+
+    def _object(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """The object's mask and HSV value, each (N, 64, 64)."""
+        h = (self.half_height * values[:, 3])[:, None, None]
+        u = _CENTRES[None, None, :] - self.object_centre[0]
+        v = _CENTRES[None, :, None] - self.object_centre[1]
+        phi = np.deg2rad(values[:, 5])[:, None, None]
+        shape = values[:, 4, None, None]
+        c, s = np.cos(phi), np.sin(phi)
+        # cube of side 2h turned by phi about the vertical axis, seen from the front
+        cube = (np.abs(u) <= h * (c + np.abs(s))) & (np.abs(v) <= h)
+        front = (u >= h * (s - c)) & (u <= h * (s + c))
+        rim = lambda half_width: 0.55 + 0.45 * np.sqrt(np.clip(1 - (u / half_width) ** 2, 0, 1))
+        capsule_w = 0.55 * h
+        capsule = (np.abs(u) <= capsule_w) & (
+            (np.abs(v) <= h - capsule_w) | (u ** 2 + (np.abs(v) - (h - capsule_w)) ** 2 <= capsule_w ** 2))
+        inside = np.select([shape == 0, shape == 1, shape == 2],
+                           [cube, (np.abs(u) <= 0.85 * h) & (np.abs(v) <= h), u ** 2 + v ** 2 <= h ** 2],
+                           capsule)
+        shade = np.select([shape == 0, shape == 1, shape == 2],
+                          [np.where(front, 1.0, 0.65), rim(0.85 * h),
+                           0.55 + 0.45 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / h ** 2, 0, 1))],
+                          rim(capsule_w))
+        return inside, shade.astype(np.float32)
+
+
+class DSpritesNpz(FactorData):
+    """The real dSprites ``.npz`` [dsprites] (the constant colour factor is dropped).
+
+    The images are decompressed into memory (737,280 x 64 x 64 bytes for the full file).
+    """
+
+    name = "dsprites-npz"
+    factor_names = DSprites.factor_names
+    discrete = DSprites.discrete
+    shape = (1, SIZE, SIZE)
+
+    def __init__(self, path):
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path must be an existing dSprites .npz file; {path} does not exist")
+        with np.load(path, allow_pickle=False) as f:
+            missing = {"imgs", "latents_classes", "latents_values"} - set(f.files)
+            if missing:
+                raise ValueError(f"{path} is not a dSprites .npz: missing {sorted(missing)}")
+            self._imgs = f["imgs"]
+            self._classes = f["latents_classes"][:, 1:].astype(np.int64)
+            self._values = f["latents_values"][:, 1:].astype(np.float64)
+        if self._imgs.shape[1:] != (SIZE, SIZE) or self._classes.shape != (len(self._imgs), 5):
+            raise ValueError(f"{path}: imgs must be (N, 64, 64) and latents (N, 6); got "
+                             f"{self._imgs.shape} and {self._classes.shape[0]} x {self._classes.shape[1] + 1}")
+
+    def __len__(self) -> int:
+        return len(self._imgs)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self._classes[self._index(index)]
+
+    def factor_values(self, index) -> np.ndarray:
+        return self._values[self._index(index)]
+
+    def observations(self, index) -> np.ndarray:
+        return self._imgs[self._index(index)][:, None].astype(np.float32)
+
+
+class Shapes3DH5(FactorData):
+    """The real Shapes3D ``.h5`` [shapes3d], read lazily (the file holds 5.9 GB of images).
+
+    Factor classes are the ranks of the label values in each column. The file is opened
+    on first use in each process, so the object can be sent to loader worker processes.
+    """
+
+    name = "shapes3d-h5"
+    factor_names = Shapes3D.factor_names
+    discrete = Shapes3D.discrete
+    shape = (3, SIZE, SIZE)
+
+    def __init__(self, path):
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ValueError(f"path must be an existing Shapes3D .h5 file; {self.path} does not exist")
+        with h5py.File(self.path, "r") as f:
+            missing = {"images", "labels"} - set(f.keys())
+            if missing:
+                raise ValueError(f"{self.path} is not a Shapes3D .h5: missing {sorted(missing)}")
+            self._labels = f["labels"][()].astype(np.float64)
+            n_images = f["images"].shape
+        if n_images[1:] != (SIZE, SIZE, 3) or self._labels.shape != (n_images[0], 6):
+            raise ValueError(f"{self.path}: images must be (N, 64, 64, 3) and labels (N, 6); "
+                             f"got {n_images} and {self._labels.shape}")
+        self._classes = np.stack([np.unique(col, return_inverse=True)[1] for col in self._labels.T], axis=1)
+        self._file = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_file": None}
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self._classes[self._index(index)]
+
+    def factor_values(self, index) -> np.ndarray:
+        return self._labels[self._index(index)]
+
+    def observations(self, index) -> np.ndarray:
+        import h5py
+
+        idx = self._index(index)
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        unique, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing indices
+        images = self._file["images"][unique][inverse]
+        return np.moveaxis(images, -1, 1).astype(np.float32) / 255
+
+
+class ArrayData(FactorData):
+    """In-memory observations ``x`` (N, ...) with integer factor classes (N, K).
+
+    ``values`` defaults to the classes; ``discrete`` to all-categorical.
+    """
+
+    def __init__(self, x, classes, *, names=None, values=None, discrete=None, name="array"):
+        self._x = np.asarray(x, dtype=np.float32)
+        self._classes = np.asarray(classes)
+        if self._classes.ndim == 1:
+            self._classes = self._classes[:, None]
+        if not np.issubdtype(self._classes.dtype, np.integer) or len(self._classes) != len(self._x):
+            raise ValueError("classes must be an integer array with one row per observation; "
+                             f"got {self._classes.dtype} of shape {self._classes.shape} for {len(self._x)} observations")
+        self._values = self._classes.astype(float) if values is None else np.asarray(values, dtype=float)
+        k = self._classes.shape[1]
+        self.factor_names = tuple(names or (f"v{j}" for j in range(k)))
+        self.discrete = tuple(discrete if discrete is not None else [True] * k)
+        self.shape = self._x.shape[1:]
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self._classes[self._index(index)]
+
+    def factor_values(self, index) -> np.ndarray:
+        return self._values[self._index(index)]
+
+    def observations(self, index) -> np.ndarray:
+        return self._x[self._index(index)]
+
+
+class Digits(ArrayData):
+    """scikit-learn's bundled 8 x 8 digits as 64-vectors in [0, 1]; the factor is the digit."""
+
+    def __init__(self):
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        super().__init__(digits.data / 16.0, digits.target, names=("digit",), discrete=(True,),
+                         name="digits")
+
+
+class Subset(FactorData):
+    """The observations of ``data`` at ``indices`` (in that order)."""
+
+    def __init__(self, data: FactorData, indices):
+        self.data = data
+        self.indices = data._index(indices)
+        self.name, self.factor_names = data.name, data.factor_names
+        self.discrete, self.shape = data.discrete, data.shape
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self.data.factor_classes(self.indices[self._index(index)])
+
+    def factor_values(self, index) -> np.ndarray:
+        return self.data.factor_values(self.indices[self._index(index)])
+
+    def observations(self, index) -> np.ndarray:
+        return self.data.observations(self.indices[self._index(index)])
+
+
+DATASETS = {"dsprites": DSprites, "shapes3d": Shapes3D, "dsprites-npz": DSpritesNpz,
+            "shapes3d-h5": Shapes3DH5, "digits": Digits}
+"""Data sets by name; the file-backed ones take a ``path``."""
+
+
+def build_data(spec: dict) -> FactorData:
+    """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?}``.
+
+    ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0).
+    """
+    name = spec.get("name")
+    if name not in DATASETS:
+        raise ValueError(f"data name must be one of {sorted(DATASETS)}; got {name!r}")
+    cls = DATASETS[name]
+    needs_path = cls in (DSpritesNpz, Shapes3DH5)
+    if needs_path and not spec.get("path"):
+        raise ValueError(f"data {name!r} needs a path to the file")
+    data = cls(spec["path"]) if needs_path else cls()
+    if spec.get("subset"):
+        n = validation.positive_int("subset", spec["subset"])
+        if n > len(data):
+            raise ValueError(f"subset must be at most the data size {len(data)}; got {n}")
+        rng = np.random.default_rng(spec.get("subset_seed", 0))
+        data = Subset(data, np.sort(rng.choice(len(data), n, replace=False)))
+    return data
+
+
+def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The indices of batch ``step``: uniform with replacement, a pure function of (seed, step)."""
+    return np.random.default_rng([seed, step]).integers(0, n, batch_size)
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Batches ``start`` ... ``stop - 1`` as ``(step, observations)``; workers share steps round-robin.
+
+    A DataLoader with ``num_workers = W`` asks its workers in turn, so worker ``w``
+    producing steps ``start + w, start + w + W, ...`` keeps the stream in step order.
+    """
+
+    def __init__(self, data: FactorData, batch_size: int, seed: int, start: int, stop: int):
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.start, self.stop = start, stop
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for step in range(self.start + worker, self.stop, workers):
+            idx = batch_indices(len(self.data), self.batch_size, self.seed, step)
+            yield step, torch.from_numpy(self.data.observations(idx))
+
+
+def batch_loader(data: FactorData, batch_size: int, seed: int, start: int, stop: int, *,
+                 num_workers: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """A DataLoader over :class:`BatchStream`: rendering in ``num_workers`` processes with
+    prefetching and pinned memory keeps a GPU fed while it trains on the previous batch."""
+    workers = validation.positive_int("num_workers", num_workers, minimum=0)
+    return torch.utils.data.DataLoader(
+        BatchStream(data, batch_size, seed, start, stop), batch_size=None, num_workers=workers,
+        pin_memory=pin_memory, prefetch_factor=4 if workers else None)
