@@ -1,0 +1,53 @@
+"""``collapse evaluate CHECKPOINT``: every metric of a trained VAE (MIG, SAP, DCI, AU, KL, capacities, reconstruction)."""
+import json
+import sys
+from pathlib import Path
+
+HELP = "evaluate a checkpoint of `collapse train`: MIG, SAP, DCI, active units, KL, capacities, reconstruction"
+
+
+def add_arguments(parser):
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint.pt, or the run directory holding one")
+    parser.add_argument("--samples", type=int, default=10_000, help="observations drawn for the metrics")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the draw, the noise and the splits")
+    parser.add_argument("--no-dci", action="store_true", help="skip DCI (gradient-boosted trees)")
+    parser.add_argument("--dci-estimators", type=int, default=100)
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--output", type=Path, help="JSON file (default: evaluation.json next to the checkpoint)")
+
+
+def summary(metrics: dict) -> str:
+    """A few lines for the terminal: the headline numbers of :func:`deep.evaluate.evaluate`."""
+    dci = metrics.get("dci") or {}
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.4g}"
+
+    lines = [f"MIG {fmt(metrics['mig'])}   SAP {fmt(metrics['sap'])}   DCI D/C/I "
+             f"{fmt(dci.get('disentanglement'))}/{fmt(dci.get('completeness'))}/{fmt(dci.get('informativeness'))}",
+             f"active units {metrics['active_units']}/{len(metrics['kl_per_dim'])}   KL {fmt(metrics['kl'])} nats   "
+             f"SNR capacity {fmt(metrics['snr_capacity'])} nats   decoder capacity {fmt(metrics['decoder_capacity'])}",
+             f"reconstruction: -log p(x|z) {fmt(metrics['reconstruction_nll'])}   "
+             f"||x - E[x|mu]||^2 {fmt(metrics['reconstruction_mse'])}   ({metrics['samples']} samples)"]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import torch
+
+    from deep.evaluate import evaluate_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        metrics = evaluate_checkpoint(args.checkpoint, device=args.device, samples=args.samples, seed=args.seed,
+                                      dci=not args.no_dci, dci_estimators=args.dci_estimators)
+    except ValueError as err:
+        print(f"collapse evaluate: error: {err}", file=sys.stderr)
+        return 2
+    out = args.output or Path(metrics["checkpoint"]).with_name("evaluation.json")
+    out.write_text(json.dumps(metrics, indent=1))
+    print(summary(metrics))
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,111 @@
+"""`collapse train` and `collapse evaluate`: the tiny CPU configuration, a killed process that resumes, bad input."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from collapse import ROOT
+from collapse.cli import main
+from collapse.commands import train as train_command
+
+pytestmark = pytest.mark.deep
+
+SMALL = ["--data", "dsprites", "--subset", "256", "--latents", "3", "--objective", "lambda",
+         "--lambda-update-every", "5", "--steps", "60", "--batch-size", "8", "--checkpoint-every", "10",
+         "--log-every", "5", "--lr", "1e-3", "--eval-samples", "64", "--no-dci", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """`collapse train --tiny`: the CPU smoke configuration (200 steps, batch 16, 2048 images)."""
+    out = tmp_path_factory.mktemp("tiny")
+    assert main(["train", "--tiny", "--no-progress", "--out", str(out)]) == 0
+    return out
+
+
+def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    for key in ("mig", "sap", "dci", "active_units", "kl_per_dim", "snr_capacity", "decoder_capacity",
+                "reconstruction_nll", "reconstruction_mse"):
+        assert key in metrics
+    assert metrics["training"]["steps"] == 200 and len(metrics["kl_per_dim"]) == 10
+    assert set(metrics["dci"]) == {"disentanglement", "completeness", "informativeness"}
+    log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in log] == list(range(20, 201, 20))
+    assert log[-1]["loss"] < log[0]["loss"]
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["data"] == {"name": "dsprites", "subset": 2048} and config["batch_size"] == 16
+    assert torch.load(tiny_run / "checkpoint.pt", weights_only=True)["step"] == 200
+
+
+def test_evaluate_reads_a_run_directory(tiny_run, capsys):
+    out = tiny_run / "eval.json"
+    assert main(["evaluate", str(tiny_run), "--samples", "200", "--no-dci", "--output", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["step"] == 200 and metrics["samples"] == 200 and metrics["dci"] is None
+    assert "MIG" in capsys.readouterr().out
+
+
+def test_killed_process_resumes_to_the_uninterrupted_result(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert main(["train", *SMALL, "--out", str(straight)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "collapse", "train", *SMALL, "--out", str(killed)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            ckpt = killed / "checkpoint.pt"
+            if ckpt.exists() and torch.load(ckpt, weights_only=True)["step"] >= 20:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert torch.load(killed / "checkpoint.pt", weights_only=True)["step"] < 60
+    assert main(["train", *SMALL, "--out", str(killed)]) == 0
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(killed / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 60 and a["objective"] == b["objective"]
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+                          for line in (path / "log.jsonl").read_text().splitlines()]
+    assert strip(straight) == strip(killed)
+    drop = lambda path: {k: v for k, v in json.loads((path / "metrics.json").read_text()).items() if k != "training"}
+    assert drop(straight) == drop(killed)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--objective", "beta"], "--steps is required"),
+    (["--objective", "lambda-beta", "--steps", "5"], "needs lam > 0"),
+    (["--data", "dsprites-npz", "--steps", "5"], "needs a path"),
+    (["--data", "digits", "--architecture", "conv", "--steps", "5"], "conv architecture needs C x 64 x 64"),
+])
+def test_bad_train_arguments_exit_2_with_a_message(args, message, tmp_path, capsys):
+    assert main(["train", *args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_missing_checkpoint(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "checkpoint must be a checkpoint file" in capsys.readouterr().err
+
+
+def test_cli_choices_match_the_deep_module():
+    from deep.data import DATASETS
+    from deep.objectives import OBJECTIVES
+
+    assert set(train_command.DATA) == set(DATASETS)
+    assert train_command.OBJECTIVES == OBJECTIVES
+
+
+def test_the_command_line_and_verify_do_not_import_torch():
+    code = ("import sys, collapse.cli, collapse.verify, numerics.linear_gaussian_vae, numerics.lambda_vae; "
+            "collapse.cli.build_parser(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
