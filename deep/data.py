@@ -145,18 +145,31 @@ class DSprites(GridData):
 
     def _render(self, values) -> np.ndarray:
         col, row = self.centre(values)
-        dx = _CENTRES[None, None, :] - col[:, None, None].astype(np.float32)
-        dy = _CENTRES[None, :, None] - row[:, None, None].astype(np.float32)
         theta, size = values[:, 2], self.radius * values[:, 1]
         c = (np.cos(theta) / size).astype(np.float32)[:, None, None]
         s = (np.sin(theta) / size).astype(np.float32)[:, None, None]
-        u, v = c * dx + s * dy, -s * dx + c * dy  # rotate by -theta into the shape's frame
-        x, y = 1.2 * u, 0.12 - 1.2 * v  # heart frame: y points up, roughly centred
-        inside = np.select(
-            [values[:, 0, None, None] == 1.0, values[:, 0, None, None] == 2.0],
-            [np.maximum(np.abs(u), np.abs(v)) <= 1, u ** 2 + 4 * v ** 2 <= 1],
-            (x ** 2 + y ** 2 - 1) ** 3 <= x ** 2 * y ** 3)
-        return inside.astype(np.float32)[:, None]
+        dx = _CENTRES[None, None, :] - col.astype(np.float32)[:, None, None]
+        dy = _CENTRES[None, :, None] - row.astype(np.float32)[:, None, None]
+        out = np.zeros((len(values), SIZE, SIZE), np.float32)
+        for shape, inside in zip((1.0, 2.0, 3.0), (_square, _ellipse, _heart)):
+            sel = values[:, 0] == shape
+            if sel.any():  # rotate by -theta into the shape's frame
+                out[sel] = inside(c[sel] * dx[sel] + s[sel] * dy[sel], c[sel] * dy[sel] - s[sel] * dx[sel])
+        return out[:, None]
+
+
+def _square(u, v):
+    return (np.abs(u) <= 1) & (np.abs(v) <= 1)
+
+
+def _ellipse(u, v):
+    return u * u + 4 * v * v <= 1
+
+
+def _heart(u, v):
+    x, y = 1.2 * u, 0.12 - 1.2 * v  # y points up; roughly centred on the frame's origin
+    r = x * x + y * y - 1
+    return r * r * r <= x * x * y * y * y
 
 
 class Shapes3D(GridData):
@@ -187,43 +200,59 @@ class Shapes3D(GridData):
         return 32 - 16 * np.asarray(values)[:, 5] / 30
 
     def _render(self, values) -> np.ndarray:
-        n = values.shape[0]
         X, Y = _CENTRES[None, None, :], _CENTRES[None, :, None]
-        hue = np.empty((n, SIZE, SIZE), np.float32)
-        value = np.empty((n, SIZE, SIZE), np.float32)
-        wall = np.broadcast_to(Y < self.horizon, (n, SIZE, SIZE))
-        hue[...] = np.where(wall, values[:, 1, None, None], values[:, 0, None, None])
-        value[...] = np.where(wall, np.where(X < self.corner(values)[:, None, None], 0.8, 1.0),
-                              0.6 + 0.4 * (Y - self.horizon) / (SIZE - self.horizon))
+        # with saturation 1, hsv_to_rgb(h, 1, v) = v hsv_to_rgb(h, 1, 1): colour each region, scale by value
+        base = hsv_to_rgb(np.stack([values[:, :3], np.ones((len(values), 3)), np.ones((len(values), 3))], -1))
+        floor, wall, obj = (base[:, k, :, None, None].astype(np.float32) for k in range(3))  # (N, 3, 1, 1)
+        is_wall = Y < self.horizon
+        value = np.where(is_wall, np.where(X < self.corner(values)[:, None, None], 0.8, 1.0),
+                         0.6 + 0.4 * (Y - self.horizon) / (SIZE - self.horizon)).astype(np.float32)
         inside, shade = self._object(values)
-        hue[inside] = np.broadcast_to(values[:, 2, None, None], inside.shape)[inside]
-        value[inside] = shade[inside]
-        hsv = np.stack([hue, np.ones_like(hue), value], axis=-1)
-        return np.moveaxis(hsv_to_rgb(hsv), -1, 1).astype(np.float32)
+        value = np.where(inside, shade, value)[:, None]
+        colour = np.where(inside[:, None], obj, np.where(is_wall, wall, floor))
+        return value * colour
 
     def _object(self, values) -> tuple[np.ndarray, np.ndarray]:
         """The object's mask and HSV value, each (N, 64, 64)."""
-        h = (self.half_height * values[:, 3])[:, None, None]
-        u = _CENTRES[None, None, :] - self.object_centre[0]
-        v = _CENTRES[None, :, None] - self.object_centre[1]
-        phi = np.deg2rad(values[:, 5])[:, None, None]
-        shape = values[:, 4, None, None]
-        c, s = np.cos(phi), np.sin(phi)
-        # cube of side 2h turned by phi about the vertical axis, seen from the front
-        cube = (np.abs(u) <= h * (c + np.abs(s))) & (np.abs(v) <= h)
-        front = (u >= h * (s - c)) & (u <= h * (s + c))
-        rim = lambda half_width: 0.55 + 0.45 * np.sqrt(np.clip(1 - (u / half_width) ** 2, 0, 1))
-        capsule_w = 0.55 * h
-        capsule = (np.abs(u) <= capsule_w) & (
-            (np.abs(v) <= h - capsule_w) | (u ** 2 + (np.abs(v) - (h - capsule_w)) ** 2 <= capsule_w ** 2))
-        inside = np.select([shape == 0, shape == 1, shape == 2],
-                           [cube, (np.abs(u) <= 0.85 * h) & (np.abs(v) <= h), u ** 2 + v ** 2 <= h ** 2],
-                           capsule)
-        shade = np.select([shape == 0, shape == 1, shape == 2],
-                          [np.where(front, 1.0, 0.65), rim(0.85 * h),
-                           0.55 + 0.45 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / h ** 2, 0, 1))],
-                          rim(capsule_w))
-        return inside, shade.astype(np.float32)
+        h = (self.half_height * values[:, 3]).astype(np.float32)[:, None, None]
+        phi = np.deg2rad(values[:, 5]).astype(np.float32)[:, None, None]
+        u = (_CENTRES - self.object_centre[0])[None, None, :]
+        v = (_CENTRES - self.object_centre[1])[None, :, None]
+        inside = np.zeros((len(values), SIZE, SIZE), bool)
+        shade = np.zeros((len(values), SIZE, SIZE), np.float32)
+        for shape, draw in enumerate((_cube, _cylinder, _sphere, _capsule)):
+            sel = values[:, 4] == shape
+            if sel.any():
+                inside[sel], shade[sel] = draw(u, v, h[sel], phi[sel])
+        return inside, shade
+
+
+def _rim(u, half_width):
+    """HSV value across a round body: 0.55 at its rim, 1.0 on its centre line."""
+    return 0.55 + 0.45 * np.sqrt(np.clip(1 - (u / half_width) ** 2, 0, 1))
+
+
+def _cube(u, v, h, phi):
+    """A cube of side 2h turned by phi about the vertical axis, seen from the front (side face darker)."""
+    c, s = np.cos(phi), np.sin(phi)
+    front = (u >= h * (s - c)) & (u <= h * (s + c))
+    return (np.abs(u) <= h * (c + np.abs(s))) & (np.abs(v) <= h), np.where(front, 1.0, 0.65)
+
+
+def _cylinder(u, v, h, phi):
+    return (np.abs(u) <= 0.85 * h) & (np.abs(v) <= h), _rim(u, 0.85 * h)
+
+
+def _sphere(u, v, h, phi):
+    r2 = u * u + v * v
+    return r2 <= h * h, 0.55 + 0.45 * np.sqrt(np.clip(1 - r2 / (h * h), 0, 1))
+
+
+def _capsule(u, v, h, phi):
+    w = 0.55 * h
+    body = np.abs(v) <= h - w
+    caps = u * u + (np.abs(v) - (h - w)) ** 2 <= w * w
+    return (np.abs(u) <= w) & (body | caps), _rim(u, w)
 
 
 class DSpritesNpz(FactorData):

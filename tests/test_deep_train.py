@@ -184,3 +184,13 @@ def test_cuda_mixed_precision_agrees_with_float32(tmp_path):
     summary = fit(model, data, objective, tmp_path, steps=20, batch_size=8, device="cuda", config=config,
                   progress=False)
     assert summary["device"] == torch.cuda.get_device_name(0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA branch trains for minutes")
+def test_gpu_report_says_untested_without_cuda(tmp_path):
+    from deep import gpu_report
+
+    assert gpu_report.main(["--output", str(tmp_path / "gpu.json")]) == 0
+    record = json.loads((tmp_path / "gpu.json").read_text())
+    assert record["status"] == "untested" and record["device"] is None
+    assert record["commit"] and "CUDA" in record["reason"]
