@@ -255,7 +255,23 @@ def _capsule(u, v, h, phi):
     return (np.abs(u) <= w) & (body | caps), _rim(u, w)
 
 
-class DSpritesNpz(FactorData):
+class TableData(FactorData):
+    """Factors held as arrays: ``_classes`` (N, K) integers and ``_values`` (N, K) floats."""
+
+    _classes: np.ndarray
+    _values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self._classes[self._index(index)]
+
+    def factor_values(self, index) -> np.ndarray:
+        return self._values[self._index(index)]
+
+
+class DSpritesNpz(TableData):
     """The real dSprites ``.npz`` [dsprites] (the constant colour factor is dropped).
 
     The images are decompressed into memory (737,280 x 64 x 64 bytes for the full file).
@@ -281,20 +297,11 @@ class DSpritesNpz(FactorData):
             raise ValueError(f"{path}: imgs must be (N, 64, 64) and latents (N, 6); got "
                              f"{self._imgs.shape} and {self._classes.shape[0]} x {self._classes.shape[1] + 1}")
 
-    def __len__(self) -> int:
-        return len(self._imgs)
-
-    def factor_classes(self, index) -> np.ndarray:
-        return self._classes[self._index(index)]
-
-    def factor_values(self, index) -> np.ndarray:
-        return self._values[self._index(index)]
-
     def observations(self, index) -> np.ndarray:
         return self._imgs[self._index(index)][:, None].astype(np.float32)
 
 
-class Shapes3DH5(FactorData):
+class Shapes3DH5(TableData):
     """The real Shapes3D ``.h5`` [shapes3d], read lazily (the file holds 5.9 GB of images).
 
     Factor classes are the ranks of the label values in each column. The file is opened
@@ -316,25 +323,16 @@ class Shapes3DH5(FactorData):
             missing = {"images", "labels"} - set(f.keys())
             if missing:
                 raise ValueError(f"{self.path} is not a Shapes3D .h5: missing {sorted(missing)}")
-            self._labels = f["labels"][()].astype(np.float64)
+            self._values = f["labels"][()].astype(np.float64)
             n_images = f["images"].shape
-        if n_images[1:] != (SIZE, SIZE, 3) or self._labels.shape != (n_images[0], 6):
+        if n_images[1:] != (SIZE, SIZE, 3) or self._values.shape != (n_images[0], 6):
             raise ValueError(f"{self.path}: images must be (N, 64, 64, 3) and labels (N, 6); "
-                             f"got {n_images} and {self._labels.shape}")
-        self._classes = np.stack([np.unique(col, return_inverse=True)[1] for col in self._labels.T], axis=1)
+                             f"got {n_images} and {self._values.shape}")
+        self._classes = np.stack([np.unique(col, return_inverse=True)[1] for col in self._values.T], axis=1)
         self._file = None
 
     def __getstate__(self):
         return {**self.__dict__, "_file": None}
-
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def factor_classes(self, index) -> np.ndarray:
-        return self._classes[self._index(index)]
-
-    def factor_values(self, index) -> np.ndarray:
-        return self._labels[self._index(index)]
 
     def observations(self, index) -> np.ndarray:
         import h5py
@@ -347,7 +345,7 @@ class Shapes3DH5(FactorData):
         return np.moveaxis(images, -1, 1).astype(np.float32) / 255
 
 
-class ArrayData(FactorData):
+class ArrayData(TableData):
     """In-memory observations ``x`` (N, ...) with integer factor classes (N, K).
 
     ``values`` defaults to the classes; ``discrete`` to all-categorical.
@@ -367,15 +365,6 @@ class ArrayData(FactorData):
         self.discrete = tuple(discrete if discrete is not None else [True] * k)
         self.shape = self._x.shape[1:]
         self.name = name
-
-    def __len__(self) -> int:
-        return len(self._x)
-
-    def factor_classes(self, index) -> np.ndarray:
-        return self._classes[self._index(index)]
-
-    def factor_values(self, index) -> np.ndarray:
-        return self._values[self._index(index)]
 
     def observations(self, index) -> np.ndarray:
         return self._x[self._index(index)]
