@@ -74,3 +74,61 @@ def lgv_parameters(draw, max_n: int = 6, max_log10_cond: float = 2.0):
         Sigma_w=draw(spd_matrices(m, max_log10_cond, (0.1, 3.0))),
         Sigma_y=draw(spd_matrices(n, max_log10_cond, (0.1, 3.0))),
     )
+
+
+# ---------------------------------------------------------------- [wang_ziyin] linear latent-variable model
+
+LLM_RELATIONS = ("below", "equal", "above")   # d1 against d* = min(rank A, d2)
+# (D0, rank A, d2): square, wide, tall, rank-deficient, d* = 1
+LLM_SHAPES = ((3, 3, 3), (4, 2, 3), (3, 3, 2), (2, 2, 4), (4, 4, 2), (1, 1, 3), (3, 1, 2), (4, 3, 4))
+
+
+def llm_clear_of(beta: float, thresholds, margin: float = 0.1) -> float:
+    """``beta`` moved (upwards, by factors e^{2 margin}) until |log(beta / t)| >= margin for
+    every threshold t: minimisers converge slowly where a mode is about to collapse."""
+    thresholds = np.asarray(thresholds, dtype=float)
+    thresholds = thresholds[thresholds > 0]
+    while np.any(np.abs(np.log(beta / thresholds)) < margin):
+        beta *= np.exp(2 * margin)
+    return float(beta)
+
+
+@st.composite
+def llm_problems(draw, relation: str | None = None, clear: bool = True):
+    """A problem of the linear latent-variable model: A = R R^T of rank r <= D0 (R is
+    D0 x r), y = M x, a latent dimension d1 below, at or above d* = min(r, d2), and the
+    hyper-parameters. zeta_1 (the largest singular value of M R) is drawn in [0.5, 4] and
+    beta eta_dec^2 in [0.03, 3] zeta_1^2, so that problems mix active and collapsed modes;
+    with ``clear`` beta keeps a margin from every threshold zeta_i^2 / eta_dec^2."""
+    D0, r, d2 = draw(st.sampled_from(LLM_SHAPES))
+    d_star = min(r, d2)
+    relation = draw(st.sampled_from(LLM_RELATIONS)) if relation is None else relation
+    d1 = {"below": max(1, d_star - 1), "equal": d_star, "above": d_star + draw(st.integers(1, 2))}[relation]
+    rng = np.random.default_rng(draw(seeds))
+    R, M = rng.standard_normal((D0, r)), rng.standard_normal((d2, D0))
+    M *= draw(log_uniform(0.5, 4.0)) / np.linalg.norm(M @ R, 2)
+    zeta = np.linalg.svd(M @ R, compute_uv=False)
+    eta_dec = draw(log_uniform(0.3, 3.0))
+    beta = draw(log_uniform(0.03, 3.0)) * zeta[0] ** 2 / eta_dec**2
+    if clear:
+        beta = llm_clear_of(beta, zeta**2 / eta_dec**2)
+    return dict(R=R, M=M, d1=d1, beta=beta, eta_enc=draw(log_uniform(0.3, 3.0)), eta_dec=eta_dec)
+
+
+@st.composite
+def llm_spectra(draw, max_dim: int = 6, residual: bool | None = None):
+    """Singular values zeta (non-increasing in [0.2, 5], some possibly tied or zero), d1,
+    d2 >= d* and the residual E||y - M x||^2 (0, or > 0 for a target not linear in x)."""
+    d_star = draw(st.integers(1, max_dim))
+    rng = np.random.default_rng(draw(seeds))
+    zeta = np.sort(np.exp(rng.uniform(np.log(0.2), np.log(5.0), d_star)))[::-1]
+    if d_star > 1 and draw(st.booleans()):
+        tied = draw(st.integers(1, d_star - 1))
+        zeta[tied] = zeta[tied - 1]
+    n_zero = draw(st.integers(0, d_star - 1))
+    zeta[d_star - n_zero:] = 0.0
+    d1 = draw(st.integers(1, d_star + 2))
+    d2 = d_star + draw(st.integers(0, 3))
+    with_residual = draw(st.booleans()) if residual is None else residual
+    res = draw(log_uniform(0.05, 5.0)) if with_residual else 0.0
+    return dict(zeta=zeta, d1=d1, d2=d2, residual=res)
