@@ -21,7 +21,7 @@ References
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -59,10 +59,10 @@ class LambdaSchedule:
     update_every: int = 100
     ramp_steps: int = 0
     lambda_max: float = 20.0
-    ema: np.ndarray | None = field(default=None, repr=False)
-    lambdas: np.ndarray | None = field(default=None, repr=False)
-    _sum: np.ndarray | None = field(default=None, repr=False)
-    _count: int = field(default=0, repr=False)
+    ema: np.ndarray | None = field(default=None, init=False, repr=False)
+    lambdas: np.ndarray | None = field(default=None, init=False, repr=False)
+    _sum: np.ndarray | None = field(default=None, init=False, repr=False)
+    _count: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self):
         self.m = validation.positive_int("m", self.m)
@@ -161,15 +161,6 @@ class Objective:
         """Feed the step's mean sigma to the lambda schedule."""
         if self.schedule is not None:
             self.schedule.observe(parts["sigma"], step)
-
-    def spec(self) -> dict:
-        """A JSON-able description that :func:`build_objective` turns back into this objective."""
-        spec = {"name": self.name, "beta": self.beta, "lam": self.lam, "phase1_steps": self.phase1_steps}
-        if self.schedule is not None:
-            sched = asdict(self.schedule)
-            spec.update({k: sched[k] for k in ("delta", "fixed", "ema_decay", "update_every",
-                                               "ramp_steps", "lambda_max")})
-        return spec
 
     def state_dict(self) -> dict:
         return {} if self.schedule is None else self.schedule.state_dict()
