@@ -164,3 +164,140 @@ def deep_linear_gaussian_representations(draw, max_m: int = 4, max_s: int = 3):
 
 
 deep_mixing_angles = st.floats(0.0, np.pi / 2)
+
+# ---------------------------------------------------------------- [lambda_vae] λ-VAE (paper 002)
+
+lvae_lambdas = log_uniform(1e-9, 1e6).map(lambda x: 1.0 + x)        # λ > 1, from 1⁺ to 1e6
+lvae_near_one = log_uniform(1e-9, 10.0)                              # offsets from 1: λ - 1, |σ - 1|
+lvae_sigmas = st.one_of(log_uniform(1e-6, 0.5),                        # σ in (0, 1), both ends
+                        log_uniform(1e-6, 0.5).map(lambda x: 1.0 - x))
+lvae_deltas = log_uniform(1e-6, 1e3).map(lambda x: 1.0 + x)          # δ > 1
+lvae_signal_powers = log_uniform(1e-2, 1e2)
+lvae_reconstruction_gradients = st.one_of(log_uniform(1e-3, 1e3).map(lambda x: -x),
+                                          log_uniform(1e-3, 1e3), st.just(0.0))
+
+
+@st.composite
+def lvae_tanh_decoders(draw):
+    """A data point x and a decoder log p(x|z) = -(x - tanh(w z + c))²/(2 s²): (x, w, c, s)."""
+    return (draw(st.floats(-1.0, 1.0)), draw(st.floats(0.2, 3.0)), draw(st.floats(-1.0, 1.0)),
+            draw(st.floats(0.2, 2.0)))
+
+
+@st.composite
+def lvae_finite_encoders(draw, max_points: int = 5, max_dim: int = 2, merge: bool = True):
+    """Encoder outputs (mu (N, d), noise (N, d)) on N equiprobable data points.
+
+    Noise is at least 0.15 times the spread of the means (so the quadrature converges);
+    with ``merge`` a drawn point may repeat another's output (a non-injective encoder).
+    """
+    rng = np.random.default_rng(draw(seeds))
+    n, d = draw(st.integers(2, max_points)), draw(st.integers(1, max_dim))
+    scale = draw(log_uniform(0.3, 3.0))
+    mu = scale * rng.standard_normal((n, d))
+    noise = scale * rng.uniform(0.15, 1.0, (n, d)) * draw(log_uniform(1.0, 3.0))
+    if merge and draw(st.booleans()):
+        mu[-1], noise[-1] = mu[0], noise[0]
+    return mu, noise
+
+# ---------------------------------------------------------------- deep/ metrics (property_tests/test_deep_metrics.py)
+
+
+@st.composite
+def deep_label_pairs(draw, max_rows: int = 400, max_classes: int = 12):
+    """Two columns of integer labels (N,) each, some dependence between them."""
+    rng = np.random.default_rng(draw(seeds))
+    n = draw(st.integers(2, max_rows))
+    a = rng.integers(0, draw(st.integers(1, max_classes)), n)
+    b = (a * draw(st.integers(0, 3)) + rng.integers(0, draw(st.integers(1, max_classes)), n)) % max_classes
+    return a, b
+
+
+@st.composite
+def deep_linear_gaussian_representations(draw, max_m: int = 4, max_s: int = 3):
+    """(Sigma_x, Sigma_xv, Sigma_v) of a linear-Gaussian beta-VAE ([mi_collapse] eq. 1-4), m >= 2 latents."""
+    from numerics.linear_gaussian_vae import latent_factor_covariances
+
+    s, m = draw(st.integers(1, max_s)), draw(st.integers(2, max_m))
+    n = s + draw(st.integers(0, 3))
+    rng = np.random.default_rng(draw(seeds))
+    Gamma = rng.standard_normal((n, s))
+    Sigma_v = np.diag(np.exp(rng.uniform(np.log(0.5), np.log(2.0), s)))
+    Sigma_y = Gamma @ Sigma_v @ Gamma.T + 0.05 * np.eye(n)
+    B = draw(dense_matrices(m, n, (0.1, 1.0)))
+    Sigma_w = draw(spd_matrices(m, 1.0, (0.05, 1.0)))
+    Sigma_x, Sigma_xv = latent_factor_covariances(B, Sigma_w, Gamma, Sigma_v, Sigma_y)
+    return Sigma_x, Sigma_xv, Sigma_v
+
+
+deep_mixing_angles = st.floats(0.0, np.pi / 2)
+
+# ---------------------------------------------------------------- [optimal_beta] finite optimal β (paper 003)
+# Random objectives O(κ; β) = A(κ) - β B(κ) whose maximiser is exact (finite κ sets,
+# strictly concave quadratics) and the tractable β-VAE (mixing matrices, networks).
+
+ob_exact_betas = st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0, 4.0])   # exact ties with quarter-integer values
+
+
+@st.composite
+def ob_finite_objectives(draw, max_points: int = 12):
+    """(A, B) on a finite κ set; quarter-integer values, so exact ties between maximisers occur."""
+    n = draw(st.integers(2, max_points))
+    values = st.integers(-40, 40).map(lambda v: v / 4)
+    A = np.array(draw(st.lists(values, min_size=n, max_size=n)))
+    B = np.array(draw(st.lists(values.map(abs), min_size=n, max_size=n)))   # B ≥ 0, like a KL
+    return A, B
+
+
+ob_beta_lists = st.lists(st.one_of(ob_exact_betas, log_uniform(1e-2, 1e2)), min_size=2,
+                         max_size=8, unique=True).map(sorted)
+
+
+@st.composite
+def ob_concave_objectives(draw, max_dim: int = 4):
+    """(P, a, Q, q): A(κ) = -½κᵀPκ + aᵀκ, B(κ) = ½κᵀQκ + qᵀκ with P, Q SPD (O strictly concave)."""
+    d = draw(st.integers(1, max_dim))
+    rng = np.random.default_rng(draw(seeds))
+    return (draw(spd_matrices(d, 2.0, (0.1, 3.0))), rng.standard_normal(d),
+            draw(spd_matrices(d, 2.0, (0.1, 3.0))), rng.standard_normal(d))
+
+
+@st.composite
+def tbv_mixing(draw, max_N: int = 5, max_k: int = 3, scale=(0.3, 2.0)):
+    """A dense mixing matrix A (N×k, N ≥ k) of the tractable β-VAE (eq. 17)."""
+    k = draw(st.integers(1, max_k))
+    N = draw(st.integers(k, max(k, max_N)))
+    return draw(dense_matrices(N, k, scale))
+
+
+@st.composite
+def tbv_networks(draw, A, scale: float = 0.5):
+    """A random (non-optimal) network {W_mu, b_mu, W_sigma, b_sigma, D, b_D} for A, as a dict.
+
+    W_σ is scaled by 1/sqrt(λ_max(AAᵀ + I)) so that log σ² = W_σ x + b_σ has variance
+    O(scale²): the lognormal variances stay light-tailed enough for Monte Carlo.
+    """
+    N, k = A.shape
+    rng = np.random.default_rng(draw(seeds))
+    shapes = {"W_mu": (k, N), "b_mu": (k,), "W_sigma": (k, N), "b_sigma": (k,),
+              "D": (N, k), "b_D": (N,)}
+    p = {name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}
+    p["W_sigma"] /= np.sqrt(1.0 + np.linalg.norm(A, 2) ** 2)
+    return p
+
+
+@st.composite
+def tbv_problems(draw, max_N: int = 5, max_k: int = 3, gap: float = 0.25):
+    """(A, β) with β clear of every collapse threshold λ_i of Σ_x by a factor 1 + gap.
+
+    β is placed log-uniformly inside one spectral gap (or below the smallest / above the
+    largest of the k top eigenvalues), so optimisers do not meet the flat direction at
+    a threshold.
+    """
+    A = draw(tbv_mixing(max_N, max_k))
+    lam = 1.0 + np.linalg.svd(A, compute_uv=False) ** 2
+    edges = np.concatenate([[lam.max() * 4], lam, [lam.min() / 4]])
+    choices = [(hi / (1 + gap), lo * (1 + gap)) for hi, lo in zip(edges[:-1], edges[1:])
+               if hi / (1 + gap) > lo * (1 + gap)]
+    hi, lo = draw(st.sampled_from(choices))
+    return A, float(np.exp(draw(st.floats(np.log(lo), np.log(hi)))))

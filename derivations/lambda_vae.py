@@ -1,0 +1,341 @@
+"""Symbolic derivations for the λ-VAE of [lambda_vae]: every formula from the Gaussian
+definitions, and the corrections where the printed formula differs.
+
+Each function is pure and returns SymPy expressions; :func:`sections` arranges them for
+the LaTeX document. Symbols carry the paper's names and their domains.
+
+References
+----------
+[lambda_vae] G. Demisse, "λ-VAE: Variance Equalization for Posterior Collapse",
+    shared/papers/002_9357fcd1557682b2.txt.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy import stats
+
+from derivations.latex import Section, Step
+
+PAPER = "lambda_vae"
+
+mu = sp.Symbol("mu", real=True)
+sigma = sp.Symbol("sigma", positive=True)
+lam = sp.Symbol("lambda", positive=True)
+delta = sp.Symbol("delta", positive=True)
+g = sp.Symbol("g", real=True)                   # reconstruction gradient g^σ (eq. 19)
+g0 = sp.Symbol("g_0", positive=True)
+alpha = sp.Symbol("alpha", positive=True)
+S = sp.Symbol("S", positive=True)               # signal power Var[μ(X)] (eq. 7)
+a = sp.Symbol("a", positive=True)               # decoder signal w²/s² of a linear decoder
+epsilon = sp.Symbol("epsilon", real=True)
+
+
+def _simplify(expr):
+    return sp.simplify(sp.powdenest(sp.expand_log(expr, force=True), force=True))
+
+
+# ---------------------------------------------------------------- §2-3.1: ELBO, gradient, collapse
+
+
+def kl_per_dimension(mean=mu, std=sigma):
+    """KL(N(μ, σ²) || N(0, 1)) = E_q[log q - log p] with z ~ N(μ, σ²): eq. (1)."""
+    z = stats.Normal("z", mean, std)
+    log_q = -sp.log(2 * sp.pi * std**2) / 2 - (z - mean) ** 2 / (2 * std**2)
+    log_p = -sp.log(2 * sp.pi) / 2 - z**2 / 2
+    return _simplify(stats.E(log_q - log_p))
+
+
+def elbo_gradient_sigma():
+    """∂/∂σ of log p(x | μ + σ^λ ε) - KL, with E[∂_z log p · ε] = g: eq. (11); λ = 1 gives (3)."""
+    f, slope = sp.Function("f"), sp.Symbol("f_prime", real=True)
+    pathwise = sp.diff(f(mu + sigma**lam * epsilon), sigma)          # λ σ^{λ-1} ε f'(z)
+    pathwise = pathwise.replace(lambda e: isinstance(e, (sp.Subs, sp.Derivative)), lambda e: slope)
+    gradient = pathwise.subs(slope, g / epsilon) - sp.diff(kl_per_dimension(), sigma)
+    return sp.powsimp(sp.expand(gradient))
+
+
+def stationary_sigma():
+    """The positive root of g + 1/σ - σ = 0 (eq. A.1 set to zero): the corrected eq. (A.2)."""
+    roots = sp.solve(sp.Eq(g + 1 / sigma - sigma, 0), sigma)
+    (root,) = [r for r in roots if all(r.subs(g, v) > 0 for v in (-3, 0, 3))]
+    return root
+
+
+def printed_a2_residual():
+    """g + 1/σ - σ at the printed σ = (-g + sqrt(g² + 4))/2 of eq. (A.2): 2g, not 0."""
+    printed = (-g + sp.sqrt(g**2 + 4)) / 2
+    return sp.simplify(sp.radsimp(g + 1 / printed - printed))
+
+
+def collapse_jacobian():
+    """Jacobian at (μ, σ) = (0, 1) of the flow (dμ/dt, dσ/dt) = -∇KL with no reconstruction."""
+    kl = kl_per_dimension()
+    field = sp.Matrix([-sp.diff(kl, mu), -sp.diff(kl, sigma)])
+    return field.jacobian([mu, sigma]).subs({mu: 0, sigma: 1})
+
+
+def kl_force_near_collapse():
+    """(1/σ - σ) / (2(1 - σ)) as σ -> 1⁻: eq. (A.4) says it tends to 1."""
+    return sp.limit((1 / sigma - sigma) / (2 * (1 - sigma)), sigma, 1, dir="-")
+
+
+def decay_model_ratio():
+    """ρ for |g^σ| = g_0 (1 - σ)^α (Fig. 1a, eq. A.5), simplified for 0 < σ < 1."""
+    t = sp.Symbol("t", positive=True)            # t = 1 - σ
+    rho = g0 * t**alpha / (((1 - (1 - t)) * (1 + (1 - t))) / (1 - t))
+    num, den = sp.fraction(sp.simplify(rho).subs(t, 1 - sigma))
+    return (-num) / sp.expand(-den) if den.could_extract_minus_sign() else num / den
+
+
+def decay_model_limits():
+    """lim_{σ->1⁻} ρ of the decay model for α = 3/2, 1, 1/2: 0, g_0/2, ∞ (eq. A.5)."""
+    t = sp.Symbol("t", positive=True)
+    rho = decay_model_ratio().subs(sigma, 1 - t)
+    return tuple(sp.limit(rho.subs(alpha, value), t, 0, dir="+")
+                 for value in (sp.Rational(3, 2), sp.Integer(1), sp.Rational(1, 2)))
+
+
+def decay_model_alpha2_equilibria():
+    """Interior equilibria of dσ/dt = -g_0 (1 - σ)² + 1/σ - σ and the g_0 where they appear.
+
+    Dividing by (1 - σ) > 0 leaves g_0 σ² - (g_0 - 1) σ + 1 = 0; real roots need
+    g_0 ≥ 3 + 2√2. Returns (quadratic, threshold g_0).
+    """
+    flow = -g0 * (1 - sigma) ** 2 + 1 / sigma - sigma
+    quadratic = sp.expand(-sp.cancel(flow / (1 - sigma)) * sigma)
+    disc = sp.discriminant(quadratic, sigma)
+    threshold = max(sp.solve(sp.Eq(disc, 0), g0), key=lambda r: float(r))
+    return quadratic, sp.nsimplify(threshold)
+
+
+# ---------------------------------------------------------------- §3.2, App. A.2: information
+
+
+def _gaussian_entropy(variance):
+    return sp.log(2 * sp.pi * sp.E * variance) / 2
+
+
+def linear_gaussian_terms(noise=sigma):
+    """(I(X;Z), KL(q(z)||p(z)), E KL(q(z|x)||p(z))) for μ(X) ~ N(0, S), z = μ + noise ε."""
+    mutual = _simplify(_gaussian_entropy(S + noise**2) - _gaussian_entropy(noise**2))
+    marginal = _simplify(kl_per_dimension(0, sp.sqrt(S + noise**2)))
+    m = sp.Symbol("m", real=True)                # E_x of KL(N(m, noise²)||N(0,1)) with E m² = S
+    expected = _simplify(kl_per_dimension(m, noise).subs(m**2, S))
+    return mutual, marginal, expected
+
+
+def hoffman_johnson_residual():
+    """E KL(q(z|x)||p) - I(X;Z) - KL(q(z)||p) in the linear-Gaussian channel: 0 (eq. 2, A.12)."""
+    mutual, marginal, expected = linear_gaussian_terms()
+    return _simplify(expected - mutual - marginal)
+
+
+def channel_information(noise=sigma):
+    """I(X;Z) of eq. (7), the linear-Gaussian mutual information, as log(1 + S/noise²)/2."""
+    return sp.log(1 + S / noise**2) / 2
+
+
+def marginal_matching_information():
+    """Eq. (7) with S = 1 - σ² (q(z) = N(0, 1)): -log σ."""
+    return _simplify(channel_information().subs(S, 1 - sigma**2))
+
+
+def marginal_matching_gap_slope():
+    """∂ΔI/∂σ with ΔI = I(X;φ) - I(X;Z), I(X;Z) = h(N(0,1)) - h(N(0,σ²)) (eq. A.8): 1/σ."""
+    mutual = _gaussian_entropy(1) - _gaussian_entropy(sigma**2)
+    return sp.simplify(-sp.diff(mutual, sigma))
+
+
+def attenuation_chain_rule_residual():
+    """dR/dI(X;φ) - R'(I(X;Z)) (1 - dΔI/dI(X;φ)) along any path t, R = f(I(X;φ) - ΔI): 0 (eq. 6)."""
+    t = sp.Symbol("t", real=True)
+    I_phi, gap, f = sp.Function("I_phi")(t), sp.Function("Delta_I")(t), sp.Function("f")
+    R = f(I_phi - gap)
+    lhs = sp.diff(R, t) / sp.diff(I_phi, t)
+    rhs = sp.diff(f(t), t).subs(t, I_phi - gap) * (1 - sp.diff(gap, t) / sp.diff(I_phi, t))
+    return sp.simplify(lhs.doit() - rhs.doit())
+
+
+def duality_residual():
+    """Eq. (8) minus eq. (A.12) after substituting I(X;Z) = I(X;φ) - ΔI (A.9): 0."""
+    kl_cond, kl_marg, I_phi, gap = sp.symbols("KL_cond KL_marg I_phi Delta_I", real=True)
+    mutual = I_phi - gap
+    from_a12 = sp.solve(sp.Eq(kl_cond, mutual + kl_marg), kl_marg)[0]
+    return sp.simplify(from_a12 - (kl_cond - I_phi + gap))
+
+
+# ---------------------------------------------------------------- §4.2: information gain
+
+
+def information_gain_error():
+    """Exact Gaussian-channel gain I(Z_λ) - I(Z_1) minus eq. (12)'s (λ - 1)(-log σ)."""
+    exact = channel_information(sigma**lam) - channel_information()
+    return _simplify(sp.logcombine(exact - (lam - 1) * (-sp.log(sigma)), force=True))
+
+
+def residual_gap_error():
+    """ΔI_λ minus the printed ΔI_1 (2 - λ), with ΔI_λ = ΔI_1 - gain and the gain of eq. (12)
+    at I(X;Z_1) = -log σ (eq. A.8): (λ - 1)(ΔI_1 + log σ), zero only if ΔI_1 = I(X;Z_1)."""
+    gap1 = sp.Symbol("Delta_I_1", positive=True)
+    gap_lam = gap1 - (lam - 1) * (-sp.log(sigma))
+    return sp.factor(sp.expand(gap_lam - gap1 * (2 - lam)))
+
+
+# ---------------------------------------------------------------- §4.3, App. B.1: the attractor
+
+
+def sigma_star():
+    """The positive root of λ σ^{λ-1} = 1 (eq. 22): λ^{-1/(λ-1)} (eq. 13)."""
+    (root,) = sp.solve(sp.Eq(lam * sigma ** (lam - 1), 1), sigma)
+    return sp.simplify(sp.powdenest(root, force=True))
+
+
+def correction_flow_rate():
+    """d/dσ (σ - λ σ^λ) at σ = σ*: the linearisation rate of the Fig. 2a flow, 1 - λ."""
+    rate = sp.diff(sigma - lam * sigma**lam, sigma).subs(sigma, sigma_star())
+    return sp.simplify(sp.powsimp(sp.powdenest(rate, force=True), force=True))
+
+
+def equalisation_sensitivity():
+    """d log σ / d log a at the stationary point of eq. (11) with a linear decoder.
+
+    With log p(x|z) = -(x - w z)²/(2s²), g^σ = -a σ^λ (a = w²/s²) and eq. (11) vanishes
+    where λ a σ^{2λ} = 1 - σ²; implicit differentiation gives the sensitivity.
+    """
+    u, v = sp.symbols("u v", real=True)          # u = log σ, v = log a
+    stationary = lam * sp.exp(v) * sp.exp(2 * lam * u) - (1 - sp.exp(2 * u))
+    slope = -sp.diff(stationary, v) / sp.diff(stationary, u)
+    return sp.simplify(slope.subs(sp.exp(v), (1 - sp.exp(2 * u)) / (lam * sp.exp(2 * lam * u)))
+                       .subs(u, sp.log(sigma)))
+
+
+# ---------------------------------------------------------------- §4.4, App. B.2: λ*
+
+
+def kl_excess():
+    """KL(N(0, σ^{2λ})||N(0,1)) - KL(N(0, σ²)||N(0,1)): eq. (14)."""
+    return _simplify(kl_per_dimension(0, sigma**lam) - kl_per_dimension(0, sigma))
+
+
+def net_gain():
+    """J(λ, σ) = (λ - 1)|log σ| - δ KL(λ) for 0 < σ < 1 (eq. 15)."""
+    return (lam - 1) * (-sp.log(sigma)) - delta * kl_excess()
+
+
+def net_gain_slope():
+    """∂J/∂λ (eq. 26)."""
+    return sp.factor(_simplify(sp.diff(net_gain(), lam)))
+
+
+def net_gain_curvature():
+    """∂²J/∂λ² (eq. 36): -2 δ σ^{2λ} (log σ)², negative for σ ≠ 1."""
+    return sp.factor(_simplify(sp.diff(net_gain(), lam, 2)))
+
+
+def lambda_star_unconstrained():
+    """The root of ∂J/∂λ = 0 (eq. 27-32): log(1 - 1/δ)/(2 log σ)."""
+    (root,) = sp.solve(net_gain_slope(), lam)
+    return root
+
+
+def sigma_c():
+    """The σ where the unconstrained λ* equals 1 (eq. 17): sqrt(1 - 1/δ)."""
+    roots = sp.solve(sp.Eq(lambda_star_unconstrained(), 1), sigma)
+    return sp.simplify(roots[0])
+
+
+def joint_fixed_point():
+    """(λ_J, σ_J) with σ_J = σ*(λ_J) and λ_J = λ*(σ_J, δ) (Fig. 4d's joint convergence).
+
+    With u = -log σ and a = -log(1 - 1/δ)/2, λ* = a/u and log σ* = -log λ/(λ - 1) give
+    log u - u = log a - a, solved by u = -W_0(-a e^{-a}) (the root u ≠ a exists for a > 1).
+    """
+    u = sp.Symbol("u", positive=True)
+    a_delta = -sp.log(1 - 1 / delta) / 2
+    (root,) = sp.solve(sp.log(u) - u - sp.log(a) + a, u)
+    return (a / root).subs(a, a_delta), sp.exp(-root).subs(a, a_delta)
+
+
+# ---------------------------------------------------------------- LaTeX
+
+
+def sections() -> list[Section]:
+    """The derivations of [lambda_vae] for the LaTeX document."""
+    jac = collapse_jacobian()
+    quadratic, g0_c = decay_model_alpha2_equilibria()
+    lim_above, lim_one, lim_below = decay_model_limits()
+    mutual, marginal, expected = linear_gaussian_terms()
+    lam_J, sigma_J = joint_fixed_point()
+    rho = sp.Symbol("rho", positive=True)
+    return [
+        Section("ELBO, KL force and the collapsed fixed point (§2--3.1, App. A.1)",
+                r"Per latent dimension, $q(z|x) = \mathcal{N}(\mu, \sigma^2)$, $p(z) = \mathcal{N}(0,1)$, "
+                r"$z = \mu + \sigma^\lambda \epsilon$ ($\lambda = 1$: the standard VAE) and "
+                r"$g = \mathbb{E}[\nabla_z \log p(x|z)\,\epsilon]$.",
+                (Step(r"The KL term, as $\mathbb{E}_q[\log q - \log p]$:", kl_per_dimension(),
+                      r"\mathrm{KL}_i", "eq. (1)"),
+                 Step("The gradient with respect to $\\sigma$ (reparameterisation and KL):",
+                      elbo_gradient_sigma(), r"\partial \mathcal{L}_\lambda / \partial \sigma",
+                      "eq. (3), (11), (A.1)"),
+                 Step("Its positive stationary point for a constant $g$ lies in $(0,1)$ only for $g < 0$ "
+                      "(noise hurts reconstruction):", stationary_sigma(), r"\sigma_{\mathrm{eq}}",
+                      "eq. (A.2), corrected"),
+                 Step("whereas the printed root $(-g + \\sqrt{g^2+4})/2$ leaves the residual",
+                      printed_a2_residual(), r"g + 1/\sigma - \sigma", "eq. (A.2) as printed"),
+                 Step("Linearising the KL-only flow $(\\dot\\mu, \\dot\\sigma) = -\\nabla \\mathrm{KL}$ at "
+                      "$(0, 1)$ gives the rates $-1$ ($\\mu$) and $-2$ ($\\sigma$):", jac,
+                      r"\partial(\dot\mu, \dot\sigma)/\partial(\mu, \sigma)", "§3.1"),
+                 Step("The KL force near collapse:", kl_force_near_collapse(),
+                      r"\lim_{\sigma \to 1^-} \frac{1/\sigma - \sigma}{2(1 - \sigma)}", "eq. (A.4)"),
+                 Step("Under the decay model $|g| = g_0 (1-\\sigma)^\\alpha$ the ratio is",
+                      decay_model_ratio(), r"\rho", "eq. (A.3), (A.5)"),
+                 Step("with limits as $\\sigma \\to 1^-$ for $\\alpha = 3/2, 1, 1/2$:",
+                      sp.Tuple(lim_above, lim_one, lim_below), r"\lim \rho", "eq. (A.5)"),
+                 Step("For $\\alpha = 2$, interior equilibria of $\\dot\\sigma = -g_0(1-\\sigma)^2 + 1/\\sigma "
+                      "- \\sigma$ are the roots of", quadratic, "0", "Prop. 1"),
+                 Step("which are real once $g_0$ reaches the threshold below; then a stable active "
+                      "equilibrium (with $\\rho = 1$) coexists with the collapsed one, so $\\sigma = 1$ is "
+                      "not the sole stable point:", g0_c, r"g_{0,c}", "Prop. 1, corrected"))),
+        Section("Information gap and duality (§3.2, App. A.2)",
+                r"Linear-Gaussian channel: $\mu(X) \sim \mathcal{N}(0, S)$, $z = \mu + \sigma\epsilon$.",
+                (Step("Mutual information from differential entropies:", mutual, r"I(X;Z)", "eq. (7)"),
+                 Step("Marginal mismatch:", marginal, r"\mathrm{KL}(q(z)\|p(z))", "eq. (2)"),
+                 Step("Expected KL:", expected, r"\mathbb{E}_x \mathrm{KL}(q(z|x)\|p(z))", "eq. (1)"),
+                 Step("Hoffman--Johnson: $\\mathbb{E}\\,\\mathrm{KL} - I - \\mathrm{KL}(q(z)\\|p)$ is",
+                      hoffman_johnson_residual(), None, "eq. (2), (A.12)"),
+                 Step("Under marginal matching $S = 1 - \\sigma^2$ eq. (7) is exact:",
+                      marginal_matching_information(), r"I(X;Z)", "eq. (7), (A.8)"),
+                 Step("and the gap grows as", marginal_matching_gap_slope(),
+                      r"\partial \Delta I / \partial \sigma", "App. A.2"),
+                 Step("Eq. (6) is the chain rule: its residual along any path is",
+                      attenuation_chain_rule_residual(), None, "eq. (6), (A.10)-(A.11)"),
+                 Step("Eq. (8) minus (A.12) after $I(X;Z) = I(X;\\phi) - \\Delta I$:",
+                      duality_residual(), None, "eq. (8), (A.13)"))),
+        Section("Information gain and the residual gap (§4.2)", "",
+                (Step("Exact Gaussian-channel gain minus eq. (12) (negative: eq. (12) overestimates):",
+                      information_gain_error(), r"\Delta_{\mathrm{gain}}", "eq. (12), corrected"),
+                 Step("Residual gap minus the printed $\\Delta I_1 (2 - \\lambda)$, with the gain of "
+                      "eq. (12) and $I(X;Z_1) = -\\log\\sigma$:", residual_gap_error(), None,
+                      "§4.2, refuted"))),
+        Section("The attractor $\\sigma^*$ and variance equalisation (§4.3, App. B.1)", "",
+                (Step("Root of $\\lambda\\sigma^{\\lambda-1} = 1$:", sigma_star(), r"\sigma^*", "eq. (13), (22)"),
+                 Step("Linearisation rate of $\\dot\\sigma = \\sigma - \\lambda\\sigma^\\lambda$ at $\\sigma^*$:",
+                      correction_flow_rate(), r"\partial \dot\sigma / \partial \sigma", "§4.3"),
+                 Step("With a linear decoder ($g = -a\\sigma^\\lambda$) the full gradient (11) vanishes where "
+                      "$\\lambda a \\sigma^{2\\lambda} = 1 - \\sigma^2$, not at $\\sigma^*$; the stationary "
+                      "$\\sigma$ moves with the signal $a$ at the rate (at most $1/(2\\lambda)$ in size):",
+                      equalisation_sensitivity(), r"\frac{\partial \log\sigma}{\partial \log a}",
+                      "§4.3, corrected"))),
+        Section("The optimal exponent $\\lambda^*$ (§4.4, Prop. 3, App. B.2)", "",
+                (Step("Extra KL of the sampling distribution:", kl_excess(), r"\mathrm{KL}(\lambda)", "eq. (14)"),
+                 Step("Slope of the net gain:", net_gain_slope(), r"\partial J / \partial \lambda", "eq. (26)"),
+                 Step("Curvature (strict concavity):", net_gain_curvature(),
+                      r"\partial^2 J / \partial \lambda^2", "eq. (36)"),
+                 Step("Stationary point:", lambda_star_unconstrained(), r"\lambda^*", "eq. (16), (32)"),
+                 Step("Threshold where $\\lambda^* = 1$:", sigma_c(), r"\sigma_c", "eq. (17)"),
+                 Step("Joint fixed point of $\\sigma^*(\\lambda)$ and $\\lambda^*(\\sigma, \\delta)$ "
+                      "($a = -\\tfrac12\\log(1 - 1/\\delta) > 1$):", sp.Tuple(lam_J, sigma_J),
+                      r"(\lambda_J, \sigma_J)", "Fig. 4d"),
+                 Step("For comparison, the ratio a dimension needs under λ-scaling:",
+                      lam * sigma ** (lam - 1) * rho, r"\rho^\lambda", "§4.1"))),
+    ]
