@@ -199,35 +199,3 @@ def lvae_finite_encoders(draw, max_points: int = 5, max_dim: int = 2, merge: boo
     if merge and draw(st.booleans()):
         mu[-1], noise[-1] = mu[0], noise[0]
     return mu, noise
-
-# ---------------------------------------------------------------- deep/ metrics (property_tests/test_deep_metrics.py)
-
-
-@st.composite
-def deep_label_pairs(draw, max_rows: int = 400, max_classes: int = 12):
-    """Two columns of integer labels (N,) each, some dependence between them."""
-    rng = np.random.default_rng(draw(seeds))
-    n = draw(st.integers(2, max_rows))
-    a = rng.integers(0, draw(st.integers(1, max_classes)), n)
-    b = (a * draw(st.integers(0, 3)) + rng.integers(0, draw(st.integers(1, max_classes)), n)) % max_classes
-    return a, b
-
-
-@st.composite
-def deep_linear_gaussian_representations(draw, max_m: int = 4, max_s: int = 3):
-    """(Sigma_x, Sigma_xv, Sigma_v) of a linear-Gaussian beta-VAE ([mi_collapse] eq. 1-4), m >= 2 latents."""
-    from numerics.linear_gaussian_vae import latent_factor_covariances
-
-    s, m = draw(st.integers(1, max_s)), draw(st.integers(2, max_m))
-    n = s + draw(st.integers(0, 3))
-    rng = np.random.default_rng(draw(seeds))
-    Gamma = rng.standard_normal((n, s))
-    Sigma_v = np.diag(np.exp(rng.uniform(np.log(0.5), np.log(2.0), s)))
-    Sigma_y = Gamma @ Sigma_v @ Gamma.T + 0.05 * np.eye(n)
-    B = draw(dense_matrices(m, n, (0.1, 1.0)))
-    Sigma_w = draw(spd_matrices(m, 1.0, (0.05, 1.0)))
-    Sigma_x, Sigma_xv = latent_factor_covariances(B, Sigma_w, Gamma, Sigma_v, Sigma_y)
-    return Sigma_x, Sigma_xv, Sigma_v
-
-
-deep_mixing_angles = st.floats(0.0, np.pi / 2)
