@@ -76,6 +76,28 @@ def lgv_parameters(draw, max_n: int = 6, max_log10_cond: float = 2.0):
     )
 
 
+@st.composite
+def lgv_models(draw, max_n: int = 6, max_s: int = 4):
+    """A generative model of eq. (1): Gamma (n x s), diagonal Sigma_v, sigma^2, Sigma_y, and m."""
+    n = draw(st.integers(2, max_n))
+    s = draw(st.integers(1, min(n, max_s)))
+    m = draw(st.integers(1, n))
+    rng = np.random.default_rng(draw(seeds))
+    Gamma = draw(log_uniform(0.3, 3.0)) * rng.standard_normal((n, s)) / np.sqrt(n)
+    Sigma_v = np.diag(rng.uniform(0.3, 3.0, s))
+    sigma2 = draw(log_uniform(1e-2, 1.0))
+    Sigma_y = Gamma @ Sigma_v @ Gamma.T + sigma2 * np.eye(n)
+    return dict(Gamma=Gamma, Sigma_v=Sigma_v, sigma2=sigma2, Sigma_y=(Sigma_y + Sigma_y.T) / 2, m=m)
+
+
+@st.composite
+def lgv_encoders(draw, m: int, n: int):
+    """An encoder (B, Sigma_w) with Sigma_w's eigenvalues in [0.1, 2] (so possibly above 1)."""
+    rng = np.random.default_rng(draw(seeds))
+    q = orthogonal(m, rng)
+    Sigma_w = (q * rng.uniform(0.1, 2.0, m)) @ q.T
+    return draw(log_uniform(0.1, 3.0)) * rng.standard_normal((m, n)) / np.sqrt(n), (Sigma_w + Sigma_w.T) / 2
+
 # ---------------------------------------------------------------- [wang_ziyin] linear latent-variable model
 
 LLM_RELATIONS = ("below", "equal", "above")   # d1 against d* = min(rank A, d2)
@@ -132,6 +154,7 @@ def llm_spectra(draw, max_dim: int = 6, residual: bool | None = None):
     with_residual = draw(st.booleans()) if residual is None else residual
     res = draw(log_uniform(0.05, 5.0)) if with_residual else 0.0
     return dict(zeta=zeta, d1=d1, d2=d2, residual=res)
+
 
 # ---------------------------------------------------------------- deep/ metrics (property_tests/test_deep_metrics.py)
 
@@ -199,3 +222,73 @@ def lvae_finite_encoders(draw, max_points: int = 5, max_dim: int = 2, merge: boo
     if merge and draw(st.booleans()):
         mu[-1], noise[-1] = mu[0], noise[0]
     return mu, noise
+
+# ---------------------------------------------------------------- [optimal_beta] finite optimal β (paper 003)
+# Random objectives O(κ; β) = A(κ) - β B(κ) whose maximiser is exact (finite κ sets,
+# strictly concave quadratics) and the tractable β-VAE (mixing matrices, networks).
+
+ob_exact_betas = st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0, 4.0])   # exact ties with quarter-integer values
+
+
+@st.composite
+def ob_finite_objectives(draw, max_points: int = 12):
+    """(A, B) on a finite κ set; quarter-integer values, so exact ties between maximisers occur."""
+    n = draw(st.integers(2, max_points))
+    values = st.integers(-40, 40).map(lambda v: v / 4)
+    A = np.array(draw(st.lists(values, min_size=n, max_size=n)))
+    B = np.array(draw(st.lists(values.map(abs), min_size=n, max_size=n)))   # B ≥ 0, like a KL
+    return A, B
+
+
+ob_beta_lists = st.lists(st.one_of(ob_exact_betas, log_uniform(1e-2, 1e2)), min_size=2,
+                         max_size=8, unique=True).map(sorted)
+
+
+@st.composite
+def ob_concave_objectives(draw, max_dim: int = 4):
+    """(P, a, Q, q): A(κ) = -½κᵀPκ + aᵀκ, B(κ) = ½κᵀQκ + qᵀκ with P, Q SPD (O strictly concave)."""
+    d = draw(st.integers(1, max_dim))
+    rng = np.random.default_rng(draw(seeds))
+    return (draw(spd_matrices(d, 2.0, (0.1, 3.0))), rng.standard_normal(d),
+            draw(spd_matrices(d, 2.0, (0.1, 3.0))), rng.standard_normal(d))
+
+
+@st.composite
+def tbv_mixing(draw, max_N: int = 5, max_k: int = 3, scale=(0.3, 2.0)):
+    """A dense mixing matrix A (N×k, N ≥ k) of the tractable β-VAE (eq. 17)."""
+    k = draw(st.integers(1, max_k))
+    N = draw(st.integers(k, max(k, max_N)))
+    return draw(dense_matrices(N, k, scale))
+
+
+@st.composite
+def tbv_networks(draw, A, scale: float = 0.5):
+    """A random (non-optimal) network {W_mu, b_mu, W_sigma, b_sigma, D, b_D} for A, as a dict.
+
+    W_σ is scaled by 1/sqrt(λ_max(AAᵀ + I)) so that log σ² = W_σ x + b_σ has variance
+    O(scale²): the lognormal variances stay light-tailed enough for Monte Carlo.
+    """
+    N, k = A.shape
+    rng = np.random.default_rng(draw(seeds))
+    shapes = {"W_mu": (k, N), "b_mu": (k,), "W_sigma": (k, N), "b_sigma": (k,),
+              "D": (N, k), "b_D": (N,)}
+    p = {name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}
+    p["W_sigma"] /= np.sqrt(1.0 + np.linalg.norm(A, 2) ** 2)
+    return p
+
+
+@st.composite
+def tbv_problems(draw, max_N: int = 5, max_k: int = 3, gap: float = 0.25):
+    """(A, β) with β clear of every collapse threshold λ_i of Σ_x by a factor 1 + gap.
+
+    β is placed log-uniformly inside one spectral gap (or below the smallest / above the
+    largest of the k top eigenvalues), so optimisers do not meet the flat direction at
+    a threshold.
+    """
+    A = draw(tbv_mixing(max_N, max_k))
+    lam = 1.0 + np.linalg.svd(A, compute_uv=False) ** 2
+    edges = np.concatenate([[lam.max() * 4], lam, [lam.min() / 4]])
+    choices = [(hi / (1 + gap), lo * (1 + gap)) for hi, lo in zip(edges[:-1], edges[1:])
+               if hi / (1 + gap) > lo * (1 + gap)]
+    hi, lo = draw(st.sampled_from(choices))
+    return A, float(np.exp(draw(st.floats(np.log(lo), np.log(hi)))))

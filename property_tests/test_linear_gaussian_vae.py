@@ -1,16 +1,35 @@
 """Checks of every claim of [mi_collapse] (paper 000) about the linear-Gaussian model.
 
-Each test names the claims it backs; each compares the claim with a route that shares
-no formula code with it (numerics.reference, finite differences, exact rational
-arithmetic, mpmath, numerical optimisation).
+Each test names the claims it backs and compares them with a route that shares no
+formula code: Monte Carlo and quadrature with scipy densities (numerics.reference),
+central differences in mpmath, scipy minimisation from many starts, the literal
+Algorithm 1, mpmath iterates at 50 digits, and sweeps on both sides of thresholds.
 """
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numerics import linear_gaussian_vae as lgv
-from numerics.reference.linear_gaussian_vae import objective_monte_carlo
+from numerics.precision import spectral_norm, to_mp, to_np
+from numerics.reference import finite_differences, gaussian, quadrature
+from numerics.reference import linear_gaussian_vae as ref
+from numerics.reference.optimize import multistart
 from property_tests import strategies as s
+
+
+def rel_fro(a, b):
+    return np.linalg.norm(np.asarray(a) - np.asarray(b)) / max(np.linalg.norm(b), 1e-300)
+
+
+def collapsed_objective(Sigma_y):
+    """L at (0, 0, Sigma_y, I): n/2 log(2 pi e) + 1/2 log|Sigma_y|, by direct arithmetic."""
+    n = Sigma_y.shape[0]
+    return n / 2 * np.log(2 * np.pi * np.e) + 0.5 * np.linalg.slogdet(Sigma_y)[1]
+
+
+# ------------------------------------------------------------------ objective, App. A
 
 
 @pytest.mark.claim("mi_collapse.eq_6", "mi_collapse.eq_8", "mi_collapse.appendix_a_1",
@@ -18,8 +37,597 @@ from property_tests import strategies as s
 @settings(max_examples=10)
 @given(p=s.lgv_parameters(max_n=4), beta=s.betas, lam=s.lambdas)
 def test_objective_matches_monte_carlo(p, beta, lam, evidence):
-    """Closed form (6) + lambda (8) against sampling the model with scipy log-densities."""
-    exact = lgv.objective(**p, beta=beta, lam=lam)
-    estimate, stderr = objective_monte_carlo(**p, beta=beta, lam=lam, samples=100_000)
-    assert abs(exact - estimate) <= 6 * stderr + 1e-9 * abs(exact)
-    evidence("max |closed - MC| / stderr", abs(exact - estimate) / stderr)
+    """Each term of (6) and (8) against sampling the model with scipy log-densities."""
+    exact = dict(zip(("reconstruction", "kl", "l2"), lgv.terms(**p)))
+    mc = ref.terms_monte_carlo(**p, samples=60_000)
+    for name, value in exact.items():
+        estimate, stderr = mc[name]
+        assert abs(value - estimate) <= 6 * stderr + 1e-12 * abs(value), name
+        evidence(f"max |closed - MC| / stderr ({name})", abs(value - estimate) / stderr)
+    total = lgv.objective(**p, beta=beta, lam=lam)
+    assert np.isclose(total, exact["reconstruction"] + beta * exact["kl"] + lam * exact["l2"], rtol=1e-12)
+
+
+@pytest.mark.claim("mi_collapse.appendix_a_1")
+@given(p=s.lgv_parameters(max_n=5))
+def test_expected_kl_is_kl_of_joint_to_product(p, evidence):
+    """App. A.1: E_y KL(q(x|y)||p(x)) = KL(q(x,y) || p(x)p(y)) with the joint covariances."""
+    B, Sigma_w, Sigma_y = p["B"], p["Sigma_w"], p["Sigma_y"]
+    m, n = B.shape
+    Sigma_q = np.block([[B @ Sigma_y @ B.T + Sigma_w, B @ Sigma_y], [Sigma_y @ B.T, Sigma_y]])
+    Sigma_p = np.block([[np.eye(m), np.zeros((m, n))], [np.zeros((n, m)), Sigma_y]])
+    joint = gaussian.kl(Sigma_q, Sigma_p)
+    _, kl, _ = lgv.terms(**p)
+    assert np.isclose(kl, joint, rtol=1e-9, atol=1e-11)
+    evidence("max rel. error vs joint KL", abs(kl - joint) / abs(joint))
+
+
+@pytest.mark.claim("mi_collapse.eq_6", "mi_collapse.eq_8")
+@given(p=s.lgv_parameters(max_n=5, max_log10_cond=1.5), beta=s.betas, lam=s.lambdas)
+def test_objective_float64_agrees_with_mpmath(p, beta, lam, evidence):
+    """The same formula at 58 digits; float64 is good to 1e-10 relative (well-conditioned inputs)."""
+    exact = lgv.objective(**p, beta=beta, lam=lam, dps=58)
+    approx = lgv.objective(**p, beta=beta, lam=lam)
+    err = abs(approx - float(exact)) / max(abs(float(exact)), 1.0)
+    assert err <= 1e-10
+    evidence("max rel. error float64 vs mpmath", err)
+
+
+# ------------------------------------------------------------------ gradients, App. B-C
+
+
+@pytest.mark.claim("mi_collapse.eq_16", "mi_collapse.eq_23")
+@settings(max_examples=12)
+@given(p=s.lgv_parameters(max_n=4, max_log10_cond=1.0), beta=s.betas, lam=s.lambdas, seed=s.seeds)
+def test_gradients_match_mpmath_central_differences(p, beta, lam, seed, evidence):
+    """eq. (16)/(23a-d) against central differences of the objective at 40 digits, random directions."""
+    g = lgv.gradients(**p, beta=beta, lam=lam)
+    rng = np.random.default_rng(seed)
+    names = ("A", "B", "Sigma_z", "Sigma_w")
+    for name in names:
+        V = rng.standard_normal(p[name].shape)
+        if name.startswith("Sigma"):
+            V = (V + V.T) / 2
+
+        with mp.workdps(40):
+            X, dX = to_mp(p[name]), to_mp(V)
+            f = lambda X: lgv.objective(**{**p, name: X}, beta=beta, lam=lam, dps=40)
+            fd = finite_differences.directional(f, X, dX, h=mp.mpf("1e-12"))
+        claimed = float(np.sum(g[name] * V))
+        err = abs(claimed - float(fd)) / max(1.0, abs(float(fd)))
+        assert err <= 1e-7, (name, claimed, fd)
+        evidence("max rel. error vs finite differences", err)
+
+
+# ------------------------------------------------------------ stationarity, Lemmas 3.1 and 4.1
+
+
+def _block_minimum(p, beta, lam, block, rng):
+    """Minimise the objective over one block ((A, Sigma_z) or (B, Sigma_w)) with scipy."""
+    n, m = p["A"].shape
+    names = ("A", "Sigma_z") if block == "decoder" else ("B", "Sigma_w")
+    shapes = [p[names[0]].shape, p[names[1]].shape]
+    k = shapes[1][0]
+    tril = np.tril_indices(k)
+
+    def unpack(x):
+        X = x[: np.prod(shapes[0])].reshape(shapes[0])
+        L = np.zeros((k, k))
+        L[tril] = x[np.prod(shapes[0]):]
+        L[np.diag_indices(k)] = np.exp(L[np.diag_indices(k)])
+        return X, L @ L.T
+
+    def fun(x):
+        X, S = unpack(x)
+        return lgv.objective(**{**p, names[0]: X, names[1]: S}, beta=beta, lam=lam)
+
+    starts = []
+    for _ in range(4):
+        L = np.tril(rng.standard_normal((k, k)) * 0.3)
+        L[np.diag_indices(k)] = rng.uniform(-0.5, 0.5, k)
+        starts.append(np.concatenate([rng.standard_normal(np.prod(shapes[0])), L[tril]]))
+    best = multistart(fun, starts, method="BFGS", options={"gtol": 1e-10, "maxiter": 5000})
+    return unpack(best.x), best.fun, names
+
+
+@pytest.mark.claim("mi_collapse.lemma_3_1", "mi_collapse.lemma_4_1")
+@settings(max_examples=8)
+@given(p=s.lgv_parameters(max_n=3, max_log10_cond=1.0), beta=s.log_uniform(0.3, 30.0),
+       lam=s.lambdas, seed=s.seeds)
+def test_block_updates_are_the_block_minimisers(p, beta, lam, seed, evidence):
+    """Lemma 3.1/4.1's closed forms against BFGS over each block from several starts."""
+    rng = np.random.default_rng(seed)
+    A, Sigma_z = lgv.decoder_update(p["B"], p["Sigma_w"], p["Sigma_y"])
+    B, Sigma_w = lgv.encoder_update(p["A"], p["Sigma_z"], beta, lam)
+    for block, closed in (("decoder", (A, Sigma_z)), ("encoder", (B, Sigma_w))):
+        (X, S), value, names = _block_minimum(p, beta, lam, block, rng)
+        closed_value = lgv.objective(**{**p, names[0]: closed[0], names[1]: closed[1]}, beta=beta, lam=lam)
+        assert closed_value <= value + 1e-9 * max(1, abs(value))
+        err = max(rel_fro(X, closed[0]) if np.linalg.norm(closed[0]) > 1e-8 else np.linalg.norm(X),
+                  rel_fro(S, closed[1]))
+        assert err <= 1e-5, (block, err)
+        evidence("max rel. distance closed form vs BFGS minimiser", err)
+
+
+@pytest.mark.claim("mi_collapse.lemma_3_1", "mi_collapse.lemma_4_1", "mi_collapse.eq_22")
+@given(p=s.lgv_parameters(max_n=5), beta=s.betas, lam=s.lambdas)
+def test_block_updates_zero_the_block_gradients(p, beta, lam, evidence):
+    """At the closed forms the block's gradients vanish (relative to their scale)."""
+    A, Sigma_z = lgv.decoder_update(p["B"], p["Sigma_w"], p["Sigma_y"])
+    g = lgv.gradients(**{**p, "A": A, "Sigma_z": Sigma_z}, beta=beta, lam=lam)
+    scale = np.linalg.norm(np.linalg.inv(Sigma_z))
+    worst = max(np.linalg.norm(g["A"]), np.linalg.norm(g["Sigma_z"])) / scale
+    B, Sigma_w = lgv.encoder_update(p["A"], p["Sigma_z"], beta, lam)
+    g = lgv.gradients(**{**p, "B": B, "Sigma_w": Sigma_w}, beta=beta, lam=lam)
+    worst = max(worst, np.linalg.norm(g["B"]) / (beta * np.linalg.norm(p["Sigma_y"]) + 1),
+                np.linalg.norm(g["Sigma_w"]) / (beta * np.linalg.norm(np.linalg.inv(Sigma_w))))
+    assert worst <= 1e-9
+    evidence("max relative gradient at the block update", worst)
+
+
+# -------------------------------------------------------- Algorithm 1: App. D, E and regimes
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1")
+@settings(max_examples=12)
+@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.2, 50.0), lam=s.lambdas, seed=s.seeds)
+def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evidence):
+    """The natural-coordinate iteration against Algorithm 1's iterates computed at 40 digits.
+
+    The literal float64 transcription (n x n inverses) is recorded too: for beta < 1 its
+    Sigma_w becomes ill-conditioned and it drifts from the exact iterates, the fast one not.
+    """
+    steps = 25
+    fast = lgv.alternating(model["Sigma_y"], beta, lam, m=model["m"], trials=1, seed=seed,
+                           tol=1e-300, max_iter=steps)
+    steps = int(fast.iterations[0])      # fewer if a fixed point or Sigma_w's float64 floor was hit
+    exact = ref.iterates_mpmath(model["Sigma_y"], beta, lam, fast.B0[0], fast.Sigma_w0[0], steps=steps, dps=40)[steps]
+    B, Sw = to_np(exact["B"]), to_np(exact["Sigma_w"])
+    err = max(rel_fro(fast.B[0], B), rel_fro(fast.Sigma_w[0], Sw))
+    assert err <= 1e-10
+    _, B_lit, _, Sw_lit, _, _ = ref.alternating_literal(model["Sigma_y"], beta, lam, fast.B0[0],
+                                                        fast.Sigma_w0[0], tol=0.0, max_iter=steps)
+    evidence("max rel. error fast vs 40-digit iterates", err)
+    evidence("max rel. error literal float64 vs 40-digit iterates", max(rel_fro(B_lit, B), rel_fro(Sw_lit, Sw)))
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1")
+@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.3, 30.0), lam=s.lambdas, seed=s.seeds)
+def test_algorithm_1_never_increases_the_objective(model, beta, lam, seed, evidence):
+    """Each half-step is an exact block minimiser, so L is non-increasing along the iterates."""
+    B0, Sw0 = lgv.random_initialisation(model["m"], model["Sigma_y"].shape[0], 1, np.random.default_rng(seed))
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0[0], Sw0[0], steps=12, dps=30)
+    values = []
+    for a, b in zip(its[:-1], its[1:]):
+        for B, Sw, A, Sz in ((a["B"], a["Sigma_w"], a["A"], a["Sigma_z"]), (b["B"], b["Sigma_w"], a["A"], a["Sigma_z"])):
+            values.append(lgv.objective(A.tolist(), B.tolist(), Sz.tolist(), Sw.tolist(), model["Sigma_y"],
+                                        beta, lam))
+    increases = np.diff(values)
+    assert np.all(increases <= 1e-9 * np.maximum(1, np.abs(values[1:])))
+    evidence("max increase of L along iterates", float(np.max(increases)))
+
+
+@pytest.mark.claim("mi_collapse.lemma_d_1")
+@given(model=s.lgv_models(max_n=6), beta=s.log_uniform(0.2, 50.0), lam=s.lambdas, seed=s.seeds)
+def test_encoder_noise_is_spectrally_bounded_after_one_step(model, beta, lam, seed, evidence):
+    """Lemma D.1: ||Sigma_w^(t)||_2 <= 1 for t >= 1 (for every beta > 0, not only beta > 1)."""
+    B0, Sw0 = lgv.random_initialisation(model["m"], model["Sigma_y"].shape[0], 1, np.random.default_rng(seed))
+    worst = 0.0
+    Sw, B = Sw0[0], B0[0]
+    for t in range(1, 15):
+        A, Sz, _, _, _, _ = ref.alternating_literal(model["Sigma_y"], beta, lam, B, Sw, tol=0.0, max_iter=1)[:4] + (0, 0)
+        _, B, _, Sw, _, _ = ref.alternating_literal(model["Sigma_y"], beta, lam, B, Sw, tol=0.0, max_iter=1)
+        worst = max(worst, np.linalg.eigvalsh(Sw)[-1])
+        if not np.all(np.isfinite(Sw)) or np.linalg.eigvalsh(Sw)[0] < 1e-200:
+            break
+    assert worst <= 1 + 1e-12
+    evidence("max ||Sigma_w^(t)||_2 over t >= 1", worst)
+
+
+def _mp_problem(model, seed):
+    B0, Sw0 = lgv.random_initialisation(model["m"], model["Sigma_y"].shape[0], 1, np.random.default_rng(seed))
+    return B0[0], Sw0[0]
+
+
+@pytest.mark.claim("mi_collapse.eq_24", "mi_collapse.eq_26")
+@settings(max_examples=6)
+@given(model=s.lgv_models(max_n=4, max_s=2), beta=s.log_uniform(1.5, 20.0), seed=s.seeds)
+def test_encoder_recursion_26_holds_exactly_at_50_digits(model, beta, seed, evidence):
+    """eq. (24)-(26): B^(t) = beta^-t Sigma_w^(t) Sigma_w^(0)^-1 B^(0) for t up to 300 (float64 underflows)."""
+    B0, Sw0 = _mp_problem(model, seed)
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=300, dps=58)
+    with mp.workdps(58):
+        W0inv_B0 = its[0]["Sigma_w"] ** -1 * its[0]["B"]
+        worst = mp.mpf(0)
+        for t in (1, 2, 10, 100, 300):
+            rhs = mp.mpf(beta) ** (-t) * its[t]["Sigma_w"] * W0inv_B0
+            err = mp.mnorm(its[t]["B"] - rhs, "f") / mp.mnorm(rhs, "f")
+            worst = max(worst, err)
+        # eq. (24): A^(0) = Sigma_z^(0) B^(0)T Sigma_w^(0)^-1 from Lemma 3.1's two decoder forms
+        A17 = to_mp(model["Sigma_y"]) * its[0]["B"].T * (its[0]["B"] * to_mp(model["Sigma_y"]) * its[0]["B"].T + its[0]["Sigma_w"]) ** -1
+        worst = max(worst, mp.mnorm(its[0]["A"] - A17, "f") / mp.mnorm(A17, "f"))
+    assert worst < mp.mpf(10) ** -45
+    evidence("max rel. error of eq. (26) at 50 digits", float(worst))
+    evidence("min ||B^(300)||_F (below float64 range)", float(mp.mnorm(its[300]["B"], "f")), reduce=min)
+
+
+@pytest.mark.claim("mi_collapse.eq_29", "mi_collapse.eq_30")
+@settings(max_examples=5)
+@given(model=s.lgv_models(max_n=3, max_s=2), beta=s.log_uniform(1.5, 20.0), lam=s.log_uniform(0.1, 5.0),
+       seed=s.seeds)
+def test_encoder_recursion_30_holds_exactly_at_50_digits(model, beta, lam, seed, evidence):
+    """eq. (29)-(30) with the ordered product (I + 2 lam Sigma_z^(0)) ... (I + 2 lam Sigma_z^(t-1)).
+
+    The product grows like (1 + 2 lam d_1)^t while B^(t) stays bounded, so the right-hand
+    side cancels about t log10(1 + 2 lam d_1) digits: the iterates and the product are
+    computed with that many extra digits and the identity is judged at 50.
+    """
+    steps = 150
+    B0, Sw0 = _mp_problem(model, seed)
+    extra = int(np.ceil(steps * np.log10(1 + 2 * lam * np.linalg.eigvalsh(model["Sigma_y"])[-1])))
+    dps = 58 + extra
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=steps, dps=dps)
+    n = model["Sigma_y"].shape[0]
+    with mp.workdps(dps):
+        W0inv_B0 = its[0]["Sigma_w"] ** -1 * its[0]["B"]
+        product = mp.eye(n)
+        worst = mp.mpf(0)
+        for t in range(1, steps + 1):
+            product = product * (mp.eye(n) + 2 * mp.mpf(lam) * its[t - 1]["Sigma_z"])
+            if t in (1, 2, 10, 50, steps):
+                rhs = mp.mpf(beta) ** (-t) * its[t]["Sigma_w"] * W0inv_B0 * product
+                worst = max(worst, mp.mnorm(its[t]["B"] - rhs, "f") / mp.mnorm(its[t]["B"], "f"))
+    assert worst < mp.mpf(10) ** -50
+    evidence("max rel. error of eq. (30) (judged at 50 digits)", float(worst))
+    evidence("working digits needed", dps)
+
+
+@pytest.mark.claim("mi_collapse.eq_29")
+def test_eq_29_printed_operator_is_a_misprint(evidence):
+    """App. E defines M^(0) := beta^-1 Sigma_z^-1 + 2 lam I; the algorithm (and eq. 29's next
+    line) use M = beta^-1 (Sigma_z^-1 + 2 lam I). With the printed M^(0) eq. (29) fails."""
+    Sigma_y, beta, lam = np.array([[1.0]]), 2.0, 1.0
+    B0, Sw0 = np.array([[1.0]]), np.array([[1.0]])
+    A0, Sz0 = lgv.decoder_update(B0, Sw0, Sigma_y)
+    eq29 = lambda Sw1: Sw1 @ np.linalg.inv(Sw0) @ B0 @ (np.eye(1) + 2 * lam * Sz0) / beta
+    for M, holds in (((np.linalg.inv(Sz0) + 2 * lam) / beta, True), (np.linalg.inv(Sz0) / beta + 2 * lam, False)):
+        Sw1 = np.linalg.inv(np.eye(1) + A0.T @ M @ A0)
+        B1 = Sw1 @ A0.T @ M
+        assert np.allclose(B1, eq29(Sw1), rtol=1e-12) == holds
+        if not holds:
+            evidence("B^(1) with printed M^(0)", float(B1[0, 0]))
+            evidence("eq. (29) right-hand side", float(eq29(Sw1)[0, 0]))
+
+
+@pytest.mark.claim("mi_collapse.eq_27", "mi_collapse.eq_31")
+@settings(max_examples=10)
+@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.5, 100.0), lam=s.lambdas, seed=s.seeds)
+def test_spectral_bounds_27_and_31(model, beta, lam, seed, evidence):
+    """||B^(t)||_2 <= ((1 + 2 lam ||Sigma_y||_2) / beta)^t C0 along every trajectory (log space)."""
+    B0, Sw0 = _mp_problem(model, seed)
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=25, dps=30)
+    with mp.workdps(30):
+        base = (1 + 2 * mp.mpf(lam) * spectral_norm(to_mp(model["Sigma_y"]))) / mp.mpf(beta)
+        C0 = spectral_norm(its[0]["Sigma_w"] ** -1 * its[0]["B"])
+        worst = -mp.inf
+        for t in range(1, 26):
+            margin = mp.log(spectral_norm(its[t]["B"])) - (t * mp.log(base) + mp.log(C0))
+            worst = max(worst, margin)
+    assert worst <= 1e-20
+    evidence("max log(||B^(t)|| / bound)", float(worst))
+
+
+@pytest.mark.claim("mi_collapse.theorem_3_2")
+@settings(max_examples=12)
+@given(model=s.lgv_models(max_n=8), beta=s.log_uniform(1.05, 1e6), seed=s.seeds)
+def test_theorem_3_2_collapse_for_beta_above_one(model, beta, seed, evidence):
+    """For beta > 1 (lam = 0) Algorithm 1 converges to (0, 0, Sigma_y, I) and I(x; v) -> 0."""
+    r = lgv.alternating(model["Sigma_y"], beta, 0.0, m=model["m"], trials=6, seed=seed, tol=1e-12,
+                        max_iter=20_000)
+    assert r.converged.all() and r.stationary.all()
+    dist = max(np.abs(r.B).max(), np.abs(r.A).max(), np.abs(r.Sigma_w - np.eye(model["m"])).max(),
+               np.abs(r.Sigma_z - model["Sigma_y"]).max())
+    assert dist <= 1e-9
+    info = lgv.mutual_information(r.B, r.Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])
+    assert np.all(info <= 1e-15)
+    evidence("max distance to the trivial fixed point", dist)
+    evidence("max iterations", int(r.iterations.max()))
+
+
+@pytest.mark.claim("mi_collapse.theorem_3_2")
+@settings(max_examples=6)
+@given(model=s.lgv_models(max_n=3, max_s=2), beta=s.log_uniform(1.1, 20.0), seed=s.seeds)
+def test_trivial_point_is_the_global_minimum_for_beta_above_one(model, beta, seed, evidence):
+    """BFGS over all of (A, B, Sigma_z, Sigma_w) from many starts never beats the collapsed value."""
+    Sigma_y, m = model["Sigma_y"], model["m"]
+    n = Sigma_y.shape[0]
+    tri_n, tri_m = np.tril_indices(n), np.tril_indices(m)
+    sizes = np.cumsum([n * m, m * n, len(tri_n[0])])
+
+    def fun(x):
+        A, B = x[:sizes[0]].reshape(n, m), x[sizes[0]:sizes[1]].reshape(m, n)
+        Lz, Lw = np.zeros((n, n)), np.zeros((m, m))
+        Lz[tri_n], Lw[tri_m] = x[sizes[1]:sizes[2]], x[sizes[2]:]
+        Lz[np.diag_indices(n)] = np.exp(Lz[np.diag_indices(n)])
+        Lw[np.diag_indices(m)] = np.exp(Lw[np.diag_indices(m)])
+        return lgv.objective(A, B, Lz @ Lz.T, Lw @ Lw.T, Sigma_y, beta)
+
+    rng = np.random.default_rng(seed)
+    starts = [rng.standard_normal(sizes[2] + len(tri_m[0])) * 0.7 for _ in range(6)]
+    best = multistart(fun, starts, method="BFGS", options={"gtol": 1e-9, "maxiter": 4000})
+    floor = collapsed_objective(Sigma_y)
+    assert best.fun >= floor - 1e-7
+    evidence("min over starts of L - L(collapsed)", best.fun - floor, reduce=min)
+
+
+# ---------------------------------------------------------------- exact threshold, App. E
+
+
+def _spectrum_model(d, m):
+    """Sigma_y with the given eigenvalues in a random basis."""
+    q = s.orthogonal(len(d), np.random.default_rng(7))
+    return (q * np.asarray(d)) @ q.T
+
+
+@pytest.mark.claim("mi_collapse.appendix_e", "mi_collapse.section_4_2")
+@pytest.mark.parametrize("lam", [0.5, 4.0])
+@pytest.mark.parametrize("factor", [0.5, 0.9, 1.1, 2.0])
+def test_collapse_threshold_on_both_sides(lam, factor, evidence):
+    """beta = factor x beta_c with beta_c = 1 + 2 lam ||Sigma_y||_2: informative below, collapsed above."""
+    Sigma_y = _spectrum_model([2.0, 1.0, 0.3, 0.1], 4)
+    beta_c = lgv.collapse_threshold(Sigma_y, lam)
+    beta = factor * beta_c
+    r = lgv.alternating(Sigma_y, beta, lam, m=2, trials=8, seed=3, tol=1e-10, max_iter=200_000)
+    norms = np.linalg.norm(r.B, axis=(1, 2))
+    if factor < 1 and beta > 1:
+        assert r.stationary.all() and np.all(norms > 1e-2)
+        fp = lgv.fixed_point(Sigma_y, beta, lam, 2)
+        # the limit lies on the rotation orbit of the closed-form fixed point
+        gram = np.swapaxes(r.B, 1, 2) @ np.linalg.solve(r.Sigma_w, r.B)
+        gram_fp = fp.B.T @ np.linalg.solve(fp.Sigma_w, fp.B)
+        err = max(rel_fro(g, gram_fp) for g in gram)
+        assert err <= 1e-6
+        evidence("max rel. distance to the closed-form fixed point orbit", err)
+    elif factor > 1:
+        assert r.stationary.all() and np.all(norms <= 1e-8)
+    evidence("beta_c", beta_c)
+
+
+@pytest.mark.claim("mi_collapse.appendix_e")
+@settings(max_examples=10)
+@given(model=s.lgv_models(max_n=5), lam=s.log_uniform(0.1, 10.0), seed=s.seeds)
+def test_linearised_map_at_collapse_has_spectral_radius_at_threshold(model, lam, seed, evidence):
+    """Finite differences of the literal Algorithm 1 map at (B, Sigma_w) = (0, I): along B it
+    multiplies by (I + 2 lam Sigma_y) / beta, so its spectral radius is (1 + 2 lam d_1) / beta."""
+    Sigma_y, m = model["Sigma_y"], model["m"]
+    n = Sigma_y.shape[0]
+    beta = 2.0
+    eps = 1e-7
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(3):
+        V = rng.standard_normal((m, n))
+        _, B1, _, _, _, _ = ref.alternating_literal(Sigma_y, beta, lam, eps * V, np.eye(m), tol=0.0, max_iter=1)
+        expected = V @ (np.eye(n) + 2 * lam * Sigma_y) / beta
+        worst = max(worst, rel_fro(B1 / eps, expected))
+    assert worst <= 1e-5
+    radius = (1 + 2 * lam * np.linalg.eigvalsh(Sigma_y)[-1]) / beta
+    assert np.isclose(radius * beta, lgv.collapse_threshold(Sigma_y, lam), rtol=1e-12)
+    evidence("max rel. error of the linearisation", worst)
+
+
+@pytest.mark.claim("mi_collapse.section_4_2")
+@settings(max_examples=10)
+@given(model=s.lgv_models(max_n=6), lam=s.log_uniform(0.2, 10.0), frac=st.floats(0.05, 0.95), seed=s.seeds)
+def test_mode_thresholds_and_closed_form_fixed_point(model, lam, frac, seed, evidence):
+    """Between 1 and beta_c Algorithm 1 converges to the closed-form point: active modes are the
+    m largest with d_i > (beta - 1) / (2 lam), each carrying I = 1/2 log(2 lam d_i / (beta - 1))."""
+    Sigma_y, m = model["Sigma_y"], model["m"]
+    beta = 1 + frac * (lgv.collapse_threshold(Sigma_y, lam) - 1)
+    r = lgv.alternating(Sigma_y, beta, lam, m=m, trials=3, seed=seed, tol=1e-11, max_iter=300_000)
+    if not r.stationary.all():      # critical slowing down right at a mode threshold
+        return
+    d = np.linalg.eigvalsh(Sigma_y)[::-1]
+    c = (beta - 1) / (2 * lam)
+    active = d[:m][d[:m] > c]
+    # I(x; y) of the encoder, computed from the iterates (x = B y + w), against the closed form
+    info_y = 0.5 * np.linalg.slogdet(np.eye(m) + np.linalg.solve(r.Sigma_w, r.B @ Sigma_y @ np.swapaxes(r.B, 1, 2)))[1]
+    predicted = 0.5 * np.sum(np.log(active / c))
+    err = np.max(np.abs(info_y - predicted)) / max(1.0, predicted)
+    assert err <= 1e-6
+    evidence("max |I(x;y) - sum_i 1/2 log(d_i / c)|", err)
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1")
+@pytest.mark.parametrize("beta, lam", [(0.25, 0.0), (0.5, 0.0), (0.5, 4.0), (1.0, 4.0)])
+def test_no_stationary_point_for_beta_below_one_or_beta_one_with_lambda(beta, lam, evidence):
+    """beta < 1, or beta = 1 < 1 + lam: the printed stopping rule fires, but Sigma_w keeps
+    shrinking; for beta < 1 like beta^t while L falls by a fixed amount per step (unbounded below)."""
+    Sigma_y = _spectrum_model([2.0, 1.0, 0.3, 0.1], 4)
+    assert not lgv.has_stationary_point(beta, lam)
+    r = lgv.alternating(Sigma_y, beta, lam, m=2, trials=4, seed=1, max_iter=3000)
+    assert not r.stationary.any()
+    if beta < 1:   # the printed rule fires, then Sigma_w reaches the float64 floor
+        assert r.converged.all() and not r.regular.any()
+    k = int(3 / np.log10(1 / beta)) if beta < 1 else 500
+    smallest, values = [], []
+    for steps in (k, 2 * k, 3 * k):
+        s_ = lgv.alternating(Sigma_y, beta, lam, B0=r.B0[:1], Sigma_w0=r.Sigma_w0[:1], tol=1e-300, max_iter=steps)
+        smallest.append(np.linalg.eigvalsh(s_.Sigma_w[0])[0])
+        values.append(lgv.objective(s_.A[0], s_.B[0], s_.Sigma_z[0], s_.Sigma_w[0], Sigma_y, beta, lam))
+    assert smallest[0] > smallest[1] > smallest[2]
+    assert values[0] > values[1] > values[2]
+    if beta < 1:
+        rate = np.log(smallest[2] / smallest[1]) / k
+        assert abs(rate - np.log(beta)) <= 0.05 * abs(np.log(beta))
+        drop = (values[1] - values[2]) / k
+        assert abs(drop - (values[0] - values[1]) / k) <= 0.05 * drop
+        evidence("L decrease per step (nats)", drop, reduce=min)
+    evidence("iteration at which the printed rule fired (max)", int(r.printed_stop.max()))
+    evidence("min eigenvalue of Sigma_w at the last step", smallest[2], reduce=min)
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1")
+@settings(max_examples=8)
+@given(model=s.lgv_models(max_n=6), seed=s.seeds)
+def test_beta_one_without_lambda_reaches_exact_likelihood(model, seed, evidence):
+    """beta = 1, lam = 0: a continuum of stationary points, all with L = -log-likelihood of the data."""
+    r = lgv.alternating(model["Sigma_y"], 1.0, 0.0, m=model["m"], trials=3, seed=seed, tol=1e-12,
+                        max_iter=100_000)
+    assert r.stationary.all()
+    floor = collapsed_objective(model["Sigma_y"])
+    gaps = [lgv.objective(r.A[i], r.B[i], r.Sigma_z[i], r.Sigma_w[i], model["Sigma_y"], 1.0) - floor
+            for i in range(3)]
+    assert np.max(np.abs(gaps)) <= 1e-8 and np.all(np.linalg.norm(r.B, axis=(1, 2)) > 1e-3)
+    evidence("max |L - L_collapsed| at beta = 1", float(np.max(np.abs(gaps))))
+
+
+@pytest.mark.claim("mi_collapse.section_5_1")
+@pytest.mark.parametrize("beta, lam", [(2.0, 0.0), (1.5, 2.0)])
+def test_adam_agrees_with_algorithm_1(beta, lam, evidence):
+    """AdamW on log-Cholesky covariances (§5.1) ends where Algorithm 1 does (objective value)."""
+    Sigma_y = _spectrum_model([2.0, 1.0, 0.3], 3)
+    alt = lgv.alternating(Sigma_y, beta, lam, m=2, trials=1, seed=0, tol=1e-12, max_iter=100_000)
+    target = lgv.objective(alt.A[0], alt.B[0], alt.Sigma_z[0], alt.Sigma_w[0], Sigma_y, beta, lam)
+    r = lgv.adam(Sigma_y, beta, lam, m=2, trials=3, seed=1, steps=6000, lr=2e-2)
+    final = r.objective[-1]
+    assert np.all(final >= target - 1e-9) and np.all(final - target <= 2e-3 * max(1, abs(target)))
+    if lam == 0:
+        assert np.all(np.linalg.norm(r.B, axis=(1, 2)) < 0.05)
+    evidence("max (L_adam - L_alternating)", float(np.max(final - target)))
+
+
+# ------------------------------------------------------------------ metrics, §4.1 and App. D
+
+
+@pytest.mark.claim("mi_collapse.eq_4", "mi_collapse.eq_9", "mi_collapse.eq_10")
+@settings(max_examples=8)
+@given(model=s.lgv_models(max_n=6), data=st.data())
+def test_covariances_and_sap_match_samples(model, data, evidence):
+    """eq. (4) and the squared correlations (9) and SAP (10) against 200k samples of (x, v)."""
+    n, m = model["Sigma_y"].shape[0], model["m"]
+    B, Sigma_w = data.draw(s.lgv_encoders(m, n))
+    Sx, Sxv = lgv.latent_factor_covariances(B, Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])
+    x, v = ref.sample_latents_and_factors(B, Sigma_w, model["Gamma"], model["Sigma_v"], model["sigma2"],
+                                          samples=200_000, seed=1)
+    empirical_cov = np.cov(np.concatenate([x, v], axis=1), rowvar=False)
+    assert rel_fro(empirical_cov[:m, :m], Sx) < 0.02 and np.abs(empirical_cov[:m, m:] - Sxv).max() < 0.03 * (1 + np.abs(Sxv).max())
+    S = lgv.squared_correlations(Sx, Sxv, model["Sigma_v"])
+    sampled = ref.metrics_from_samples(x, v)
+    err = np.abs(sampled["S"] - S).max()
+    assert err <= 6 / np.sqrt(200_000) * 4
+    if m >= 2:
+        assert abs(sampled["sap"] - lgv.sap(S)) <= 0.02
+    evidence("max |S exact - S sampled|", err)
+
+
+@pytest.mark.claim("mi_collapse.eq_11")
+@given(rho=st.floats(-0.98, 0.98), var_x=s.log_uniform(0.1, 10), var_v=s.log_uniform(0.1, 10))
+def test_gaussian_pair_information_by_quadrature(rho, var_x, var_v, evidence):
+    """I(x_i; v_j) = -1/2 log(1 - S_ij) against Gauss-Hermite quadrature of log p(x,v)/(p(x)p(v))."""
+    from scipy import stats
+    cov = np.array([[var_x, rho * np.sqrt(var_x * var_v)], [rho * np.sqrt(var_x * var_v), var_v]])
+    joint = stats.multivariate_normal(np.zeros(2), cov)
+    px, pv = stats.norm(0, np.sqrt(var_x)), stats.norm(0, np.sqrt(var_v))
+    integrand = lambda u: joint.logpdf(u) - px.logpdf(u[:, 0]) - pv.logpdf(u[:, 1])
+    quad = quadrature.gauss_hermite(integrand, np.zeros(2), cov, order=12)
+    S = lgv.squared_correlations(cov[:1, :1], cov[:1, 1:], cov[1:, 1:])
+    formula = lgv.pairwise_mutual_information(S)[0, 0]
+    assert abs(formula - quad) <= 1e-10 * max(1, quad)
+    evidence("max |formula - quadrature|", abs(formula - quad))
+
+
+@pytest.mark.claim("mi_collapse.eq_11")
+def test_mig_normalisation_by_differential_entropy_fails_for_small_factor_variance(evidence):
+    """A perfect, disentangled code x = v with Var(v_j) = 0.05 < 1/(2 pi e): H(v_j) < 0, so eq. (11)
+    as printed gives a negative MIG for the best possible representation."""
+    Sigma_v = np.diag([0.05, 0.05])
+    noise = 1e-3
+    Sigma_x = Sigma_v + noise * np.eye(2)
+    S = lgv.squared_correlations(Sigma_x, Sigma_v, Sigma_v)
+    I = lgv.pairwise_mutual_information(S)
+    H = 0.5 * np.log(2 * np.pi * np.e * np.diag(Sigma_v))
+    printed = np.mean((np.max(I, axis=0) - np.sort(I, axis=0)[-2]) / H)
+    assert printed < 0
+    with pytest.raises(ValueError, match="H\\(v_j\\) > 0"):
+        lgv.mig(S, Sigma_v)
+    ok = lgv.mig(S, np.diag([1.0, 1.0]) * 1.0) if False else lgv.mig(lgv.squared_correlations(np.eye(2) + noise * np.eye(2), np.eye(2), np.eye(2)), np.eye(2))
+    assert ok > 0
+    evidence("MIG of eq. (11) for a perfect code with Var(v) = 0.05", printed)
+
+
+@pytest.mark.claim("mi_collapse.eq_12")
+@settings(max_examples=15)
+@given(model=s.lgv_models(max_n=5, max_s=3), data=st.data())
+def test_lim_partition_dynamic_programme_equals_brute_force(model, data, evidence):
+    """eq. (12) by DP over factor subsets against enumerating all m^s factor -> latent maps."""
+    n, m = model["Sigma_y"].shape[0], model["m"]
+    B, Sigma_w = data.draw(s.lgv_encoders(m, n))
+    Sx, Sxv = lgv.latent_factor_covariances(B, Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])
+    dp = lgv.lim(Sx, Sxv, model["Sigma_v"])
+    brute = ref.lim_brute_force(Sx, Sxv, model["Sigma_v"])
+    assert abs(dp - brute) <= 1e-10 * max(1, brute)
+    evidence("max |DP - brute force|", abs(dp - brute))
+
+
+@pytest.mark.claim("mi_collapse.eq_12")
+def test_lim_is_not_a_maximum_weight_assignment(evidence):
+    """Counterexample to §4.1's reduction: x1 = v1 + v2 + noise, x2 = noise (m = s = 2, independent
+    factors). The partition {v1, v2} -> x1 beats every one-factor-per-latent assignment."""
+    Sigma_v = np.eye(2)
+    B, Gamma = np.array([[1.0, 1.0], [0.0, 0.0]]), np.eye(2)
+    Sigma_w = 0.1 * np.eye(2)
+    Sigma_y = Gamma @ Sigma_v @ Gamma.T + 0.01 * np.eye(2)
+    Sx, Sxv = lgv.latent_factor_covariances(B, Sigma_w, Gamma, Sigma_v, Sigma_y)
+    partition = lgv.lim(Sx, Sxv, Sigma_v)
+    assignment = lgv.lim(Sx, Sxv, Sigma_v, method="assignment")
+    assert partition > assignment + 0.5
+    assert np.isclose(partition, ref.lim_brute_force(Sx, Sxv, Sigma_v), rtol=1e-12)
+    evidence("LIM over partitions (nats)", partition)
+    evidence("max-weight assignment (nats)", assignment)
+
+
+@pytest.mark.claim("mi_collapse.eq_28")
+@settings(max_examples=10)
+@given(model=s.lgv_models(max_n=6), data=st.data())
+def test_eq_28_mutual_information_two_routes(model, data, evidence):
+    """eq. (28) against (a) the model's structure, Cov(x | v) = sigma^2 B B^T + Sigma_w, and
+    (b) Monte Carlo of log p(x|v) - log p(x) with scipy densities."""
+    from scipy import stats
+    n, m = model["Sigma_y"].shape[0], model["m"]
+    B, Sigma_w = data.draw(s.lgv_encoders(m, n))
+    I28 = lgv.mutual_information(B, Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])
+    Sx = B @ model["Sigma_y"] @ B.T + Sigma_w
+    cond = model["sigma2"] * B @ B.T + Sigma_w
+    structural = 0.5 * (np.linalg.slogdet(Sx)[1] - np.linalg.slogdet(cond)[1])
+    assert abs(I28 - structural) <= 1e-9 * max(1, structural)
+    x, v = ref.sample_latents_and_factors(B, Sigma_w, model["Gamma"], model["Sigma_v"], model["sigma2"],
+                                          samples=40_000, seed=2)
+    mean_x = v @ (B @ model["Gamma"]).T
+    log_ratio = stats.multivariate_normal(np.zeros(m), cond).logpdf(x - mean_x) - \
+        stats.multivariate_normal(np.zeros(m), Sx).logpdf(x)
+    est, err = np.mean(log_ratio), np.std(log_ratio) / np.sqrt(len(log_ratio))
+    assert abs(est - I28) <= 6 * err
+    evidence("max |eq. 28 - structural|", abs(I28 - structural))
+
+
+@pytest.mark.claim("mi_collapse.section_4_1", "mi_collapse.theorem_3_2")
+@settings(max_examples=10)
+@given(model=s.lgv_models(max_n=6, max_s=3), data=st.data())
+def test_metrics_vanish_quadratically_as_the_encoder_gain_vanishes(model, data, evidence):
+    """§4.1: as ||B|| -> 0, S_ij, SAP, MIG, LIM and I(x; v) -> 0, all O(||B||^2)."""
+    n, m = model["Sigma_y"].shape[0], model["m"]
+    B, Sigma_w = data.draw(s.lgv_encoders(m, n))
+    values = []
+    for eps in (1e-1, 1e-2, 1e-3):
+        Sx, Sxv = lgv.latent_factor_covariances(eps * B, Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])
+        S = lgv.squared_correlations(Sx, Sxv, model["Sigma_v"])
+        row = [S.max(), lgv.lim(Sx, Sxv, model["Sigma_v"]),
+               lgv.mutual_information(eps * B, Sigma_w, model["Gamma"], model["Sigma_v"], model["Sigma_y"])]
+        if m >= 2:
+            row += [lgv.sap(S), lgv.mig(S, model["Sigma_v"])]
+        values.append(row)
+    values = np.array(values)
+    assert np.all(values[2] <= 1.02e-2 * values[1] + 1e-300)   # O(||B||^2): x10 smaller B, x100 smaller metric
+    assert np.all(values[1] <= values[0])
+    evidence("max metric at ||B|| scaled by 1e-3", float(values[-1].max()))

@@ -1,27 +1,127 @@
-"""Monte Carlo estimate of the [mi_collapse] objective by sampling the model itself.
+"""Independent routes for the [mi_collapse] linear-Gaussian VAE.
 
-Draws y ~ N(0, Sigma_y) and w ~ N(0, Sigma_w), sets x = B y + w, and averages
--log N(y; A x, Sigma_z) + beta [log N(x; B y, Sigma_w) - log N(x; 0, I)] + lambda ||y - A x||^2,
-with the log-densities from scipy.stats: no closed-form expectation is used.
+* ``terms_monte_carlo``: the objective's terms by sampling the model, with scipy.stats
+  log-densities; no closed-form expectation is used.
+* ``alternating_literal``: Algorithm 1 exactly as printed (one trial, an n x n inverse
+  at every step, the flag alternation and both stopping tests).
+* ``metrics_from_samples``: SAP and pairwise Gaussian MI from sampled (x, v) by sample
+  correlations; ``lim_brute_force``: eq. (12) by enumerating every map factor -> latent.
 """
 from __future__ import annotations
 
+import itertools
+
+import mpmath as mp
 import numpy as np
 from scipy import stats
 
+from numerics.precision import to_mp
 from numerics.reference.monte_carlo import gaussian, mean_and_error
+
+
+def terms_monte_carlo(A, B, Sigma_z, Sigma_w, Sigma_y, *, samples=200_000, seed=0) -> dict:
+    """(estimate, stderr) of E[-log p(y|x)], E_y KL(q(x|y)||p(x)) and E||y - Ax||^2."""
+    rng = np.random.default_rng(seed)
+    m = B.shape[0]
+    y = gaussian(Sigma_y, samples, rng)
+    w = gaussian(Sigma_w, samples, rng)
+    x = y @ B.T + w
+    residual = y - x @ A.T
+    nll = -stats.multivariate_normal(np.zeros(len(Sigma_z)), Sigma_z).logpdf(residual)
+    kl = (stats.multivariate_normal(np.zeros(m), Sigma_w).logpdf(w)
+          - stats.multivariate_normal(np.zeros(m), np.eye(m)).logpdf(x))
+    l2 = np.sum(residual**2, axis=1)
+    return {"reconstruction": mean_and_error(nll), "kl": mean_and_error(kl), "l2": mean_and_error(l2),
+            "samples": (nll, kl, l2)}
 
 
 def objective_monte_carlo(A, B, Sigma_z, Sigma_w, Sigma_y, beta, lam=0.0, *, samples=200_000,
                           seed=0) -> tuple[float, float]:
-    """(estimate, standard error) of E[-log p(y|x)] + beta E KL(q(x|y)||p(x)) + lambda E||y - Ax||^2."""
+    """(estimate, stderr) of E[-log p(y|x)] + beta E KL(q(x|y)||p(x)) + lambda E||y - Ax||^2."""
+    nll, kl, l2 = terms_monte_carlo(A, B, Sigma_z, Sigma_w, Sigma_y, samples=samples, seed=seed)["samples"]
+    return mean_and_error(nll + beta * kl + lam * l2)
+
+
+def alternating_literal(Sigma_y, beta, lam, B, Sigma_w, *, tol=1e-6, max_iter=50_000):
+    """Algorithm 1 of [mi_collapse] line by line for one initialisation.
+
+    ``max_iter`` counts decoder + encoder pairs; ``tol=0`` runs exactly ``max_iter`` pairs.
+    Returns (A, B, Sigma_z, Sigma_w, pairs done, stopped by the tolerance test).
+    """
+    n, m = Sigma_y.shape[0], B.shape[0]
+    Sigma_y_inv = np.linalg.inv(Sigma_y)
+    A_prev = Sz_prev = B_prev = Sw_prev = None
+    flag = True
+    for t in range(2 * max_iter):
+        if flag:
+            Sigma_z = np.linalg.inv(Sigma_y_inv + B.T @ np.linalg.inv(Sigma_w) @ B)      # line 5
+            A = Sigma_z @ B.T @ np.linalg.inv(Sigma_w)                                   # line 6
+            if t > 0 and np.linalg.norm(A - A_prev) <= tol and np.linalg.norm(Sigma_z - Sz_prev) <= tol:
+                return A, B, Sigma_z, Sigma_w, t // 2, True
+            A_prev, Sz_prev, flag = A, Sigma_z, False
+        else:
+            M = (np.linalg.inv(Sigma_z) + 2 * lam * np.eye(n)) / beta                    # lines 13-17
+            Sigma_w = np.linalg.inv(np.eye(m) + A.T @ M @ A)                             # line 18
+            B = Sigma_w @ A.T @ M                                                        # line 19
+            if B_prev is not None and np.linalg.norm(B - B_prev) <= tol and np.linalg.norm(Sigma_w - Sw_prev) <= tol:
+                return A, B, Sigma_z, Sigma_w, t // 2 + 1, True
+            B_prev, Sw_prev, flag = B, Sigma_w, True
+    return A, B, Sigma_z, Sigma_w, max_iter, False
+
+
+def sample_latents_and_factors(B, Sigma_w, Gamma, Sigma_v, sigma2, *, samples, seed=0):
+    """Draw v, y = Gamma v + noise (eq. 1) and x = B y + w (eq. 2); return (x, v)."""
     rng = np.random.default_rng(seed)
-    y = gaussian(Sigma_y, samples, rng)
-    w = gaussian(Sigma_w, samples, rng)
-    x = y @ B.T + w
-    m = B.shape[0]
-    residual = y - x @ A.T
-    nll = -stats.multivariate_normal(np.zeros(len(Sigma_z)), Sigma_z).logpdf(residual)
-    log_q = stats.multivariate_normal(np.zeros(m), Sigma_w).logpdf(w)
-    log_p = stats.multivariate_normal(np.zeros(m), np.eye(m)).logpdf(x)
-    return mean_and_error(nll + beta * (log_q - log_p) + lam * np.sum(residual**2, axis=1))
+    v = gaussian(Sigma_v, samples, rng)
+    y = v @ Gamma.T + np.sqrt(sigma2) * rng.standard_normal((samples, Gamma.shape[0]))
+    return y @ B.T + gaussian(Sigma_w, samples, rng), v
+
+
+def metrics_from_samples(x, v) -> dict:
+    """Squared sample correlations S, SAP (top-two gap per factor; None for m = 1) and
+    the Gaussian MI of each pair."""
+    m = x.shape[1]
+    corr = np.corrcoef(np.concatenate([x, v], axis=1), rowvar=False)[:m, m:]
+    S = corr**2
+    ranked = -np.sort(-S, axis=0)
+    sap = float(np.mean(ranked[0] - ranked[1])) if m >= 2 else None
+    return {"S": S, "sap": sap, "mi": -0.5 * np.log(1 - S)}
+
+
+def lim_brute_force(Sigma_x, Sigma_xv, Sigma_v) -> float:
+    """eq. (12) by enumerating every map of the s factors to the m latents (m^s maps)."""
+    m, s = Sigma_xv.shape
+    best = -np.inf
+    for assignment in itertools.product(range(m), repeat=s):
+        total = 0.0
+        for k in range(m):
+            group = [j for j in range(s) if assignment[j] == k]
+            if group:
+                cov = Sigma_xv[k, group]
+                inv = np.linalg.inv(Sigma_v[np.ix_(group, group)])
+                total += -0.5 * np.log(1 - cov @ inv @ cov / Sigma_x[k, k])
+        best = max(best, total)
+    return best
+
+
+def iterates_mpmath(Sigma_y, beta, lam, B0, Sigma_w0, steps: int, dps: int = 50):
+    """The first ``steps`` iterates of Algorithm 1 in mpmath at ``dps`` digits.
+
+    Returns a list of dicts with mpmath matrices: entry t holds the encoder
+    (B^(t), Sigma_w^(t)) and the decoder (A^(t), Sigma_z^(t)) computed from it.
+    """
+    with mp.workdps(dps):
+        n, m = Sigma_y.shape[0], B0.shape[0]
+        Sigma_y_inv = to_mp(Sigma_y) ** -1
+        beta, lam = mp.mpf(beta), mp.mpf(lam)
+        B, Sigma_w = to_mp(B0), to_mp(Sigma_w0)
+        out = []
+        for _ in range(steps + 1):
+            Sw_inv = Sigma_w ** -1
+            Sigma_z = (Sigma_y_inv + B.T * Sw_inv * B) ** -1
+            A = Sigma_z * B.T * Sw_inv
+            out.append({"A": A, "B": B, "Sigma_z": Sigma_z, "Sigma_w": Sigma_w})
+            M = (Sigma_z ** -1 + 2 * lam * mp.eye(n)) / beta
+            Sigma_w = (mp.eye(m) + A.T * M * A) ** -1
+            B = Sigma_w * A.T * M
+        return out
