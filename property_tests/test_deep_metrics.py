@@ -22,6 +22,9 @@ from sklearn.metrics import mutual_info_score
 
 from deep import metrics as M
 from deep.models import VAE, Gaussian
+from numerics import linear_gaussian_vae as lgv
+from numerics.reference import deep_metrics as ref
+from numerics.reference.monte_carlo import gaussian
 from property_tests import strategies as s
 
 SIZES = (3, 6, 10, 8)
@@ -201,3 +204,91 @@ def test_decoder_capacity_of_a_linear_gaussian_decoder(evidence):
 def test_bad_metric_inputs_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------- linear-Gaussian VAE: exact values
+
+
+def joint_samples(Sigma_x, Sigma_xv, Sigma_v, n, seed):
+    cov = np.block([[Sigma_x, Sigma_xv], [Sigma_xv.T, Sigma_v]])
+    xv = gaussian(cov, n, np.random.default_rng(seed))
+    m = Sigma_x.shape[0]
+    return xv[:, :m], xv[:, m:]
+
+
+@settings(max_examples=8)
+@given(rep=s.deep_linear_gaussian_representations())
+def test_sap_on_linear_gaussian_samples_matches_eq_10(rep, evidence):
+    Sigma_x, Sigma_xv, Sigma_v = rep
+    n = 100_000
+    x, v = joint_samples(*rep, n, seed=6)
+    S = lgv.squared_correlations(Sigma_x, Sigma_xv, Sigma_v)
+    # delta method: sd(r^2) = 2 |r| (1 - r^2) / sqrt(n) for Gaussian pairs
+    sd = 2 * np.sqrt(S) * (1 - S) / np.sqrt(n) + 1 / n
+    assert np.all(np.abs(M.squared_correlations(x, v) - S) <= 5 * sd)
+    # the top-two gap is 2-Lipschitz in max |dS|
+    assert abs(M.sap(x, v, [False] * v.shape[1])["score"] - lgv.sap(S)) <= 2 * 5 * sd.max()
+    evidence("max |S_hat - S| / sd", np.max(np.abs(M.squared_correlations(x, v) - S) / sd))
+
+
+@settings(max_examples=6)
+@given(rep=s.deep_linear_gaussian_representations(max_m=3, max_s=2))
+def test_histogram_mig_matches_the_exact_information_of_the_binned_gaussians(rep, evidence):
+    """20-bin MIG of samples == MIG of the exactly discretised Gaussian pairs (same bin edges)."""
+    Sigma_x, Sigma_xv, Sigma_v = rep
+    n, bins = 100_000, 20
+    x, v = joint_samples(*rep, n, seed=7)
+    out = M.mig(x, v, bins=bins, discretize_factors=True)
+    # the population cells of np.digitize(col, edges[:-1]): (-inf, e0), [e0, e1), ..., [e_{B-1}, inf)
+    cells = lambda col, sd: np.r_[-np.inf, np.histogram(col, bins)[1][:-1] / sd, np.inf]
+    sd_x, sd_v = np.sqrt(np.diag(Sigma_x)), np.sqrt(np.diag(Sigma_v))
+    rho = Sigma_xv / np.outer(sd_x, sd_v)
+    m, k = rho.shape
+    exact, tol = np.zeros((m, k)), np.zeros((m, k))
+    for i in range(m):
+        for j in range(k):
+            P = ref.cell_probabilities(rho[i, j], cells(x[:, i], sd_x[i]), cells(v[:, j], sd_v[j]))
+            exact[i, j] = ref.mutual_information(P)
+            bias, se = ref.plugin_bias_and_error(P, n)
+            tol[i, j] = bias + 5 * se + 1e-6
+    assert np.all(np.abs(out["mutual_information"] - exact) <= tol)
+    H, H_tol = np.zeros(k), np.zeros(k)
+    for j in range(k):
+        p = ref.interval_probabilities(cells(v[:, j], sd_v[j]))
+        H[j] = ref.entropy(p)
+        bias, se = ref.plugin_entropy_bias_and_error(p, n)
+        H_tol[j] = abs(bias) + 5 * se
+    assert np.all(np.abs(out["entropy"] - H) <= H_tol)
+    top = np.sort(exact, axis=0)[::-1]
+    mig_exact = np.mean((top[0] - top[1]) / H)
+    bound = np.mean(2 * tol.max(0) / H + (top[0] - top[1]) * H_tol / H ** 2) * 1.01
+    assert abs(out["score"] - mig_exact) <= bound
+    # and the binned information is below the continuous one of §4.1
+    continuous = lgv.pairwise_mutual_information(lgv.squared_correlations(Sigma_x, Sigma_xv, Sigma_v))
+    assert np.all(exact <= continuous + 1e-9)
+    evidence("max |MI_hat - MI_binned| / tol", np.max(np.abs(out["mutual_information"] - exact) / tol))
+    evidence("min MI_binned(20) / MI_continuous", np.min(exact[continuous > 0.05] / continuous[continuous > 0.05])
+             if np.any(continuous > 0.05) else 1.0, reduce=min)
+
+
+@pytest.mark.parametrize("rho", [0.2, 0.6, 0.9])
+def test_binned_information_converges_to_the_continuous_information(rho, evidence):
+    """Nested refinements of [-8, 8] (20 ... 320 bins): the binned MI rises to -1/2 log(1 - rho^2)."""
+    continuous = lgv.pairwise_mutual_information(rho ** 2)
+    values = []
+    for bins in (20, 40, 80, 160, 320):
+        edges = np.r_[-np.inf, np.linspace(-8, 8, bins + 1)[1:-1], np.inf]
+        values.append(ref.mutual_information(ref.cell_probabilities(rho, edges, edges)))
+    values = np.array(values)
+    assert np.all(np.diff(values) > 0)  # a refinement never loses information
+    assert values[-1] <= continuous * (1 + 1e-9)
+    assert values[-1] >= 0.998 * continuous
+    assert values[0] <= 0.91 * continuous  # at 20 bins the discretised MI is well below
+    evidence(f"MI(20 bins) / MI(continuous), rho={rho}", values[0] / continuous)
+    # the entropy of the binned factor is the differential entropy - log(width) + width^2 J / 24,
+    # J = 1 the Fisher information of N(0, 1): the denominators of eq. (11) and of the histogram MIG differ
+    width = 16 / 320
+    edges = np.r_[-np.inf, np.linspace(-8, 8, 321)[1:-1], np.inf]
+    h_binned = ref.entropy(ref.interval_probabilities(edges))
+    h = float(lgv.factor_entropy(np.eye(1))[0])
+    assert h_binned == pytest.approx(h - np.log(width) + width ** 2 / 24, abs=1e-7)
