@@ -588,3 +588,17 @@ def lim(Sigma_x, Sigma_xv, Sigma_v, method="partition"):
         best = np.stack([np.max(np.stack([best[..., mask & ~sub] + W[..., k, sub] for sub in subs]), axis=0)
                          for mask, subs in enumerate(subsets)], axis=-1)
     return best[..., full]
+
+
+def figure_model(n: int = 50, s: int = 5, sigma2: float = 0.05, seed: int = 0):
+    """The generative model used for Fig. 2-3: (Gamma, Sigma_v, Sigma_y) of eq. (1).
+
+    §5.1 gives n, s and sigma^2 but not Gamma or Sigma_v; we take i.i.d. factors
+    (Sigma_v = I_s) and Gamma with N(0, 1/n) entries, so ||Sigma_y||_2 is of order 1.
+    """
+    n, s = validation.positive_int("n", n), validation.positive_int("s", s)
+    sigma2 = validation.positive("sigma2", sigma2)
+    Gamma = np.random.default_rng(seed).standard_normal((n, s)) / np.sqrt(n)
+    Sigma_v = np.eye(s)
+    Sigma_y = Gamma @ Sigma_v @ Gamma.T + sigma2 * np.eye(n)
+    return Gamma, Sigma_v, (Sigma_y + Sigma_y.T) / 2

@@ -631,3 +631,22 @@ def test_metrics_vanish_quadratically_as_the_encoder_gain_vanishes(model, data, 
     assert np.all(values[2] <= 1.02e-2 * values[1] + 1e-300)   # O(||B||^2): x10 smaller B, x100 smaller metric
     assert np.all(values[1] <= values[0])
     evidence("max metric at ||B|| scaled by 1e-3", float(values[-1].max()))
+
+
+@pytest.mark.claim("mi_collapse.section_5_1")
+def test_fig_3_data_collapses_at_beta_512_for_every_lambda(evidence):
+    """On the Fig. 3 set-up (n = 50, m = 10, s = 5, sigma^2 = 0.05) with ||Sigma_y||_2 of order one,
+    beta = 512 exceeds beta_c for every lambda in {4, 8, 16, 32}: Sigma_xv does not survive."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    norm = np.linalg.eigvalsh(Sigma_y)[-1]
+    assert np.isclose(norm, 1.53, atol=0.01)
+    for lam in (4.0, 8.0, 16.0, 32.0):
+        beta_c = lgv.collapse_threshold(Sigma_y, lam)
+        assert beta_c < 512
+        r = lgv.alternating(Sigma_y, 512.0, lam, m=10, trials=20, seed=0)
+        _, Sxv = lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
+        assert r.stationary.all() and np.abs(Sxv).max() < 1e-6     # zero up to the tolerance
+        r = lgv.alternating(Sigma_y, 0.9 * beta_c, lam, m=10, trials=5, seed=0)   # and below beta_c it survives
+        _, Sxv = lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
+        assert np.abs(Sxv).max(axis=(1, 2)).min() > 1e-3
+        evidence(f"beta_c at lambda = {lam:g}", beta_c)
