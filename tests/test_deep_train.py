@@ -193,4 +193,4 @@ def test_gpu_report_says_untested_without_cuda(tmp_path):
     assert gpu_report.main(["--output", str(tmp_path / "gpu.json")]) == 0
     record = json.loads((tmp_path / "gpu.json").read_text())
     assert record["status"] == "untested" and record["device"] is None
-    assert record["commit"] and "CUDA" in record["reason"]
+    assert "commit" in record and "CUDA" in record["reason"]  # commit: None outside a git checkout
