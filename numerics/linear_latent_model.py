@@ -158,6 +158,20 @@ def equivalent_offset(C, f, A):
     the constant σ_i = f'_i matches it (Lemma 1) and, by Jensen, never has a larger
     objective (Proposition 5).
 
+    Parameters
+    ----------
+    C : array_like, d1 x D0
+        Slopes of the encoder standard deviation.
+    f : array_like, (d1,)
+        Offsets.
+    A : array_like, D0 x D0
+        E[x x^T] of zero-mean inputs.
+
+    Returns
+    -------
+    numpy.ndarray, (d1,)
+        f'.
+
     References
     ----------
     [wang_ziyin] App. C, eq. (31), Lemma 1 eq. (37), Proposition 5.
@@ -386,6 +400,14 @@ def origin_hessian_eigenvalues(zeta, sigma, beta, eta_enc=1.0, eta_dec=1.0, d0=N
 # ---------------------------------------------------------------- collapse and App. D
 
 
+def _sorted_zeta(zeta):
+    """ζ as a validated 1-D array in non-increasing order."""
+    zeta = validation.array_in("zeta", zeta, 0.0, closed="low")
+    if zeta.ndim != 1 or np.any(np.diff(zeta) > 0):
+        raise ValueError("zeta must be a 1-D array of singular values in non-increasing order")
+    return zeta
+
+
 def _tail_sums(zeta2, residual):
     """S_p = Σ_{i>p}^{d̂*} ζ_i² + residual for p = 0, ..., len(zeta2)."""
     return np.concatenate([np.cumsum(zeta2[::-1])[::-1], [0.0]]) + residual
@@ -437,13 +459,6 @@ def beta_thresholds(zeta, d1, *, eta_dec=1.0, d2=None, residual=0.0) -> np.ndarr
     for p in range(1, int(np.sum(zeta2 > 0)) + 1):   # β_p = d2 / (p + S_p / ζ_p²)
         out[p - 1] = d2 / (p + tail[p] / zeta2[p - 1])
     return out
-
-
-def _sorted_zeta(zeta):
-    zeta = validation.array_in("zeta", zeta, 0.0, closed="low")
-    if zeta.ndim != 1 or np.any(np.diff(zeta) > 0):
-        raise ValueError("zeta must be a 1-D array of singular values in non-increasing order")
-    return zeta
 
 
 @dataclass(frozen=True)
@@ -568,6 +583,16 @@ def decoder_variance_gradient(zeta, s, beta, d1, d2, *, residual=0.0) -> np.ndar
     p = #{i ≤ d1 : ζ_i² > β s} is the number of active latents at s. Eq. (49) of the
     paper sums to d̂_1 instead of d̂* (the modes beyond d1 are then lost); eq. (54)-(55)
     write (d2/β - d̂_1) s instead of (d2 - β d̂_1) s.
+
+    Parameters
+    ----------
+    zeta, s, beta, d1, d2, residual
+        As in ``decoder_variance_objective`` (float64 only; ``s`` vectorised).
+
+    Returns
+    -------
+    numpy.ndarray
+        G'(s), with the shape of ``s``.
 
     References
     ----------

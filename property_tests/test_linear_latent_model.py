@@ -978,6 +978,23 @@ def test_section_4_4_beta_below_d2_over_dstar(spec, equal, evidence):
     evidence("d* checked", d_star)
 
 
+@pytest.mark.claim("wang_ziyin.section_4_4")
+def test_section_4_4_counterexample(evidence):
+    """ζ = (2, 1), d1 = d2 = d* = 2, β = 0.5 < d2/d*: G(s) = (d2 - β d1)/2 log s + const on
+    (0, s_2), and minimising L^LDV over (U, W, Σ, η_dec) runs η_dec² down to 0."""
+    zeta = np.array([2.0, 1.0])
+    A, M = np.eye(2), np.diag(zeta)
+    small = np.array([1e-9, 1e-6, 1e-3])
+    G = llm.decoder_variance_objective(zeta, small, 0.5, 2, 2)
+    assert np.allclose(np.diff(G) / np.diff(np.log(small)), 0.5, rtol=1e-10)
+    assert llm.optimal_decoder_variance(A, M, 2, 0.5).status == "unbounded"
+    X, Y = ref.exact_data(np.eye(2), M)
+    run = ref.minimise(X, Y, 2, 0.5, 1.0, None, starts=2, maxiter=3000)
+    s_num = float(np.exp(run.params["log_s"]))
+    assert s_num < 1e-4 and run.loss < G[-1]
+    evidence("eta_dec^2 reached by the minimiser", s_num, reduce=min)
+
+
 @pytest.mark.claim("wang_ziyin.section_4_5")
 def test_section_4_5_learnable_eta_dec_neither_causes_nor_prevents(evidence):
     zeta, d2 = np.array([2.0, 1.0]), 2
