@@ -170,6 +170,7 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
     loader = batch_loader(data, batch_size, seed, start, steps, num_workers=num_workers,
                           pin_memory=device.type == "cuda")
     t_log = t0 = time.perf_counter()
+    timed = 0  # steps of the current log window run by this process (a resumed window began earlier)
     model.train()
     with tqdm(total=steps, initial=start, disable=not progress, desc=f"train {objective.name}") as bar:
         for step, x in loader:
@@ -182,17 +183,17 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
             objective.after_step(parts, step)
             parts = {"loss": loss.detach(), **parts}
             sums = {k: sums.get(k, 0) + v for k, v in parts.items()}
-            count += 1
+            count, timed = count + 1, timed + 1
             done = step + 1
             if done % log_every == 0 or done == steps:
                 now = time.perf_counter()
                 line = {"step": done, **{k: (v / count).tolist() for k, v in sums.items()},
-                        "lam": objective.l2_weight(step), "images_per_s": count * batch_size / (now - t_log)}
+                        "lam": objective.l2_weight(step), "images_per_s": timed * batch_size / (now - t_log)}
                 line["kl_total"] = float(np.sum(line["kl"]))
                 with open(run_dir / LOG, "a") as f:
                     f.write(json.dumps(line) + "\n")
                 bar.set_postfix(loss=f"{line['loss']:.4g}", kl=f"{line['kl_total']:.3g}")
-                sums, count, t_log = {}, 0, now
+                sums, count, timed, t_log = {}, 0, 0, now
             if done % checkpoint_every == 0 or done == steps:
                 save(done)
             bar.update(1)
