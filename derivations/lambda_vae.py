@@ -176,7 +176,7 @@ def information_gain_error():
 def residual_gap_error():
     """ΔI_λ minus the printed ΔI_1 (2 - λ), with ΔI_λ = ΔI_1 - gain and the gain of eq. (12)
     at I(X;Z_1) = -log σ (eq. A.8): (λ - 1)(ΔI_1 + log σ), zero only if ΔI_1 = I(X;Z_1)."""
-    gap1 = sp.Symbol("Delta_I_1", positive=True)
+    gap1 = sp.Symbol(r"\Delta I_{1}", positive=True)
     gap_lam = gap1 - (lam - 1) * (-sp.log(sigma))
     return sp.factor(sp.expand(gap_lam - gap1 * (2 - lam)))
 
@@ -266,9 +266,8 @@ def sections() -> list[Section]:
     lim_above, lim_one, lim_below = decay_model_limits()
     mutual, marginal, expected = linear_gaussian_terms()
     lam_J, sigma_J = joint_fixed_point()
-    rho = sp.Symbol("rho", positive=True)
     return [
-        Section("ELBO, KL force and the collapsed fixed point (§2--3.1, App. A.1)",
+        Section("ELBO, KL force and the collapsed fixed point (\\S 2--3.1, App. A.1)",
                 r"Per latent dimension, $q(z|x) = \mathcal{N}(\mu, \sigma^2)$, $p(z) = \mathcal{N}(0,1)$, "
                 r"$z = \mu + \sigma^\lambda \epsilon$ ($\lambda = 1$: the standard VAE) and "
                 r"$g = \mathbb{E}[\nabla_z \log p(x|z)\,\epsilon]$.",
@@ -284,7 +283,7 @@ def sections() -> list[Section]:
                       printed_a2_residual(), r"g + 1/\sigma - \sigma", "eq. (A.2) as printed"),
                  Step("Linearising the KL-only flow $(\\dot\\mu, \\dot\\sigma) = -\\nabla \\mathrm{KL}$ at "
                       "$(0, 1)$ gives the rates $-1$ ($\\mu$) and $-2$ ($\\sigma$):", jac,
-                      r"\partial(\dot\mu, \dot\sigma)/\partial(\mu, \sigma)", "§3.1"),
+                      r"\partial(\dot\mu, \dot\sigma)/\partial(\mu, \sigma)", "\\S 3.1"),
                  Step("The KL force near collapse:", kl_force_near_collapse(),
                       r"\lim_{\sigma \to 1^-} \frac{1/\sigma - \sigma}{2(1 - \sigma)}", "eq. (A.4)"),
                  Step("Under the decay model $|g| = g_0 (1-\\sigma)^\\alpha$ the ratio is",
@@ -296,7 +295,7 @@ def sections() -> list[Section]:
                  Step("which are real once $g_0$ reaches the threshold below; then a stable active "
                       "equilibrium (with $\\rho = 1$) coexists with the collapsed one, so $\\sigma = 1$ is "
                       "not the sole stable point:", g0_c, r"g_{0,c}", "Prop. 1, corrected"))),
-        Section("Information gap and duality (§3.2, App. A.2)",
+        Section("Information gap and duality (\\S 3.2, App. A.2)",
                 r"Linear-Gaussian channel: $\mu(X) \sim \mathcal{N}(0, S)$, $z = \mu + \sigma\epsilon$.",
                 (Step("Mutual information from differential entropies:", mutual, r"I(X;Z)", "eq. (7)"),
                  Step("Marginal mismatch:", marginal, r"\mathrm{KL}(q(z)\|p(z))", "eq. (2)"),
@@ -311,22 +310,26 @@ def sections() -> list[Section]:
                       attenuation_chain_rule_residual(), None, "eq. (6), (A.10)-(A.11)"),
                  Step("Eq. (8) minus (A.12) after $I(X;Z) = I(X;\\phi) - \\Delta I$:",
                       duality_residual(), None, "eq. (8), (A.13)"))),
-        Section("Information gain and the residual gap (§4.2)", "",
+        Section("Information gain and the residual gap (\\S 4.2)", "",
                 (Step("Exact Gaussian-channel gain minus eq. (12) (negative: eq. (12) overestimates):",
                       information_gain_error(), r"\Delta_{\mathrm{gain}}", "eq. (12), corrected"),
                  Step("Residual gap minus the printed $\\Delta I_1 (2 - \\lambda)$, with the gain of "
                       "eq. (12) and $I(X;Z_1) = -\\log\\sigma$:", residual_gap_error(), None,
-                      "§4.2, refuted"))),
-        Section("The attractor $\\sigma^*$ and variance equalisation (§4.3, App. B.1)", "",
+                      "\\S 4.2, refuted"))),
+        Section("The attractor $\\sigma^*$ and variance equalisation (\\S 4.3, App. B.1)", "",
                 (Step("Root of $\\lambda\\sigma^{\\lambda-1} = 1$:", sigma_star(), r"\sigma^*", "eq. (13), (22)"),
+                 Step("Under $\\lambda$-scaling the gradient ratio is amplified by the factor below; it "
+                      "exceeds 1 only for $\\sigma > \\sigma^*$ and tends to 0 as $\\lambda \\to \\infty$ at "
+                      "fixed $\\sigma < 1$:", lam * sigma ** (lam - 1), r"\rho^\lambda / \rho",
+                      "\\S 4.1, corrected"),
                  Step("Linearisation rate of $\\dot\\sigma = \\sigma - \\lambda\\sigma^\\lambda$ at $\\sigma^*$:",
-                      correction_flow_rate(), r"\partial \dot\sigma / \partial \sigma", "§4.3"),
+                      correction_flow_rate(), r"\partial \dot\sigma / \partial \sigma", "\\S 4.3"),
                  Step("With a linear decoder ($g = -a\\sigma^\\lambda$) the full gradient (11) vanishes where "
                       "$\\lambda a \\sigma^{2\\lambda} = 1 - \\sigma^2$, not at $\\sigma^*$; the stationary "
                       "$\\sigma$ moves with the signal $a$ at the rate (at most $1/(2\\lambda)$ in size):",
                       equalisation_sensitivity(), r"\frac{\partial \log\sigma}{\partial \log a}",
-                      "§4.3, corrected"))),
-        Section("The optimal exponent $\\lambda^*$ (§4.4, Prop. 3, App. B.2)", "",
+                      "\\S 4.3, corrected"))),
+        Section("The optimal exponent $\\lambda^*$ (\\S 4.4, Prop. 3, App. B.2)", "",
                 (Step("Extra KL of the sampling distribution:", kl_excess(), r"\mathrm{KL}(\lambda)", "eq. (14)"),
                  Step("Slope of the net gain:", net_gain_slope(), r"\partial J / \partial \lambda", "eq. (26)"),
                  Step("Curvature (strict concavity):", net_gain_curvature(),
@@ -335,7 +338,5 @@ def sections() -> list[Section]:
                  Step("Threshold where $\\lambda^* = 1$:", sigma_c(), r"\sigma_c", "eq. (17)"),
                  Step("Joint fixed point of $\\sigma^*(\\lambda)$ and $\\lambda^*(\\sigma, \\delta)$ "
                       "($a = -\\tfrac12\\log(1 - 1/\\delta) > 1$):", sp.Tuple(lam_J, sigma_J),
-                      r"(\lambda_J, \sigma_J)", "Fig. 4d"),
-                 Step("For comparison, the ratio a dimension needs under λ-scaling:",
-                      lam * sigma ** (lam - 1) * rho, r"\rho^\lambda", "§4.1"))),
+                      r"(\lambda_J, \sigma_J)", "Fig. 4d"))),
     ]
