@@ -1,0 +1,62 @@
+"""numerics.tractable_beta_vae and `collapse phase tractable-beta-vae`: bad input, the CLI."""
+import csv
+
+import numpy as np
+import pytest
+
+from collapse.cli import main
+from numerics import tractable_beta_vae as t
+
+A = t.paper_mixing(5, 2)
+GOOD = t.optimum(A, 0.5)
+
+
+def replace(**changes):
+    return t.Parameters(**{**GOOD.as_dict(), **changes})
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: t.optimum(np.ones((2, 3)), 1.0), "A's number of rows N must be an integer >= 3"),
+    (lambda: t.optimum(np.ones(4), 1.0), "A must have 2 dimension"),
+    (lambda: t.optimum(A, 0.0), "beta must be a finite number > 0"),
+    (lambda: t.optimum(A, -1.0), "beta must be a finite number > 0"),
+    (lambda: t.objective(GOOD, A, float("nan")), "beta must be a finite number > 0"),
+    (lambda: t.optima(np.full((3, 2), np.nan), 1.0), "A must be finite"),
+    (lambda: t.objective(replace(D=np.ones((4, 2))), A, 1.0), r"D must have shape \(5, 2\)"),
+    (lambda: t.terms(replace(W_mu=np.ones((2, 5, 1))), A), "W_mu must have 2 dimension"),
+    (lambda: t.mie(replace(b_sigma=np.ones(3)), A), r"b_sigma must have shape \(2,\)"),
+    (lambda: t.encoder_optimum(np.ones((5, 2)), np.ones(4), 1.0), r"b_D must have shape \(5,\)"),
+    (lambda: t.sweep(A, [1.0, 0.0]), r"betas must lie in \(0, inf\)"),
+    (lambda: t.paper_mixing(1, 2), "A's number of rows N must be an integer >= 2"),
+])
+def test_bad_input_is_refused_with_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_phase_command_writes_figure_csv_and_extrema(tmp_path, capsys):
+    assert main(["phase", "optimal-beta", "--N", "6", "--points", "60", "--output-dir", str(tmp_path),
+                 "--name", "fig"]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+    with open(tmp_path / "fig.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 60 and {"beta", "elbo", "mie", "tie_min", "tie (+u1, -u2)"} <= set(rows[0])
+    elbo = np.array([float(r["elbo"]) for r in rows])
+    beta = np.array([float(r["beta"]) for r in rows])
+    assert abs(np.log(beta[np.argmax(elbo)])) < np.log(beta[1] / beta[0])
+    with open(tmp_path / "fig_extrema.csv") as fh:
+        extrema = list(csv.DictReader(fh))
+    assert {e["quantity"] for e in extrema} == {"elbo", "log_likelihood", "mie", "tie"}
+    assert "tie" in capsys.readouterr().out
+
+
+def test_phase_command_reads_a_mixing_matrix_and_refuses_bad_ranges(tmp_path):
+    path = tmp_path / "A.csv"
+    np.savetxt(path, np.array([[2.0, 0.73], [0.73, 2.0]]), delimiter=",")
+    assert main(["phase", "tractable-beta-vae", "--mixing", str(path), "--points", "20",
+                 "--output-dir", str(tmp_path), "--name", "fig3"]) == 0
+    assert (tmp_path / "fig3.csv").exists()
+    with pytest.raises(ValueError, match="--beta-max must exceed --beta-min"):
+        main(["phase", "optimal-beta", "--beta-min", "2", "--beta-max", "1", "--output-dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="--points must be an integer >= 3"):
+        main(["phase", "optimal-beta", "--points", "2", "--output-dir", str(tmp_path)])
