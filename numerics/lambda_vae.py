@@ -124,7 +124,7 @@ def joint_fixed_point(delta) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     delta : array_like
-        Trade-off δ > 1.
+        δ > 1, any shape; both outputs have that shape.
 
     Returns
     -------
@@ -418,17 +418,13 @@ def channel_information_gain(signal_power, sigma, lam) -> np.ndarray:
 
     Parameters
     ----------
-    signal_power : array_like
-        S ≥ 0.
-    sigma : array_like
-        σ > 0.
-    lam : array_like
-        λ ≥ 1.
+    signal_power, sigma, lam : array_like
+        As in :func:`channel_information`.
 
     Returns
     -------
     numpy.ndarray
-        The gain in nats.
+        The gain in nats, ≤ :func:`information_gain` (eq. 12) for σ ≤ 1.
 
     References
     ----------

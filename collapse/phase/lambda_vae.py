@@ -12,7 +12,6 @@ Writes ``<name>.png``, ``<name>_flows.csv``, ``<name>_lambda_star.csv`` and
 """
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -65,13 +64,16 @@ def stationary_sigma(a, lam):
     return optimize.brentq(lambda s: lv.elbo_gradient_sigma(-a * s**lam, s, lam), 1e-12, 1 - 1e-15, xtol=1e-15)
 
 
-def _write_csv(path: Path, header, rows):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+def _atomic(path: Path, write):
+    """Write through a temporary file and rename, so a reader never sees a partial file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def _write_csv(path: Path, header, rows):
+    _atomic(path, lambda tmp: np.savetxt(tmp, np.asarray(rows, dtype=object), fmt="%s", delimiter=",",
+                                         header=",".join(header), comments=""))
 
 
 def draw(path: Path, lam, t, flow_rows, sigmas, deltas, stars, signals, lams, grid):
@@ -106,10 +108,8 @@ def draw(path: Path, lam, t, flow_rows, sigmas, deltas, stars, signals, lams, gr
            title="(c) stationary σ of eq. (11); cyan: σ = σ*(λ)")
     fig.colorbar(mesh, ax=ax, label="σ")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def run(args) -> int:
