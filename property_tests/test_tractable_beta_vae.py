@@ -89,17 +89,18 @@ def test_data_distribution(A, data, evidence):
 
 @pytest.mark.claim("optimal_beta.eq_18", "optimal_beta.eq_57")
 @settings(max_examples=8)
-@given(M=s.tbv_mixing(max_N=4, max_k=2, scale=(0.2, 1.2)), seed=s.seeds)
+@given(M=s.tbv_mixing(max_N=4, max_k=2), seed=s.seeds)
 def test_evidence_by_quadrature(M, seed, evidence):
     """log N(x; b, MMᵀ + I) against log ∫ N(x; Mz + b, I) N(z; 0, I) dz by Gauss-Hermite."""
     rng = np.random.default_rng(seed)
+    M = M * min(1.0, 1.5 / np.linalg.norm(M, 2))   # Gauss-Hermite resolves the peak of width 1/||M||
     N = M.shape[0]
     b = rng.standard_normal(N)
     worst = 0.0
     for x in rng.standard_normal((3, N)) * 2:
         closed = stats.multivariate_normal(b, t.Sigma_x(M)).logpdf(x)
         quad = ref.evidence_quadrature(x, M, b, order=60)
-        # 60 Gauss-Hermite nodes integrate the Gaussian integrand to ~1e-12 for |M| ≤ 2.4
+        # 60 Gauss-Hermite nodes: relative error ~1e-16 at ||M|| = 1, ~3e-11 at 2, 5e-6 at 3
         worst = max(worst, abs(closed - quad) / abs(closed))
     assert worst < 1e-9
     evidence("max rel. error of log p(x) vs quadrature", worst)
