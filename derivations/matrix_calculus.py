@@ -76,6 +76,71 @@ def gradient(expr, X, symmetric_matrices=()):
     return symmetric(result, symmetric_matrices).doit()
 
 
+def _split(term, X):
+    """A term c P X Q (X appearing once) as (c P, Q); None when X does not appear."""
+    coeff, mats = term.as_coeff_mmul() if isinstance(term, MatMul) else (sp.S.One, term)
+    factors = list(mats.args) if isinstance(mats, MatMul) else [mats]
+    hits = [i for i, f in enumerate(factors) if f.has(X)]
+    if not hits:
+        return None
+    if len(hits) > 1 or factors[hits[0]] != X:
+        raise NotImplementedError(f"term {term} is not linear in {X}")
+    i = hits[0]
+    left = sp.MatMul(coeff, *factors[:i]).doit() if i else coeff * sp.Identity(X.rows)
+    right = sp.MatMul(*factors[i + 1:]).doit() if i + 1 < len(factors) else sp.Identity(X.cols)
+    return left.doit(), right
+
+
+def solve_linear(expr, X):
+    """Solve expr = 0 for X, when expr = sum_{l, r} P_l X Q_r + R over a product of left
+    factors P_l and right factors Q_r (so expr = (sum P_l) X (sum Q_r) + R).
+
+    Returns (sum P_l)^{-1} (-R) (sum Q_r)^{-1}; raises NotImplementedError when the
+    X-terms do not have that product structure (a general Sylvester equation).
+    """
+    pairs, rest = [], []
+    for term in MatAdd.make_args(sp.expand(expr).doit()):
+        split = _split(term, X)
+        (rest if split is None else pairs).append(term if split is None else split)
+    lefts = list(dict.fromkeys(p for p, _ in pairs))
+    rights = list(dict.fromkeys(q for _, q in pairs))
+    if sorted(map(str, pairs)) != sorted(str((l, r)) for l in lefts for r in rights):
+        raise NotImplementedError(f"the terms in {X} are not a product of left and right factors: {pairs}")
+    L, R = sp.MatAdd(*lefts).doit(), sp.MatAdd(*rights).doit()
+    return sp.MatMul(L.I.doit(), -sp.MatAdd(*rest).doit(), R.I.doit()).doit()
+
+
+class Dual:
+    """A matrix expression to first order, value + epsilon * tangent (for linearisations)."""
+
+    def __init__(self, value, tangent):
+        self.value, self.tangent = value, tangent
+
+    def __add__(self, other):
+        other = other if isinstance(other, Dual) else Dual(other, sp.ZeroMatrix(*other.shape))
+        return Dual((self.value + other.value).doit(), (self.tangent + other.tangent).doit())
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        if not isinstance(other, Dual):
+            return Dual((self.value * other).doit(), (self.tangent * other).doit())
+        return Dual((self.value * other.value).doit(),
+                    (self.value * other.tangent + self.tangent * other.value).doit())
+
+    def __rmul__(self, other):
+        return Dual((other * self.value).doit(), (other * self.tangent).doit())
+
+    @property
+    def T(self):
+        return Dual(self.value.T, self.tangent.T)
+
+    @property
+    def I(self):
+        inverse = self.value.I.doit()
+        return Dual(inverse, (-inverse * self.tangent * inverse).doit())
+
+
 class _Printer(NumPyPrinter):
     def _print_Trace(self, expr):
         return f"numpy.trace({self._print(expr.arg)})"
@@ -116,11 +181,44 @@ def random_rational(rows: int, cols: int, kind: str, rng: random.Random, bound: 
     raise ValueError(f"kind must be one of {GENERAL!r}, {SPD!r}, {DIAGONAL!r}; got {kind!r}")
 
 
-def substitute(expr, dims, values):
-    """``expr`` with its shape symbols fixed by ``dims`` and matrices (by name) by ``values``."""
-    fixed = expr.xreplace(dims)
-    mapping = {s: values[s.name] for s in fixed.atoms(sp.MatrixSymbol) if s.name in values}
-    return fixed.xreplace(mapping).doit()
+def evaluate(expr, dims, values):
+    """``expr`` with shape symbols fixed by ``dims`` and matrices (by name) replaced by the
+    explicit matrices in ``values``, evaluated bottom-up. Inverses are taken as adjugate /
+    determinant with every entry cancelled, which keeps symbolic entries small.
+    """
+    def ev(e):
+        if isinstance(e, sp.MatrixSymbol):
+            return values[e.name]
+        if isinstance(e, sp.Identity):
+            return sp.eye(int(e.rows.xreplace(dims)))
+        if isinstance(e, sp.ZeroMatrix):
+            return sp.zeros(int(e.rows.xreplace(dims)), int(e.cols.xreplace(dims)))
+        if isinstance(e, sp.MatAdd):
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = out + ev(a)
+            return out
+        if isinstance(e, sp.MatMul):
+            out = sp.S.One
+            for a in e.args:
+                out = out * ev(a)
+            return out
+        if isinstance(e, sp.Inverse):
+            M = sp.Matrix(ev(e.arg))
+            det = sp.cancel(M.det())
+            return (M.adjugate() / det).applyfunc(sp.cancel)
+        if isinstance(e, sp.MatPow):
+            return sp.Matrix(ev(e.base)) ** e.exp
+        if isinstance(e, sp.Transpose):
+            return ev(e.arg).T
+        if isinstance(e, sp.Trace):
+            return sp.Matrix(ev(e.arg)).trace()
+        if isinstance(e, sp.Determinant):
+            return sp.cancel(sp.Matrix(ev(e.arg)).det())
+        if e.is_Atom:
+            return e.xreplace(dims)
+        return e.func(*[ev(a) for a in e.args])
+    return ev(expr.xreplace(dims) if not isinstance(expr, sp.MatrixSymbol) else expr)
 
 
 def _is_zero(value) -> bool:
@@ -147,7 +245,7 @@ def prove_identity(lhs, rhs, kinds: dict, sizes, *, trials: int = 2, seed: int =
                 rows, cols = (int(d.xreplace(dims)) for d in sym.shape)
                 values[sym.name] = random_rational(rows, cols, kind, rng)
             scalar_values = {s: draw(rng) for s, draw in (scalars or {}).items()}
-            diff = substitute((lhs - rhs).xreplace(scalar_values), dims, values)
+            diff = evaluate((lhs - rhs).xreplace(scalar_values), dims, values)
             if not _is_zero(diff):
                 raise AssertionError(f"identity fails at sizes {dims}, scalars {scalar_values}: "
                                      f"difference {diff} at {values}")
@@ -170,13 +268,8 @@ def prove_identity_symbolic(lhs, rhs, kinds: dict, dims: dict) -> None:
     for sym, kind in kinds.items():
         rows, cols = (int(d.xreplace(dims)) for d in sym.shape)
         values[sym.name] = symbolic_matrix(sym.name.replace("\\", ""), rows, cols, kind)
-    diff = substitute(lhs - rhs, dims, values)
+    diff = evaluate(lhs - rhs, dims, values)
     entries = diff if isinstance(diff, sp.MatrixBase) else [diff]
     for entry in entries:
         if sp.cancel(sp.together(entry)) != 0:
             raise AssertionError(f"symbolic identity fails at sizes {dims}: entry {entry}")
-
-
-def numeric(values: dict) -> dict:
-    """Float arrays for the exact matrices of :func:`random_rational` (for numpy checks)."""
-    return {k: np.array(v.tolist(), dtype=float) for k, v in values.items()}
