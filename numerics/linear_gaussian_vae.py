@@ -602,3 +602,52 @@ def figure_model(n: int = 50, s: int = 5, sigma2: float = 0.05, seed: int = 0):
     Sigma_v = np.eye(s)
     Sigma_y = Gamma @ Sigma_v @ Gamma.T + sigma2 * np.eye(n)
     return Gamma, Sigma_v, (Sigma_y + Sigma_y.T) / 2
+
+
+# ------------------------------------------------------------------------ phase diagram
+
+
+PHASE_METRICS = ("reconstruction", "sap", "mig", "lim", "spectral_norm_B", "information")
+
+
+def phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, *, m, trials=100, seed=0, tol=1e-6,
+                  max_iter=50_000, drift_max_iter=2_000, progress=False) -> list[dict]:
+    """Algorithm 1 over a (beta, lambda) grid with the metrics of Fig. 2-3 of [mi_collapse].
+
+    Every cell starts from the same ``trials`` random initialisations. Cells where no
+    stationary point exists (beta < 1, or beta = 1 with lambda > 0; see
+    ``has_stationary_point``) only drift towards Sigma_w -> 0, so they run at most
+    ``drift_max_iter`` iterations and are reported with ``stationary`` = 0.
+
+    Returns one dict per cell: beta, lam, beta_c, the mean and standard deviation of each
+    of PHASE_METRICS (reconstruction = E||y - A x||^2 of eq. 8, SAP eq. 10, MIG eq. 11,
+    LIM eq. 12, ||B||_2, I(x; v) eq. 28), the fractions ``converged`` (printed rule) and
+    ``stationary``, and the median iteration count.
+    """
+    Sigma_y = validation.spd("Sigma_y", Sigma_y)
+    n = Sigma_y.shape[0]
+    m = validation.positive_int("m", m)
+    B0, Sigma_w0 = random_initialisation(m, n, validation.positive_int("trials", trials),
+                                         np.random.default_rng(seed))
+    cells = [(float(b), float(l)) for l in lambdas for b in betas]
+    rows = []
+    for beta, lam in tqdm(cells, disable=not progress, desc="phase diagram", unit="cell"):
+        budget = max_iter if has_stationary_point(beta, lam) else min(max_iter, drift_max_iter)
+        r = alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, tol=tol, max_iter=budget)
+        Sigma_x, Sigma_xv = latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
+        S = squared_correlations(Sigma_x, Sigma_xv, Sigma_v)
+        values = {
+            "reconstruction": np.trace(_residual_covariance(NUMPY, r.A, r.B, r.Sigma_w, Sigma_y), axis1=1, axis2=2),
+            "sap": sap(S) if m > 1 else np.zeros(trials),
+            "mig": mig(S, Sigma_v) if m > 1 else np.zeros(trials),
+            "lim": lim(Sigma_x, Sigma_xv, Sigma_v),
+            "spectral_norm_B": np.linalg.norm(r.B, ord=2, axis=(1, 2)),
+            "information": mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y),
+        }
+        row = {"beta": beta, "lam": lam, "beta_c": collapse_threshold(Sigma_y, lam)}
+        for key, v in values.items():
+            row[key], row[key + "_sd"] = float(np.mean(v)), float(np.std(v))
+        row.update(converged=float(r.converged.mean()), stationary=float(r.stationary.mean()),
+                   regular=float(r.regular.mean()), iterations=float(np.median(r.iterations)))
+        rows.append(row)
+    return rows

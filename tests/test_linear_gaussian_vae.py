@@ -1,0 +1,93 @@
+"""Bad input and numerical edge cases of numerics.linear_gaussian_vae: clear errors that
+name the argument, and no silent NaN on near-singular data or huge beta."""
+import numpy as np
+import pytest
+
+from collapse.cli import main
+from numerics import linear_gaussian_vae as lgv
+from property_tests.strategies import spd_from
+
+n, m = 4, 2
+GOOD = dict(A=np.ones((n, m)), B=np.ones((m, n)), Sigma_z=np.eye(n), Sigma_w=np.eye(m), Sigma_y=np.eye(n))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"Sigma_y": np.array([[1.0, 0.5], [0.0, 1.0]])}, "Sigma_y must be symmetric"),
+    ({"Sigma_y": -np.eye(n)}, "Sigma_y must be symmetric positive definite; smallest eigenvalue is -1"),
+    ({"Sigma_z": np.eye(n + 1)}, "Sigma_z must have shape 4x4"),
+    ({"A": np.ones((n, m + 1))}, "A must have shape 4x2"),
+    ({"B": np.ones((m, n + 1))}, "B must have shape \\?x4"),
+    ({"Sigma_w": np.full((m, m), np.nan)}, "Sigma_w must be finite"),
+    ({"A": np.full((n, m), np.inf)}, "A must be finite"),
+    ({"Sigma_w": np.diag([1.0, 0.0])}, "Sigma_w must be symmetric positive definite"),
+])
+def test_objective_rejects_bad_matrices(change, message):
+    with pytest.raises(ValueError, match=message):
+        lgv.objective(**{**GOOD, **change}, beta=2.0)
+
+
+@pytest.mark.parametrize("beta, lam, message", [
+    (0.0, 0.0, "beta must be a finite number > 0"), (-1.0, 0.0, "beta must be"),
+    (np.nan, 0.0, "beta must be"), (1.0, -0.5, "lam must be a finite number >= 0"),
+    (1.0, np.inf, "lam must be"),
+])
+def test_scalars_are_checked_everywhere(beta, lam, message):
+    for call in (lambda: lgv.objective(**GOOD, beta=beta, lam=lam),
+                 lambda: lgv.alternating(np.eye(n), beta, lam, m=m),
+                 lambda: lgv.encoder_update(GOOD["A"], GOOD["Sigma_z"], beta, lam)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_alternating_checks_its_initialisation():
+    with pytest.raises(ValueError, match="m must be an integer >= 1"):
+        lgv.alternating(np.eye(n), 2.0, m=0)
+    with pytest.raises(ValueError, match="B0 must have shape"):
+        lgv.alternating(np.eye(n), 2.0, B0=np.ones((1, m, n + 1)), Sigma_w0=np.ones((1, m, m)))
+    with pytest.raises(ValueError, match=r"Sigma_w0\[0\] must be symmetric positive definite"):
+        lgv.alternating(np.eye(n), 2.0, B0=np.ones((1, m, n)), Sigma_w0=-np.ones((1, m, m)))
+    with pytest.raises(ValueError, match="tol must be"):
+        lgv.alternating(np.eye(n), 2.0, m=m, tol=0.0)
+
+
+def test_fixed_point_refuses_regimes_without_one():
+    with pytest.raises(ValueError, match="no stationary point"):
+        lgv.fixed_point(np.eye(n), 0.5, 1.0, m)
+    with pytest.raises(ValueError, match="continuum"):
+        lgv.fixed_point(np.eye(n), 1.0, 0.0, m)
+
+
+def test_metrics_refuse_inputs_outside_their_definition():
+    with pytest.raises(ValueError, match="SAP needs at least 2 latent"):
+        lgv.sap(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="diagonal"):
+        lgv.lim(np.eye(2), np.ones((2, 2)), np.array([[1.0, 0.5], [0.5, 1.0]]))
+    with pytest.raises(ValueError, match="s <= m"):
+        lgv.lim(2 * np.eye(1), np.ones((1, 2)), np.eye(2), method="assignment")
+
+
+@pytest.mark.parametrize("log10_cond", [6, 10])
+@pytest.mark.parametrize("beta, lam", [(0.5, 0.0), (1.0, 0.0), (1.5, 2.0), (3.0, 0.0), (1e6, 0.0), (1e6, 8.0)])
+def test_near_singular_data_and_huge_beta_never_give_silent_nan(log10_cond, beta, lam):
+    """cond(Sigma_y) up to 1e10 and beta up to 1e6: every trial ends finite, flagged stationary
+    or not; none silently NaN."""
+    Sigma_y = spd_from(3, 8, log10_cond)
+    r = lgv.alternating(Sigma_y, beta, lam, m=3, trials=5, seed=0, max_iter=5_000)
+    for field in ("A", "B", "Sigma_z", "Sigma_w"):
+        assert np.all(np.isfinite(getattr(r, field))), field
+    assert np.all(r.regular | ~r.stationary)
+    if lgv.has_stationary_point(beta, lam):
+        assert r.stationary.all() and r.converged.all()
+    else:
+        assert not r.stationary.any()
+
+
+def test_phase_command_writes_csv_and_figures(tmp_path):
+    """A small grid through the CLI: CSV, both figures and the settings file."""
+    code = main(["phase", "linear-gaussian-vae", "--n", "6", "--m", "2", "--s", "2", "--trials", "3",
+                 "--betas", "0.5", "1", "2", "8", "--lambdas", "0", "2", "--output", str(tmp_path)])
+    assert code == 0
+    text = (tmp_path / "phase_linear_gaussian_vae.csv").read_text().splitlines()
+    assert len(text) == 1 + 8 and text[0].startswith("beta,lam,beta_c,reconstruction")
+    for name in ("fig2_beta_vae.png", "fig3_lambda_beta_vae.png", "settings.json"):
+        assert (tmp_path / name).stat().st_size > 1000 or name == "settings.json"
