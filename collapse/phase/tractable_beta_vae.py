@@ -90,13 +90,18 @@ def extrema(A, sweep: t.Sweep) -> list[list]:
     return rows
 
 
-def _write_csv(path: Path, header, rows):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+def _atomic(path: Path, write):
+    """Write through ``<path>.tmp`` and rename, so that no reader sees a partial file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def _write_csv(path: Path, header, rows):
+    def write(tmp):
+        with open(tmp, "w", newline="") as fh:
+            csv.writer(fh).writerows([header, *rows])
+    _atomic(path, write)
 
 
 def draw(path: Path, A, sweep: t.Sweep, rows):
@@ -135,10 +140,8 @@ def draw(path: Path, A, sweep: t.Sweep, rows):
     panels["A"].legend(fontsize=8)
     panels["B"].legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def run(args) -> int:
