@@ -109,7 +109,9 @@ def _random_start(rng, X, Y, d1, learn):
     draw = {"U": lambda: rng.standard_normal((d2, d1)) * y_scale / np.sqrt(d2),
             "W": lambda: rng.standard_normal((d0, d1)) / x_scale,
             "f": lambda: np.exp(rng.normal(0.0, 0.5, d1)),
-            "C": lambda: 0.3 * rng.standard_normal((d1, d0)) / x_scale,
+            # |C x| stays below the offsets f on the data: crossing σ_i(x) = 0 is an infinite
+            # barrier of -log σ², so a start with mixed signs would stay in a local minimum
+            "C": lambda: 0.05 * rng.standard_normal((d1, d0)) / np.max(np.linalg.norm(X, axis=1)),
             "b_e": lambda: rng.standard_normal(d1),
             "b_d": lambda: rng.standard_normal(d2) * y_scale,
             "log_s": lambda: np.log(y_scale**2 / d2) + rng.normal()}
