@@ -206,6 +206,8 @@ def evaluate(expr, dims, values):
         if isinstance(e, sp.Inverse):
             M = sp.Matrix(ev(e.arg))
             det = sp.cancel(M.det())
+            if det == 0:
+                raise ValueError(f"cannot invert {e.arg}: it is singular at these values")
             return (M.adjugate() / det).applyfunc(sp.cancel)
         if isinstance(e, sp.MatPow):
             return sp.Matrix(ev(e.base)) ** e.exp

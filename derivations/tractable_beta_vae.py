@@ -6,7 +6,8 @@ prior p(z) = N(0, I_k).
 
 Two levels, one model. Matrix-level results (MatrixSymbol expressions with symbolic N, k)
 are what the document displays. The same quantities are also derived from the densities
-at explicit small sizes (:func:`explicit_objective`, :func:`explicit_inference_error`):
+at explicit small sizes (:func:`explicit_objective`, :func:`explicit_inference_error`, through
+matrix_calculus.evaluate):
 every expectation is taken by :func:`gaussian_expectation` (Isserlis' theorem for the
 polynomial part, the Gaussian moment generating function for the exponentials), and the
 tests prove the two levels equal. The diagonal E_x Σ_z is the k×k diagonal matrix
@@ -32,7 +33,7 @@ from sympy import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from derivations.latex import Section, Step
-from derivations.matrix_calculus import GENERAL, SPD, gradient, symbolic_matrix
+from derivations.matrix_calculus import GENERAL, SPD, evaluate, gradient, symbolic_matrix
 
 PAPER = "optimal_beta"
 
@@ -149,10 +150,10 @@ def source_second_derivative(rows: int, cols: int):
     values = {"M": symbolic_matrix("M", rows, cols, GENERAL),
               "Sigma": symbolic_matrix("S", cols, cols, SPD),
               "J": symbolic_matrix("J", rows, 1, GENERAL)}
-    Z = sp.exp(explicit(generating_exponent(), dims, values))
+    Z = sp.exp(evaluate(generating_exponent(), dims, values))
     Js = list(values["J"])
     laplacian = sum(sp.diff(Z, j, 2) for j in Js).subs({j: 0 for j in Js})
-    return sp.expand(laplacian), sp.expand(explicit(sp.Trace(M * Sigma * M.T), dims, values))
+    return sp.expand(laplacian), sp.expand(evaluate(sp.Trace(M * Sigma * M.T), dims, values))
 
 
 def gaussian_expectation(expr, variables, mean, cov):
@@ -248,20 +249,10 @@ def objective_constant():
     return sp.expand(objective() - paper_eq_21()).doit().simplify()
 
 
-def explicit(expr, dims: dict, values: dict):
-    """``expr`` at explicit sizes: shape symbols from ``dims``, matrices (by name) from
-    ``values``, identities and zero matrices made explicit, everything evaluated."""
-    fixed = expr.xreplace(dims)
-    fixed = fixed.replace(lambda e: isinstance(e, (sp.Identity, sp.ZeroMatrix)),
-                          lambda e: sp.ImmutableMatrix(e.as_explicit()))
-    mapping = {sym: values[sym.name] for sym in fixed.atoms(MatrixSymbol) if sym.name in values}
-    return fixed.xreplace(mapping).doit()
-
-
 def explicit_values(rows: int, cols: int) -> tuple[dict, dict]:
     """Explicit symbolic matrices for every MatrixSymbol of the model at N = rows, k = cols.
 
-    Returns (dims, values) for :func:`explicit`; Σ̄_z is
+    Returns (dims, values) for :func:`matrix_calculus.evaluate`; Σ̄_z is
     the diagonal of lognormal means built from the explicit W_σ, Σ_x, b_σ.
     """
     dims = {N: rows, k: cols}
@@ -272,7 +263,7 @@ def explicit_values(rows: int, cols: int) -> tuple[dict, dict]:
         values[sym.name] = symbolic_matrix(sym.name.replace("_", ""), *shape, kind)
     values = {key: sp.ImmutableMatrix(v) for key, v in values.items()}
     values["Sigmabar_z"] = sp.ImmutableMatrix(sp.diag(*[
-        sp.exp(sp.expand(explicit(sigma_bar_entry(i), dims, values).args[0])) for i in range(cols)]))
+        sp.exp(sp.expand(evaluate(sigma_bar_entry(i), dims, values).args[0])) for i in range(cols)]))
     return dims, values
 
 

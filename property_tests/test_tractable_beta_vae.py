@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from derivations import tractable_beta_vae as d
-from derivations.matrix_calculus import GENERAL, SPD, random_rational, symbolic_matrix, to_numpy
+from derivations.matrix_calculus import (GENERAL, SPD, evaluate, prove_identity, prove_identity_symbolic,
+                                         random_rational, symbolic_matrix, to_numpy)
 from numerics import tractable_beta_vae as t
 from numerics.reference import tractable_beta_vae as ref
 from numerics.reference.finite_differences import gradient as fd_gradient
@@ -25,24 +26,6 @@ from numerics.reference.monte_carlo import gaussian, mean_and_error
 from property_tests import strategies as s
 
 SIZES = [{d.N: 3, d.k: 2}, {d.N: 2, d.k: 2}, {d.N: 4, d.k: 1}]
-
-
-def prove(lhs, rhs, kinds: dict, sizes, trials: int = 2, seed: int = 0, symbolic: bool = False) -> int:
-    """lhs == rhs exactly at random rational matrices (Schwartz-Zippel) or, with
-    ``symbolic``, at matrices of fresh symbols. Like matrix_calculus.prove_identity(_symbolic),
-    but through d.explicit, which also makes identity matrices explicit
-    (matrix_calculus.substitute leaves I + Matrix unevaluated)."""
-    rng = random.Random(seed)
-    for dims in sizes:
-        for _ in range(1 if symbolic else trials):
-            values = {sym.name: (symbolic_matrix(sym.name, *(int(n.xreplace(dims)) for n in sym.shape), kind)
-                                 if symbolic else
-                                 random_rational(*(int(n.xreplace(dims)) for n in sym.shape), kind, rng))
-                      for sym, kind in kinds.items()}
-            diff = d.explicit(lhs - rhs, dims, values)
-            entries = diff if isinstance(diff, sp.MatrixBase) else [diff]
-            assert all(sp.cancel(sp.together(e)) == 0 for e in entries), f"fails at {dims}: {values}"
-    return len(sizes) * (1 if symbolic else trials)
 
 
 def rel_frobenius(X, Y):
@@ -139,20 +122,20 @@ def test_posteriors_by_bayes_rule(A, seed, evidence):
 def test_posterior_identities_exact(evidence):
     """Push-through, Woodbury, (51) and the chain (53) by exact rational evaluation (and
     symbolic 2×2); the chain's ends are equal even for rank-deficient A."""
-    points = prove(*d.push_through(), {d.U: GENERAL, d.V: GENERAL}, SIZES, trials=2)
-    points += prove(*d.push_through(), {d.U: GENERAL, d.V: GENERAL}, [{d.N: 2, d.k: 2}], symbolic=True)
-    points += prove(*d.woodbury(), {d.B: SPD, d.U: GENERAL, d.V: GENERAL}, SIZES, trials=2)
+    points = prove_identity(*d.push_through(), {d.U: GENERAL, d.V: GENERAL}, SIZES, trials=2)
+    prove_identity_symbolic(*d.push_through(), {d.U: GENERAL, d.V: GENERAL}, {d.N: 2, d.k: 2})
+    points += prove_identity(*d.woodbury(), {d.B: SPD, d.U: GENERAL, d.V: GENERAL}, SIZES, trials=2)
     mean_map, cov = d.conditional_gaussian()
     F_A, E_A = d.linear_gaussian_posterior(d.A)
-    points += prove(mean_map, F_A, {d.A: GENERAL}, SIZES)
+    points += prove_identity(mean_map, F_A, {d.A: GENERAL}, SIZES)
     chain = d.covariance_chain()
     for expr in (cov,) + chain[1:]:
-        points += prove(expr, E_A, {d.A: GENERAL}, SIZES)
+        points += prove_identity(expr, E_A, {d.A: GENERAL}, SIZES)
     rank_one = {"A": sp.ImmutableMatrix([[1, 2], [2, 4], [3, 6]])}
     dims = {d.N: 3, d.k: 2}
-    assert sp.simplify(d.explicit(chain[0] - chain[3], dims, rank_one)) == sp.zeros(2, 2)
+    assert sp.simplify(evaluate(chain[0] - chain[3], dims, rank_one)) == sp.zeros(2, 2)
     with pytest.raises(ValueError):        # (AᵀA)⁻¹ of the middle step does not exist
-        d.explicit(chain[2], dims, rank_one)
+        evaluate(chain[2], dims, rank_one)
     evidence("exact rational evaluations", points)
 
 
@@ -163,7 +146,7 @@ def test_posterior_identities_exact(evidence):
 def test_generating_functional(evidence):
     """Completing the square (exact), Z[J] and zᵀMᵀMz by Monte Carlo, the Laplacian of
     Z at 0 (explicit symbols); the printed exponent (JA)ᵀΣ(JA) has no consistent shapes."""
-    prove(*d.completed_square(), {d.M: GENERAL, d.J: GENERAL, d.z: GENERAL, d.Sigma: SPD},
+    prove_identity(*d.completed_square(), {d.M: GENERAL, d.J: GENERAL, d.z: GENERAL, d.Sigma: SPD},
                    [{d.m: 2, d.n: 3}, {d.m: 1, d.n: 2}, {d.m: 3, d.n: 3}])
     laplacian, trace = d.source_second_derivative(2, 3)
     assert sp.expand(laplacian - trace) == 0
@@ -180,7 +163,7 @@ def test_generating_functional(evidence):
     explicit = {"J": sp.ImmutableMatrix(J), "M": sp.ImmutableMatrix(M), "Sigma": sp.ImmutableMatrix(Sigma)}
     for printed in (d.J * d.M, (d.J.T * d.M).T * d.Sigma * (d.J.T * d.M)):
         with pytest.raises(sp.ShapeError):
-            d.explicit(printed, {d.m: 2, d.n: 3}, explicit)
+            evaluate(printed, {d.m: 2, d.n: 3}, explicit)
     evidence("max |closed - MC| / stderr (Z[J], E zᵀMᵀMz)", max(ratios))
 
 
@@ -209,7 +192,7 @@ def test_objective_derived_from_densities(evidence):
         dims, values = d.explicit_values(rows, cols)
         derived = d.explicit_objective(rows, cols)
         for matrix_level, from_densities in zip(d.objective_terms(), derived):
-            assert sp.expand(d.explicit(matrix_level, dims, values) - from_densities, power_exp=False) == 0
+            assert sp.expand(evaluate(matrix_level, dims, values) - from_densities, power_exp=False) == 0
     assert sp.simplify(d.objective_constant() - (-d.N * sp.log(2 * sp.pi) / 2 + d.beta * d.k / 2)) == 0
     rng = np.random.default_rng(5)
     dims, values = d.explicit_values(2, 2)
@@ -237,7 +220,7 @@ def test_eq_38_as_printed_is_not_up_to_a_constant(evidence):
     gaps = []
     for mu in (0, 1):
         values = {**base, "mu_z": sp.ImmutableMatrix([[mu]])}
-        gaps.append(float(d.explicit(d.paper_eq_38() - d.reconstruction_per_sample(), dims, values)))
+        gaps.append(float(evaluate(d.paper_eq_38() - d.reconstruction_per_sample(), dims, values)))
     assert abs(gaps[0] - 0.4189385332) < 1e-9 and abs(gaps[1] + 0.0810614668) < 1e-9
     rng = np.random.default_rng(2)
     D, b_D, x = rng.standard_normal((3, 2)), rng.standard_normal(3), rng.standard_normal(3)
@@ -246,7 +229,7 @@ def test_eq_38_as_printed_is_not_up_to_a_constant(evidence):
     estimate, stderr = mean_and_error(stats.norm.logpdf(x, z @ D.T + b_D).sum(1))
     values = {"D": sp.ImmutableMatrix(D), "b_D": sp.ImmutableMatrix(b_D), "x": sp.ImmutableMatrix(x),
               "mu_z": sp.ImmutableMatrix(mu), "Sigma_z": sp.ImmutableMatrix(np.diag(var))}
-    corrected = float(d.explicit(d.reconstruction_per_sample(), {d.N: 3, d.k: 2}, values))
+    corrected = float(evaluate(d.reconstruction_per_sample(), {d.N: 3, d.k: 2}, values))
     assert abs(corrected - estimate) < 5 * stderr
     evidence("printed - true at mu = 0 and 1 (not constant)", f"{gaps[0]:.4f}, {gaps[1]:.4f}")
     evidence("corrected (38): |closed - MC| / stderr", abs(corrected - estimate) / stderr)
@@ -287,7 +270,7 @@ def test_gradients_derived_symbolically(evidence):
         L = recon - d.beta * kl
         dims, values = d.explicit_values(rows, cols)
         for name, grad in grads.items():
-            mine, paper = d.explicit(grad, dims, values), d.explicit(printed[name], dims, values)
+            mine, paper = evaluate(grad, dims, values), evaluate(printed[name], dims, values)
             for sym, g_val, p_val in zip(values[name], mine, paper):
                 assert sp.expand(sp.diff(L, sym) - g_val, power_exp=False) == 0
                 assert sp.expand(g_val - factor[name] * p_val, power_exp=False) == 0
@@ -297,7 +280,7 @@ def test_gradients_derived_symbolically(evidence):
              **{v: 1 for v in values["W_sigma"]}, d.beta: 1}
     point.update({values["Sigma_x"][i, j]: int(i == j) for i in range(2) for j in range(2)})
     literal = [float(v.xreplace(point)) for v in d.paper_eq_46_literal(2, 1)]
-    correct = [float((-2 * v).xreplace(point)) for v in d.explicit(grads["W_sigma"], dims, values)]
+    correct = [float((-2 * v).xreplace(point)) for v in evaluate(grads["W_sigma"], dims, values)]
     assert np.allclose(correct, [math.e] * 2) and np.allclose(literal, [math.exp(0.5)] * 2)
     evidence("entries proved", entries)
     evidence("(46) at the counterexample: summed index vs printed", f"{correct[0]:.4f} vs {literal[0]:.4f}")
@@ -455,12 +438,12 @@ def test_eq_59_as_printed_fails(evidence):
     printed_mean, printed_cov = d.paper_eq_59()
     D3 = {"D": sp.ImmutableMatrix([[1, 0], [2, 1], [0, 3]])}
     with pytest.raises(sp.ShapeError):
-        d.explicit(printed_mean, {d.N: 3, d.k: 2}, D3)
-    assert d.explicit(printed_cov, {d.N: 3, d.k: 2}, D3).shape == (3, 3)      # not k×k
+        evaluate(printed_mean, {d.N: 3, d.k: 2}, D3)
+    assert evaluate(printed_cov, {d.N: 3, d.k: 2}, D3).shape == (3, 3)      # not k×k
     D = sp.ImmutableMatrix([[1, 1], [0, 1]])
-    printed = d.explicit(printed_cov, {d.N: 2, d.k: 2}, {"D": D})
+    printed = evaluate(printed_cov, {d.N: 2, d.k: 2}, {"D": D})
     F, E = d.linear_gaussian_posterior(d.D)
-    true = d.explicit(E, {d.N: 2, d.k: 2}, {"D": D})
+    true = evaluate(E, {d.N: 2, d.k: 2}, {"D": D})
     assert printed == sp.Matrix([[2, -1], [-1, 3]]) / 5 and true == sp.Matrix([[3, -1], [-1, 2]]) / 5
     _, E_num = t.posterior(np.array(D.tolist(), dtype=float))
     assert rel_frobenius(E_num, np.array(true.tolist(), dtype=float)) < 1e-15
@@ -508,7 +491,7 @@ def test_inference_error_derived_from_densities(evidence):
     """Eq. (25) at matrix level equals E_x KL(q || N(Fx, E)) derived at explicit sizes."""
     for rows, cols in ((1, 1), (2, 1), (2, 2)):
         dims, values = d.explicit_values(rows, cols)
-        diff = d.explicit(d.inference_error(), dims, values) - d.explicit_inference_error(rows, cols)
+        diff = evaluate(d.inference_error(), dims, values) - d.explicit_inference_error(rows, cols)
         assert sp.simplify(sp.expand(sp.expand_log(diff, force=True), power_exp=False)) == 0
     evidence("sizes proved", 3)
 
