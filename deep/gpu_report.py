@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from collapse import ROOT
+from deep.provenance import commit
 from deep.train import RunConfig, atomic_write, build, train
 
 OUTPUT = ROOT / "results" / "deep_gpu.json"
@@ -28,14 +28,6 @@ OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
               "lambda": {"name": "lambda", "delta": 1.01, "update_every": 100}}
 KEPT = ("mig", "sap", "dci", "active_units", "kl", "snr_capacity", "decoder_capacity",
         "reconstruction_nll", "reconstruction_mse")
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def amp_agreement(config: dict, device: torch.device) -> float:
@@ -53,7 +45,7 @@ def amp_agreement(config: dict, device: torch.device) -> float:
 
 def report(steps: int = 500, eval_samples: int = 5000) -> dict:
     """The results record (module docstring); trains only when CUDA is available."""
-    record = {"commit": _commit(), "torch": torch.__version__,
+    record = {"commit": commit(), "torch": torch.__version__,
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if not torch.cuda.is_available():
         return {**record, "status": "untested", "device": None,
