@@ -12,8 +12,11 @@ procedural data set in memory: an index is decoded into its factors and rendered
   wall and object hue (10 each), scale (8), shape (4), orientation (15); RGB 64 x 64
   (480,000 images).
 - :class:`DSpritesNpz`, :class:`Shapes3DH5`: the real files, for users who have them.
-- :class:`Digits`: scikit-learn's bundled 8 x 8 digits (64-vectors; factor: the digit).
-- :class:`ArrayData`: any in-memory arrays (e.g. samples of a Gaussian mixture).
+- :class:`Digits`: scikit-learn's bundled 8 x 8 digits (64-vectors; factor: the digit),
+  optionally binarised and split into train / test.
+- :class:`GaussianMixture`: samples of a Gaussian mixture in R^d (factor: the component),
+  the synthetic data of [lambda_vae] §6.1.
+- :class:`ArrayData`: any in-memory arrays.
 
 :func:`batch_loader` streams batch ``t`` as a pure function of ``(seed, t)``, so a resumed
 run sees exactly the batches an uninterrupted one would, whatever the number of workers.
@@ -22,6 +25,9 @@ References
 ----------
 [mi_collapse] "Mutual Information Collapse Explains Disentanglement Failure in beta-VAEs",
     shared/papers/000_6e757ef8f718962b.txt, §5.2.
+[lambda_vae] G. Demisse, "λ-VAE: Variance Equalization for Posterior Collapse",
+    shared/papers/002_9357fcd1557682b2.txt, §6.1.
+[burda2015] Y. Burda et al., Importance weighted autoencoders (2015): stochastic binarisation.
 [dsprites] L. Matthey et al., dSprites (2017), github.com/deepmind/dsprites-dataset:
     ``imgs`` (N, 64, 64) uint8, ``latents_classes`` / ``latents_values`` (N, 6) with the
     factors (color, shape, scale, orientation, posX, posY).
@@ -371,14 +377,77 @@ class ArrayData(TableData):
 
 
 class Digits(ArrayData):
-    """scikit-learn's bundled 8 x 8 digits as 64-vectors in [0, 1]; the factor is the digit."""
+    """scikit-learn's bundled 8 x 8 digits as 64-vectors in [0, 1]; the factor is the digit.
 
-    def __init__(self):
+    Parameters
+    ----------
+    binarize : None, "stochastic" or "threshold"
+        None keeps the grey levels (k / 16). "stochastic" draws each pixel once as a
+        Bernoulli variable with the grey level as probability ([burda2015]'s binarisation,
+        fixed by ``seed`` so that batch t stays a pure function of (seed, t));
+        "threshold" sets pixels above 1/2 to 1.
+    split : None, "train" or "test"
+        None: all 1797 images. Otherwise a fixed random permutation (from ``seed``) holds
+        the last ``test_size`` images out as the test set.
+    test_size : int
+        Images in the test split (360, a fifth).
+    seed : int
+        The binarisation draw and the split.
+    """
+
+    def __init__(self, binarize: str | None = None, split: str | None = None, test_size: int = 360,
+                 seed: int = 0):
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        super().__init__(digits.data / 16.0, digits.target, names=("digit",), discrete=(True,),
-                         name="digits")
+        x, target = digits.data / 16.0, digits.target
+        rng = np.random.default_rng(seed)
+        if binarize == "stochastic":
+            x = (rng.random(x.shape) < x).astype(float)
+        elif binarize == "threshold":
+            x = (x > 0.5).astype(float)
+        elif binarize is not None:
+            raise ValueError(f"binarize must be None, 'stochastic' or 'threshold'; got {binarize!r}")
+        if split is not None:
+            test_size = validation.positive_int("test_size", test_size)
+            if split not in ("train", "test") or test_size >= len(x):
+                raise ValueError(f"split must be 'train' or 'test' with test_size < {len(x)}; "
+                                 f"got {split!r}, {test_size}")
+            order = np.random.default_rng([seed, 1]).permutation(len(x))
+            keep = np.sort(order[-test_size:] if split == "test" else order[:-test_size])
+            x, target = x[keep], target[keep]
+        super().__init__(x, target, names=("digit",), discrete=(True,), name="digits")
+
+
+class GaussianMixture(ArrayData):
+    """``n`` samples of a Gaussian mixture with equally weighted components; the factor is the component.
+
+    Component j is N(means[j], diag(stds[j]^2)), so clusters may be stretched along an
+    axis (Fig. 3 of [lambda_vae]: k = 2 "clusters stretched along one axis", k = 4 "equal
+    inter-cluster separation along each axis"; §6.1 writes each component as
+    N(mu_k, sigma_k I), which cannot stretch). Observations are not confined to [0, 1]:
+    use a Gaussian likelihood.
+
+    Parameters
+    ----------
+    means : array (k, d)
+        Component means (default: the corners (+-2, +-2), the k = 4 setting of §6.2).
+    stds : array (k, d) or (d,)
+        Per-axis standard deviations of each component (> 0; default 0.5).
+    n : int
+        Number of samples (drawn once from ``seed``; component j for sample i is i mod k,
+        so the components are exactly balanced).
+    seed : int
+    """
+
+    def __init__(self, means=((-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)), stds=(0.5, 0.5),
+                 n: int = 10_000, seed: int = 0):
+        means = validation.finite_array("means", means, ndim=2)
+        stds = validation.array_in("stds", np.broadcast_to(stds, means.shape), 0.0)
+        n = validation.positive_int("n", n)
+        component = np.arange(n) % len(means)
+        x = means[component] + stds[component] * np.random.default_rng(seed).standard_normal((n, means.shape[1]))
+        super().__init__(x, component, names=("component",), discrete=(True,), name="mixture")
 
 
 class Subset(FactorData):
@@ -404,14 +473,18 @@ class Subset(FactorData):
 
 
 DATASETS = {"dsprites": DSprites, "shapes3d": Shapes3D, "dsprites-npz": DSpritesNpz,
-            "shapes3d-h5": Shapes3DH5, "digits": Digits}
+            "shapes3d-h5": Shapes3DH5, "digits": Digits, "mixture": GaussianMixture}
 """Data sets by name; the file-backed ones take a ``path``."""
+_SPEC_KEYS = {"name", "path", "subset", "subset_seed"}
 
 
 def build_data(spec: dict) -> FactorData:
-    """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?}``.
+    """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?, **options}``.
 
-    ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0).
+    ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0);
+    any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
+    "binarize": "stochastic", "split": "train"}``, ``{"name": "mixture", "means": ...,
+    "stds": ..., "n": ...}``).
     """
     name = spec.get("name")
     if name not in DATASETS:
@@ -420,7 +493,11 @@ def build_data(spec: dict) -> FactorData:
     needs_path = cls in (DSpritesNpz, Shapes3DH5)
     if needs_path and not spec.get("path"):
         raise ValueError(f"data {name!r} needs a path to the file")
-    data = cls(spec["path"]) if needs_path else cls()
+    options = {k: v for k, v in spec.items() if k not in _SPEC_KEYS}
+    try:
+        data = cls(spec["path"], **options) if needs_path else cls(**options)
+    except TypeError as err:
+        raise ValueError(f"data {name!r} does not take the options {sorted(options)}: {err}") from None
     if spec.get("subset"):
         n = validation.positive_int("subset", spec["subset"])
         if n > len(data):

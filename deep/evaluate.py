@@ -18,6 +18,7 @@ from deep.data import FactorData
 from deep.objectives import kl_per_dimension
 from deep.train import CHECKPOINT, build, resolve_device, step_generator
 from numerics import validation
+from numerics.lambda_vae import kl_excess
 
 
 def _jsonable(value):
@@ -40,12 +41,13 @@ def encode(model, data: FactorData, index, *, exponent=None, seed: int = 0, batc
 
     Returns numpy arrays: ``mu``, ``logvar`` (N, m); ``nll`` (N,) = -log p(x|z) at
     z = mu + sigma^lambda eps; ``mse`` (N,) = ||x - E[x|mu]||^2; ``grad_sq`` (N, m) the
-    squared decoder gradients at the sampled z (eq. 18 of [lambda_vae]).
+    squared decoder gradients at the sampled z (eq. 18 of [lambda_vae]); ``grad_eps``
+    (N, m) the decoder gradients times eps (the integrand of g^sigma, eq. 19).
     """
     device = device or next(model.parameters()).device
     lam = torch.as_tensor(np.ones(model.m) if exponent is None else exponent, dtype=torch.float32, device=device)
     model.eval()
-    out = {k: [] for k in ("mu", "logvar", "nll", "mse", "grad_sq")}
+    out = {k: [] for k in ("mu", "logvar", "nll", "mse", "grad_sq", "grad_eps")}
     for b, start in enumerate(range(0, len(index), batch_size)):
         x = torch.from_numpy(data.observations(index[start:start + batch_size])).to(device)
         mu, logvar = (t.float() for t in model.encode(x))
@@ -54,7 +56,9 @@ def encode(model, data: FactorData, index, *, exponent=None, seed: int = 0, batc
         out["nll"].append(model.likelihood.nll(model.decode(z).float(), x))
         mean = model.likelihood.mean(model.decode(mu).float())
         out["mse"].append((x - mean).pow(2).flatten(1).sum(1))
-        out["grad_sq"].append(metrics.decoder_capacity_terms(model, x, z))
+        grad = metrics.decoder_gradient(model, x, z)
+        out["grad_sq"].append(grad.pow(2))
+        out["grad_eps"].append(grad * eps)
         out["mu"].append(mu)
         out["logvar"].append(logvar)
     return {k: torch.cat(v).cpu().double().numpy() for k, v in out.items()}
@@ -92,7 +96,16 @@ def evaluate(model, data: FactorData, *, samples: int = 10_000, seed: int = 0, e
         ``latent_variance``, ``kl_per_dim``, ``kl``, ``sigma_mean``, ``exponent``,
         ``snr_capacity_per_dim``, ``snr_capacity`` (nats), ``decoder_capacity_per_dim``,
         ``decoder_capacity``, ``reconstruction_nll`` (sampled z), ``reconstruction_mse``
-        (z = mu), ``factor_names``, ``samples``, ``seed``.
+        (z = mu), ``kl_sampling_excess`` (E sum_i of eq. 14 of [lambda_vae]: the KL of the
+        sampling distribution N(mu, sigma^(2 lambda)) minus ``kl``, 0 at lambda = 1),
+        ``reconstruction_gradient_per_dim`` (g^sigma, eq. 19), ``gradient_ratio_per_dim``
+        (rho, eq. A.3) and ``effective_gradient_ratio_per_dim`` (rho^lambda, §4.1; see
+        :func:`deep.metrics.gradient_ratios`), ``factor_names``, ``samples``, ``seed``.
+
+        ``reconstruction_nll + kl`` is -L_lambda of eq. (10) of [lambda_vae]; it is not a
+        bound on -log p(x) for lambda > 1. The ELBO of the distribution the decoder is
+        trained on, N(mu, sigma^(2 lambda)), is -(``reconstruction_nll`` + ``kl`` +
+        ``kl_sampling_excess``) <= log p(x).
 
     References
     ----------
@@ -109,6 +122,7 @@ def evaluate(model, data: FactorData, *, samples: int = 10_000, seed: int = 0, e
     kl = kl_per_dimension(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(0).numpy()
     capacity = metrics.snr_capacity(mu, np.exp(lam * logvar))  # noise sigma^(2 lambda) of eq. (9)
     dec_capacity = np.sqrt(enc["grad_sq"].mean(0))
+    ratios = metrics.gradient_ratios(enc["grad_eps"], logvar, lam)
     mig = metrics.mig(mu, classes, bins=bins)
     sap = metrics.sap(mu, sap_factors, discrete, seed=seed)
     result = {
@@ -122,6 +136,9 @@ def evaluate(model, data: FactorData, *, samples: int = 10_000, seed: int = 0, e
         "snr_capacity_per_dim": capacity, "snr_capacity": float(capacity.sum()),
         "decoder_capacity_per_dim": dec_capacity, "decoder_capacity": float(dec_capacity.sum()),
         "reconstruction_nll": float(enc["nll"].mean()), "reconstruction_mse": float(enc["mse"].mean()),
+        "kl_sampling_excess": float(kl_excess(lam, np.exp(0.5 * logvar)).sum(1).mean()),
+        "reconstruction_gradient_per_dim": ratios["g_sigma"], "gradient_ratio_per_dim": ratios["rho"],
+        "effective_gradient_ratio_per_dim": ratios["rho_effective"],
     }
     if dci:
         d = metrics.dci(mu, classes, seed=seed, n_estimators=dci_estimators)

@@ -24,6 +24,8 @@ implementation; departures are stated where they occur.
 - :func:`active_units`: dimensions with Cov_x E[z_i|x] > 0.01 [burda2015].
 - :func:`snr_capacity`: eq. (7) of [lambda_vae], 1/2 log(1 + Var[mu_i] / noise_i).
 - :func:`decoder_capacity`: eq. (18) of [lambda_vae], the RMS of d log p(x|z) / d z_i.
+- :func:`gradient_ratios`: the reconstruction gradient g^sigma of eq. (19) of [lambda_vae] and
+  the gradient ratio rho of eq. (A.3), plain and amplified by lambda sigma^(lambda-1) (§4.1).
 
 References
 ----------
@@ -327,8 +329,8 @@ def snr_capacity(mu, noise_var) -> np.ndarray:
     return 0.5 * np.log1p(mu.var(0, ddof=1) / noise_var.mean(0))
 
 
-def decoder_capacity_terms(model, x, z) -> torch.Tensor:
-    """Per-sample squared gradients (d log p(x|z) / d z_i)^2, shape (N, m), for eq. (18) of [lambda_vae].
+def decoder_gradient(model, x, z) -> torch.Tensor:
+    """Per-sample gradients d log p(x|z) / d z, shape (N, m) (eq. 18 and 19 of [lambda_vae]).
 
     Each sample's log-likelihood depends on its own z only, so one backward pass of the
     batch sum gives every per-sample gradient.
@@ -337,7 +339,7 @@ def decoder_capacity_terms(model, x, z) -> torch.Tensor:
         z = z.detach().requires_grad_(True)
         log_p = -model.likelihood.nll(model.decode(z).float(), x)
         (grad,) = torch.autograd.grad(log_p.sum(), z)
-    return grad.pow(2)
+    return grad
 
 
 def decoder_capacity(model, x, z) -> np.ndarray:
@@ -360,4 +362,54 @@ def decoder_capacity(model, x, z) -> np.ndarray:
     ----------
     [lambda_vae] §6.1 eq. (18).
     """
-    return decoder_capacity_terms(model, x, z).mean(0).sqrt().cpu().numpy()
+    return decoder_gradient(model, x, z).pow(2).mean(0).sqrt().cpu().numpy()
+
+
+def gradient_ratios(grad_eps, logvar, exponent) -> dict:
+    """The reconstruction gradient g^sigma and the gradient ratio rho per latent dimension.
+
+    With z = mu + sigma^lambda eps (eq. 9 of [lambda_vae]), ``grad_eps`` holds
+    d log p(x|z)/dz_i * eps_i per sample. Then (expectations over the samples, i.e. over x
+    and eps)
+
+    - ``g_sigma`` = E[d log p/dz_i eps_i], the reconstruction gradient of eq. (19) (at the
+      lambda-scaled sample, as in eq. 11);
+    - ``g_sigma_effective`` = E[lambda sigma^(lambda-1) d log p/dz_i eps_i], the derivative
+      of the reconstruction term with respect to sigma_i (eq. 11's first term);
+    - ``kl_force`` = E[1/sigma_i - sigma_i], the KL restoring force of eq. (3);
+    - ``rho`` = |g_sigma| / |kl_force| (eq. A.3) and ``rho_effective`` =
+      |g_sigma_effective| / |kl_force|, the effective ratio rho^lambda of §4.1 (equal to
+      ``rho`` at lambda = 1).
+
+    Because sigma varies with x, numerator and denominator are averaged separately: at a
+    stationary point of the ELBO in every sigma_i(x) the two averages cancel exactly, so
+    rho_effective = 1 for every active dimension there (footnote 1 of [lambda_vae]).
+
+    Parameters
+    ----------
+    grad_eps : (N, m) array
+    logvar : (N, m) array
+        log sigma^2 at the same samples.
+    exponent : (m,) array
+        The sampling exponents lambda_i.
+
+    Returns
+    -------
+    dict of (m,) arrays
+
+    References
+    ----------
+    [lambda_vae] eq. (3), (11), (19), (A.3), §4.1.
+    """
+    grad_eps = validation.finite_array("grad_eps", grad_eps, ndim=2)
+    logvar = validation.finite_array("logvar", logvar, ndim=2)
+    lam = validation.array_in("exponent", np.broadcast_to(exponent, grad_eps.shape[1:]), 1.0, closed="low")
+    if logvar.shape != grad_eps.shape:
+        raise ValueError(f"logvar must have the shape of grad_eps {grad_eps.shape}; got {logvar.shape}")
+    sigma = np.exp(0.5 * logvar)
+    g = grad_eps.mean(0)
+    g_eff = (lam * sigma ** (lam - 1) * grad_eps).mean(0)  # d z / d sigma = lambda sigma^(lambda-1) eps
+    force = (1 / sigma - sigma).mean(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"g_sigma": g, "g_sigma_effective": g_eff, "kl_force": force,
+                "rho": np.abs(g) / np.abs(force), "rho_effective": np.abs(g_eff) / np.abs(force)}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 HELP = "train a VAE (objective beta, lambda-beta or lambda) with checkpoints, JSONL logs and final metrics"
 
-DATA = ("digits", "dsprites", "dsprites-npz", "shapes3d", "shapes3d-h5")  # deep.data.DATASETS
+DATA = ("digits", "dsprites", "dsprites-npz", "mixture", "shapes3d", "shapes3d-h5")  # deep.data.DATASETS
+VECTOR_DATA = ("digits", "mixture")
 OBJECTIVES = ("beta", "lambda-beta", "lambda")  # deep.objectives.OBJECTIVES
 
 # Table 2 of [mi_collapse] (Adam, lr 1e-4, batch 64, m = 10 latents by default here);
@@ -38,13 +39,15 @@ def add_arguments(parser):
     g.add_argument("--lambda-max", type=float, default=20.0, help="lambda: clamp of lambda* (002 Fig. 7)")
 
     g = parser.add_argument_group("data and model")
-    g.add_argument("--data", choices=DATA, default="dsprites", help="data set (default: procedural dSprites)")
+    g.add_argument("--data", choices=DATA, default="dsprites",
+                   help="data set (default: procedural dSprites; mixture: 4 Gaussian clusters in R^2, 002 §6.2)")
     g.add_argument("--data-path", type=Path, help="the .npz / .h5 file for dsprites-npz / shapes3d-h5")
     g.add_argument("--subset", type=int, help="train on this many fixed random observations")
     g.add_argument("--architecture", choices=("conv", "mlp"),
                    help="conv: Table 1 of 000 (images); mlp: vectors (default: conv for images, mlp for vectors)")
     g.add_argument("--latents", type=int, default=10, help="latent dimension m (default 10)")
-    g.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    g.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
+                   help="default: gaussian for the mixture, bernoulli otherwise")
     g.add_argument("--eta-dec", type=float, default=1.0, help="std of the Gaussian decoder")
     g.add_argument("--hidden", default="300,300,300", help="MLP hidden widths (default 300,300,300)")
 
@@ -85,10 +88,11 @@ def config_from(args):
 
     if get("steps") is None:
         raise ValueError("--steps is required (or --tiny)")
-    vector_data = args.data == "digits"
+    vector_data = args.data in VECTOR_DATA
+    likelihood = args.likelihood or ("gaussian" if args.data == "mixture" else "bernoulli")
     model = {"architecture": args.architecture or ("mlp" if vector_data else "conv"), "m": args.latents,
-             "likelihood": args.likelihood}
-    if args.likelihood == "gaussian":
+             "likelihood": likelihood}
+    if likelihood == "gaussian":
         model["eta_dec"] = args.eta_dec
     if model["architecture"] == "mlp":
         model["hidden"] = [int(h) for h in args.hidden.split(",")]

@@ -1,0 +1,98 @@
+"""The lambda-VAE experiment of [lambda_vae] §6.2-6.3 (deep/experiments/lambda_vae.py) and the deep/
+pieces it added: binarised and split digits, the Gaussian mixture, the reconstruction gradient g^sigma
+and the gradient ratios, the Monte Carlo I(X;Z) estimator, and a smoke run of the whole pipeline.
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deep import metrics
+from deep.data import Digits, GaussianMixture, build_data
+from deep.models import VAE, Gaussian
+
+pytestmark = pytest.mark.deep
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_digits_split_is_a_partition_and_binarisation_keeps_the_grey_level():
+    grey = Digits()
+    train, test = Digits(binarize="stochastic", split="train"), Digits(binarize="stochastic", split="test")
+    assert len(train) + len(test) == len(grey) == 1797 and len(test) == 360
+    x = train.observations(np.arange(len(train)))
+    assert set(np.unique(x)) == {0.0, 1.0}
+    # the whole binarised set, split back together, has the grey levels as pixel means
+    both = Digits(binarize="stochastic").observations(np.arange(1797))
+    assert abs(both.mean() - grey.observations(np.arange(1797)).mean()) < 5 * np.sqrt(0.25 / both.size)
+    rows = lambda d: {r.tobytes() for r in d.observations(np.arange(len(d)))}
+    assert len(rows(Digits(binarize="threshold", split="test"))) > 300
+    assert Digits(split="train").factor_classes(np.arange(5)).shape == (5, 1)
+    with pytest.raises(ValueError, match="binarize"):
+        Digits(binarize="yes")
+    with pytest.raises(ValueError, match="split"):
+        Digits(split="valid")
+
+
+def test_gaussian_mixture_moments_and_balance():
+    data = GaussianMixture(means=[[-2.0, 0.0], [2.0, 0.0]], stds=[[1.0, 0.2], [1.0, 0.2]], n=20_000, seed=1)
+    x, c = data.observations(np.arange(len(data))), data.factor_classes(np.arange(len(data))).ravel()
+    assert np.bincount(c).tolist() == [10_000, 10_000]
+    assert np.allclose(x[c == 1].mean(0), [2.0, 0.0], atol=5 * 1.0 / np.sqrt(10_000))
+    assert np.allclose(x.std(0), [np.sqrt(5.0), 0.2], rtol=0.03)
+    assert build_data({"name": "mixture", "n": 40}).observations(np.arange(40)).shape == (40, 2)
+    with pytest.raises(ValueError, match="stds"):
+        GaussianMixture(stds=[0.5, -1.0])
+    with pytest.raises(ValueError, match="options"):
+        build_data({"name": "mixture", "variance": 1.0})
+
+
+# ---------------------------------------------------------------- g^sigma and rho against a linear decoder
+
+
+class _Fixed(nn.Module):
+    """mu = x A^T, log sigma^2 = x b + c: an encoder with known outputs."""
+
+    def __init__(self, A, b, c):
+        super().__init__()
+        self.A, self.b, self.c = (torch.as_tensor(v, dtype=torch.float32) for v in (A, b, c))
+
+    def forward(self, x):
+        return x @ self.A.T, x @ self.b + self.c
+
+
+def test_gradient_ratios_match_the_linear_decoder_closed_form():
+    """log p = -||x - Wz||^2 / 2 eta^2: g_i = -(W^T W)_ii E[sigma_i^lambda] / eta^2 exactly (eq. 19),
+    and the amplified g is -(W^T W)_ii E[lambda sigma_i^(2 lambda - 1)] / eta^2 (eq. 11)."""
+    from deep.evaluate import encode
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n, m, eta = 3, 2, 0.7
+    W = rng.normal(size=(n, m))
+    decoder = nn.Linear(m, n, bias=False)
+    decoder.weight.data = torch.as_tensor(W, dtype=torch.float32)
+    model = VAE(_Fixed(rng.normal(size=(m, n)), rng.normal(0, 0.3, size=(n, m)), [-0.5, -1.0]), decoder,
+                Gaussian(eta), m)
+    data = GaussianMixture(means=[[0.0] * n], stds=[1.0] * n, n=40_000, seed=2)
+    lam = np.array([1.0, 3.0])
+    enc = encode(model, data, np.arange(len(data)), exponent=lam, seed=0, batch_size=4096)
+    r = metrics.gradient_ratios(enc["grad_eps"], enc["logvar"], lam)
+    sigma = np.exp(0.5 * enc["logvar"])
+    wtw = np.diag(W.T @ W)
+    exact_g = -wtw * (sigma ** lam).mean(0) / eta**2
+    exact_eff = -wtw * (lam * sigma ** (2 * lam - 1)).mean(0) / eta**2
+    stderr = enc["grad_eps"].std(0) / np.sqrt(len(data))
+    assert np.all(np.abs(r["g_sigma"] - exact_g) < 5 * stderr)
+    stderr_eff = (lam * sigma ** (lam - 1) * enc["grad_eps"]).std(0) / np.sqrt(len(data))
+    assert np.all(np.abs(r["g_sigma_effective"] - exact_eff) < 5 * stderr_eff)
+    np.testing.assert_allclose(r["kl_force"], (1 / sigma - sigma).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(r["rho"], np.abs(r["g_sigma"]) / np.abs(r["kl_force"]), rtol=1e-12)
+    assert r["rho"][0] == r["rho_effective"][0]          # lambda = 1: no amplification
+    with pytest.raises(ValueError, match="exponent"):
+        metrics.gradient_ratios(enc["grad_eps"], enc["logvar"], [1.0, 0.5])
+    with pytest.raises(ValueError, match="logvar"):
+        metrics.gradient_ratios(enc["grad_eps"], enc["logvar"][:, :1], lam)
