@@ -96,3 +96,24 @@ def test_gradient_ratios_match_the_linear_decoder_closed_form():
         metrics.gradient_ratios(enc["grad_eps"], enc["logvar"], [1.0, 0.5])
     with pytest.raises(ValueError, match="logvar"):
         metrics.gradient_ratios(enc["grad_eps"], enc["logvar"][:, :1], lam)
+
+
+# ---------------------------------------------------------------- Monte Carlo I(X;Z)
+
+
+@pytest.mark.parametrize("scale", [0.05, 0.5, 3.0])
+def test_monte_carlo_information_matches_quadrature(scale):
+    """Against numerics.lambda_vae.finite_data_information (Gauss-Hermite quadrature of the same
+    finite-data I(X;Z), no sampling) within 5 standard errors; gap = log N - I."""
+    from numerics.lambda_vae import finite_data_information
+
+    rng = np.random.default_rng(3)
+    mu = rng.normal(size=(40, 2))
+    noise = scale * rng.uniform(0.5, 1.5, size=(40, 2))
+    mc = metrics.mutual_information(mu, noise, samples=500, seed=4)
+    exact = finite_data_information(mu, noise, order=48)
+    assert abs(mc["estimate"] - exact.mutual_information) < 5 * mc["stderr"] + 1e-9
+    assert mc["log_n"] == pytest.approx(np.log(40)) and mc["gap"] == pytest.approx(np.log(40) - mc["estimate"])
+    assert abs(mc["gap"] - exact.gap) < 5 * mc["stderr"] + 1e-9
+    with pytest.raises(ValueError, match="noise_std"):
+        metrics.mutual_information(mu, -noise)
