@@ -37,6 +37,50 @@ def kl_per_dimension(mu, logvar):
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
 
 
+def reparameterise(mu, logvar, exponent, eps):
+    """z = mu + sigma^lambda eps, sigma^lambda = exp(lambda log sigma^2 / 2).  # eq. (9) of [lambda_vae]"""
+    return mu + torch.exp(0.5 * exponent * logvar) * eps
+
+
+def loss_terms(model, x, eps, exponent, beta, l2_weight):
+    """The batch-mean loss of the module docstring and its parts, for given noise and hyper-parameters.
+
+    Parameters
+    ----------
+    model : deep.models.VAE (or any module with ``encode``, ``decode``, ``likelihood``)
+    x : tensor (B, ...)
+    eps : tensor (B, m)
+        The reparameterisation noise.
+    exponent : tensor (m,)
+        The sampling exponents lambda_i.
+    beta, l2_weight : float or 0-d tensor
+        The KL weight and the weight lam of ||x - E[x|z]||^2 in force at this step.
+        Tensors let :mod:`deep.ensemble` give every model of a vmapped stack its own.
+
+    Returns
+    -------
+    (loss, parts)
+        The mean loss and the detached parts: nll, kl (per dim), l2, sigma (per dim),
+        lambda (the exponents).
+
+    References
+    ----------
+    [mi_collapse] eq. (5), (7); [lambda_vae] eq. (9)-(10).
+    """
+    mu, logvar = (t.float() for t in model.encode(x))  # float32 also under bfloat16 autocast
+    z = reparameterise(mu, logvar, exponent, eps)
+    out = model.decode(z).float()
+    nll = model.likelihood.nll(out, x)
+    kl = kl_per_dimension(mu, logvar)
+    total = nll + beta * kl.sum(1)
+    l2 = (x - model.likelihood.mean(out)).pow(2).flatten(1).sum(1)
+    if torch.is_tensor(l2_weight) or l2_weight:  # a tensor weight may be 0 for some models of a stack
+        total = total + l2_weight * l2
+    parts = {"nll": nll.mean().detach(), "kl": kl.mean(0).detach(), "l2": l2.mean().detach(),
+             "sigma": torch.exp(0.5 * logvar).mean(0).detach(), "lambda": exponent}
+    return total.mean(), parts
+
+
 @dataclass
 class LambdaSchedule:
     """Per-dimension sampling exponents lambda_i of the lambda-VAE [lambda_vae].
@@ -141,21 +185,9 @@ class Objective:
 
         ``generator`` draws eps, so a step's noise depends only on the generator's seed.
         """
-        mu, logvar = (t.float() for t in model.encode(x))
-        lam_i = torch.as_tensor(self.exponent(step, mu.shape[1]), dtype=mu.dtype, device=mu.device)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * lam_i * logvar) * eps  # sigma^lambda = exp(lambda log sigma^2 / 2)
-        out = model.decode(z).float()
-        nll = model.likelihood.nll(out, x)
-        kl = kl_per_dimension(mu, logvar)
-        total = nll + self.beta * kl.sum(1)
-        l2 = (x - model.likelihood.mean(out)).pow(2).flatten(1).sum(1)
-        weight = self.l2_weight(step)
-        if weight:
-            total = total + weight * l2
-        parts = {"nll": nll.mean().detach(), "kl": kl.mean(0).detach(), "l2": l2.mean().detach(),
-                 "sigma": torch.exp(0.5 * logvar).mean(0).detach(), "lambda": lam_i}
-        return total.mean(), parts
+        eps = torch.randn((x.shape[0], model.m), generator=generator, device=x.device, dtype=torch.float32)
+        exponent = torch.as_tensor(self.exponent(step, model.m), dtype=torch.float32, device=x.device)
+        return loss_terms(model, x, eps, exponent, self.beta, self.l2_weight(step))
 
     def after_step(self, parts: dict, step: int) -> None:
         """Feed the step's mean sigma to the lambda schedule."""
