@@ -16,6 +16,8 @@ procedural data set in memory: an index is decoded into its factors and rendered
   optionally binarised and split into train / test.
 - :class:`GaussianMixture`: samples of a Gaussian mixture in R^d (factor: the component),
   the synthetic data of [lambda_vae] §6.1.
+- :class:`LinearMixture`: x = A s + eta of [optimal_beta] eq. (17), e.g. with the digit
+  images of :func:`digit_mixing` as the columns of A (§V).
 - :class:`ArrayData`: any in-memory arrays.
 
 :func:`batch_loader` streams batch ``t`` as a pure function of ``(seed, t)``, so a resumed
@@ -27,6 +29,8 @@ References
     shared/papers/000_6e757ef8f718962b.txt, §5.2.
 [lambda_vae] G. Demisse, "λ-VAE: Variance Equalization for Posterior Collapse",
     shared/papers/002_9357fcd1557682b2.txt, §6.1.
+[optimal_beta] "β-VAE with a finite optimal β", shared/papers/003_a1eafab620a812b7.txt,
+    eq. (17), §V and App. C.
 [burda2015] Y. Burda et al., Importance weighted autoencoders (2015): stochastic binarisation.
 [dsprites] L. Matthey et al., dSprites (2017), github.com/deepmind/dsprites-dataset:
     ``imgs`` (N, 64, 64) uint8, ``latents_classes`` / ``latents_values`` (N, 6) with the
@@ -448,6 +452,43 @@ class GaussianMixture(ArrayData):
         component = np.arange(n) % len(means)
         x = means[component] + stds[component] * np.random.default_rng(seed).standard_normal((n, means.shape[1]))
         super().__init__(x, component, names=("component",), discrete=(True,), name="mixture")
+
+
+def digit_mixing(k: int = 10) -> np.ndarray:
+    """The 64 x k mixing matrix A whose column j is the first image of digit j in
+    scikit-learn's 8 x 8 digits, in [0, 1]: §V of [optimal_beta] mixes 10 digit images.
+
+    >>> digit_mixing(3).shape
+    (64, 3)
+    """
+    k = validation.positive_int("k", k)
+    if k > 10:
+        raise ValueError(f"k must be at most 10 (one column per digit 0-9); got {k}")
+    digits = Digits()
+    first = [int(np.flatnonzero(digits._classes[:, 0] == j)[0]) for j in range(k)]
+    return digits.observations(np.array(first)).T.astype(np.float64)
+
+
+class LinearMixture(ArrayData):
+    """``n`` draws of x = A s + eta, s ~ N(0, I_k), eta ~ N(0, I_N): eq. (17) of [optimal_beta].
+
+    The factors are the sources s (``factor_values``; ``factor_classes`` are their deciles
+    in the draw). ``seed`` fixes the draw; ``A`` (N x k, N >= k) is kept as ``self.A``.
+    Observations are float32 and not confined to [0, 1]: use a Gaussian likelihood.
+    """
+
+    def __init__(self, A, n: int, seed: int = 0):
+        from numerics.tractable_beta_vae import check_mixing
+
+        self.A = check_mixing(A)
+        n = validation.positive_int("n", n)
+        N, k = self.A.shape
+        rng = np.random.default_rng(seed)
+        s = rng.standard_normal((n, k))
+        x = s @ self.A.T + rng.standard_normal((n, N))
+        deciles = np.argsort(np.argsort(s, axis=0), axis=0) * 10 // n
+        super().__init__(x, deciles, values=s, names=tuple(f"s{j + 1}" for j in range(k)),
+                         discrete=(False,) * k, name="linear-mixture")
 
 
 class Subset(FactorData):

@@ -10,6 +10,8 @@ References
     shared/papers/000_6e757ef8f718962b.txt, §5.2 Table 1.
 [lambda_vae] G. Demisse, "λ-VAE: Variance Equalization for Posterior Collapse",
     shared/papers/002_9357fcd1557682b2.txt, §6.1 (3-layer MLP, 300 units).
+[optimal_beta] "β-VAE with a finite optimal β", shared/papers/003_a1eafab620a812b7.txt,
+    App. C (tanh MLPs, encoder 256-200-200, decoder 200-200-256).
 """
 from __future__ import annotations
 
@@ -57,19 +59,23 @@ class ConvDecoder(nn.Module):
         return self.net(z)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+"""Hidden-layer activations of the MLPs by name (tanh: App. C of [optimal_beta])."""
+
+
+def _mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
     return nn.Sequential(*layers[:-1])
 
 
 class MLPEncoder(nn.Module):
-    """ReLU MLP from a vector of size ``n`` to (mu, log sigma^2) in R^m each."""
+    """MLP (ReLU or tanh) from a vector of size ``n`` to (mu, log sigma^2) in R^m each."""
 
-    def __init__(self, n: int, m: int, hidden=(300, 300, 300)):
+    def __init__(self, n: int, m: int, hidden=(300, 300, 300), activation: str = "relu"):
         super().__init__()
-        self.net = _mlp([n, *hidden, 2 * m])
+        self.net = _mlp([n, *hidden, 2 * m], activation)
 
     def forward(self, x):
         mu, logvar = self.net(x).chunk(2, dim=1)
@@ -77,11 +83,11 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """ReLU MLP from z in R^m to a decoder output of size ``n``."""
+    """MLP (ReLU or tanh) from z in R^m to a decoder output of size ``n``."""
 
-    def __init__(self, n: int, m: int, hidden=(300, 300, 300)):
+    def __init__(self, n: int, m: int, hidden=(300, 300, 300), activation: str = "relu"):
         super().__init__()
-        self.net = _mlp([m, *hidden, n])
+        self.net = _mlp([m, *hidden, n], activation)
 
     def forward(self, z):
         return self.net(z)
@@ -139,7 +145,10 @@ def build_model(spec: dict, shape: tuple[int, ...]) -> VAE:
 
     ``spec`` keys: ``architecture`` ("conv": Table 1, needs C x 64 x 64; "mlp": vectors),
     ``m`` (latents), ``likelihood`` ("bernoulli" or "gaussian"), ``eta_dec`` (Gaussian
-    only, default 1), ``hidden`` (MLP widths, default three layers of 300).
+    only, default 1), ``hidden`` (MLP widths, default three layers of 300),
+    ``decoder_hidden`` (the decoder's widths from z on, default ``hidden``; App. C of
+    [optimal_beta] uses 256, 200, 200 and 200, 200, 256), ``activation`` ("relu", default,
+    or "tanh").
     """
     m = validation.positive_int("m", spec.get("m", 10))
     arch = spec.get("architecture", "conv")
@@ -157,7 +166,13 @@ def build_model(spec: dict, shape: tuple[int, ...]) -> VAE:
         if len(shape) != 1:
             raise ValueError(f"the mlp architecture needs vector observations; got shape {shape}")
         hidden = tuple(validation.positive_int("hidden", h) for h in spec.get("hidden", (300, 300, 300)))
-        encoder, decoder = MLPEncoder(shape[0], m, hidden), MLPDecoder(shape[0], m, hidden)
+        decoder_hidden = tuple(validation.positive_int("decoder_hidden", h)
+                               for h in spec.get("decoder_hidden", hidden))
+        activation = spec.get("activation", "relu")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        encoder = MLPEncoder(shape[0], m, hidden, activation)
+        decoder = MLPDecoder(shape[0], m, decoder_hidden, activation)
     else:
         raise ValueError(f"architecture must be 'conv' or 'mlp'; got {arch!r}")
     return VAE(encoder, decoder, likelihood, m)
