@@ -262,7 +262,7 @@ def mode_fixed_point():
 
 
 def sections():
-    g, printed = gradients(), printed_gradients()
+    g = gradients()
     sol = stationary_points()
     dec = decoder_in_terms_of_encoder()
     wood_lhs, wood_rhs = woodbury_eq_21()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import sympy as sp
 from sympy.matrices.expressions import MatAdd, MatMul
 from sympy.printing.numpy import NumPyPrinter

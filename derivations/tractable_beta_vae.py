@@ -25,7 +25,6 @@ References
 """
 from __future__ import annotations
 
-import itertools
 from functools import lru_cache
 
 import sympy as sp

@@ -8,9 +8,17 @@ strategies live in their own section below the shared ones.
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
 
 # ---------------------------------------------------------------- shared building blocks
+
+
+def examples(n: int):
+    """``@examples(n)``: n examples under the ``ci`` profile (default 20), scaled with the
+    profile (x20 under ``thorough``): a test's cost sets its count, the profile its depth."""
+    return settings(max_examples=max(1, n * settings.default.max_examples // 20))
+
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.metrics import mutual_info_score
 
@@ -37,7 +37,7 @@ def factors():
     return np.stack([rng.integers(0, k, 4000) for k in SIZES], axis=1)
 
 
-@settings(max_examples=30)
+@s.examples(30)
 @given(pair=s.deep_label_pairs())
 def test_discrete_information_matches_scikit_learn(pair, evidence):
     a, b = pair
@@ -111,7 +111,7 @@ def test_duplicated_latent_zeroes_mig_and_sap_of_its_factor(factors):
     assert dci["per_factor"][0] < 0.9 and np.all(dci["per_factor"][1:] > 0.95)
 
 
-@settings(max_examples=8)
+@s.examples(8)
 @given(theta=s.deep_mixing_angles)
 def test_rotating_two_factors_gives_sap_cos_2theta(theta, evidence):
     """Codes (cos t v1 + sin t v2, -sin t v1 + cos t v2) of equal-variance factors: S = cos^2 t, sin^2 t."""
@@ -133,7 +133,7 @@ def test_mixing_at_45_degrees_zeroes_mig(factors):
     assert M.sap(codes, v, (False, False))["score"] < 0.05
 
 
-@settings(max_examples=20)
+@s.examples(20)
 @given(importance=s.dense_matrices(5, 3, (0.1, 3.0)).map(np.abs))
 def test_dci_aggregation_matches_disentanglement_lib(importance):
     """A literal transcription of disentanglement_lib/evaluation/metrics/dci.py (scipy entropies)."""
@@ -217,7 +217,7 @@ def joint_samples(Sigma_x, Sigma_xv, Sigma_v, n, seed):
 
 
 @pytest.mark.claim("mi_collapse.eq_9", "mi_collapse.eq_10")
-@settings(max_examples=8)
+@s.examples(8)
 @given(rep=s.deep_linear_gaussian_representations())
 def test_sap_on_linear_gaussian_samples_matches_eq_10(rep, evidence):
     Sigma_x, Sigma_xv, Sigma_v = rep
@@ -233,7 +233,7 @@ def test_sap_on_linear_gaussian_samples_matches_eq_10(rep, evidence):
 
 
 @pytest.mark.claim("mi_collapse.eq_11")
-@settings(max_examples=6)
+@s.examples(6)
 @given(rep=s.deep_linear_gaussian_representations(max_m=3, max_s=2))
 def test_histogram_mig_matches_the_exact_information_of_the_binned_gaussians(rep, evidence):
     """20-bin MIG of samples == MIG of the exactly discretised Gaussian pairs (same bin edges)."""

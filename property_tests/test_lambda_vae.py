@@ -11,7 +11,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
@@ -120,7 +120,7 @@ def _reconstruction_gradient(dlog_p, mu, noise, order=80):
 
 
 @pytest.mark.claim("lambda_vae.eq_3", "lambda_vae.eq_11")
-@settings(max_examples=15)
+@s.examples(15)
 @given(decoder=s.lvae_tanh_decoders(), mu=st.floats(-2, 2), sigma=s.log_uniform(0.05, 1.5),
        lam=st.floats(1.0, 5.0))
 def test_elbo_gradient_matches_finite_differences(decoder, mu, sigma, lam, evidence):
@@ -243,7 +243,7 @@ def test_collapsed_point_rates(evidence):
 
 
 @pytest.mark.claim("lambda_vae.eq_2")
-@settings(max_examples=10)
+@s.examples(10)
 @given(seed=s.seeds, dims=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        noise_scale=s.log_uniform(0.1, 3.0))
 def test_hoffman_johnson_linear_gaussian(seed, dims, noise_scale, evidence):
@@ -279,7 +279,7 @@ def test_hoffman_johnson_linear_gaussian(seed, dims, noise_scale, evidence):
 
 
 @pytest.mark.claim("lambda_vae.eq_2", "lambda_vae.appendix_a_7")
-@settings(max_examples=10)
+@s.examples(10)
 @given(encoder=s.lvae_finite_encoders())
 def test_finite_data_information_matches_monte_carlo(encoder, evidence):
     """Quadrature I(X;Z) = H[Z] - H[Z|X] (with A.7) and KL(q(z)||p) against Monte Carlo sampling,
@@ -299,7 +299,7 @@ def test_finite_data_information_matches_monte_carlo(encoder, evidence):
 
 
 @pytest.mark.claim("lambda_vae.eq_4", "lambda_vae.eq_5", "lambda_vae.appendix_a_6", "lambda_vae.eq_8")
-@settings(max_examples=10)
+@s.examples(10)
 @given(encoder=s.lvae_finite_encoders())
 def test_information_gap_identities_finite_data(encoder, evidence):
     """Finite data: ΔI = H[φ|Z] (posterior-entropy quadrature) equals H[φ] - I(X;Z) (Monte Carlo);
@@ -345,7 +345,7 @@ def test_attenuation_chain_rule_and_invariance(evidence):
         return info.entropy_phi, info.gap, info.mutual_information
 
     h = 1e-4
-    (phi_m, gap_m, i_m), (phi_0, gap_0, i_0), (phi_p, gap_p, i_p) = at(0.3 - h), at(0.3), at(0.3 + h)
+    (phi_m, gap_m, i_m), (phi_0, _, i_0), (phi_p, gap_p, i_p) = at(0.3 - h), at(0.3), at(0.3 + h)
     d_phi, d_gap, d_r = phi_p - phi_m, gap_p - gap_m, f(i_p) - f(i_m)
     lhs, rhs = d_r / d_phi, f_prime(i_0) * (1 - d_gap / d_phi)
     evidence("eq. (6) |lhs - rhs|", abs(lhs - rhs))
@@ -361,7 +361,7 @@ def test_attenuation_chain_rule_and_invariance(evidence):
 
 
 @pytest.mark.claim("lambda_vae.eq_7")
-@settings(max_examples=8)
+@s.examples(8)
 @given(signal=s.lvae_signal_powers, ratio=s.log_uniform(0.1, 10.0), lam=st.floats(1.0, 3.0))
 def test_gaussian_channel_exact_for_gaussian_signal(signal, ratio, lam, evidence):
     """Eq. (7) with noise σ^λ against nested quadrature for μ(X) ~ N(0, S)."""
@@ -374,7 +374,7 @@ def test_gaussian_channel_exact_for_gaussian_signal(signal, ratio, lam, evidence
 
 
 @pytest.mark.claim("lambda_vae.eq_7")
-@settings(max_examples=8)
+@s.examples(8)
 @given(encoder=s.lvae_finite_encoders(max_dim=1, merge=False), spread=s.log_uniform(0.05, 1.0))
 def test_gaussian_channel_bounds_non_gaussian_signal(encoder, spread, evidence):
     """With constant σ, a non-Gaussian signal of power S carries at most log(1 + S/σ²)/2:
@@ -403,7 +403,7 @@ def test_gaussian_channel_fails_for_input_dependent_noise(evidence):
 
 
 @pytest.mark.claim("lambda_vae.section_3_2_marginal_matching")
-@settings(max_examples=6)
+@s.examples(6)
 @given(sigmas=st.lists(st.floats(0.15, 0.95), min_size=1, max_size=3))
 def test_marginal_matching_information(sigmas, evidence):
     """Groups μ ~ N(0, 1 - σ_k²) with noise σ_k make q(z) = N(0, 1): then I(X;Z) = E[-log σ²]/2
@@ -507,7 +507,7 @@ def _quadratic_elbo(a, lam):
 
 
 @pytest.mark.claim("lambda_vae.eq_21")
-@settings(max_examples=8)
+@s.examples(8)
 @given(a=s.log_uniform(0.1, 10.0), sigma=st.floats(0.1, 0.95), lam=st.floats(1.2, 4.0))
 def test_scaling_correction_with_separate_reconstruction_gradients(a, sigma, lam, evidence):
     """Δ∇ = ∂L_λ/∂log σ - ∂L_1/∂log σ by finite differences in log σ of the quadrature ELBOs equals
@@ -578,7 +578,7 @@ def test_full_flow_does_not_settle_at_sigma_star(evidence):
 
 
 @pytest.mark.claim("lambda_vae.eq_12")
-@settings(max_examples=10)
+@s.examples(10)
 @given(signal=s.lvae_signal_powers, sigma=st.floats(0.05, 0.99), lam=st.floats(1.0001, 6.0),
        encoder=s.lvae_finite_encoders(max_dim=1, merge=False))
 def test_information_gain_overestimates_exact_gain(signal, sigma, lam, encoder, evidence):
@@ -649,7 +649,7 @@ def test_kl_excess_matches_quadrature(lam, sigma, evidence):
 
 
 @pytest.mark.claim("lambda_vae.proposition_3")
-@settings(max_examples=12)
+@s.examples(12)
 @given(sigma=s.lvae_sigmas, delta=s.lvae_deltas)
 def test_lambda_star_maximises_net_gain(sigma, delta, evidence):
     """λ* against an mpmath root of ∂J/∂λ (rtol 1e-10) and bounded maximisation of J with KL by
@@ -672,7 +672,7 @@ def test_lambda_star_maximises_net_gain(sigma, delta, evidence):
 
 
 @pytest.mark.claim("lambda_vae.appendix_b_2")
-@settings(max_examples=8)
+@s.examples(8)
 @given(lam=st.floats(1.0, 6.0), sigma=st.floats(0.05, 0.95), delta=s.lvae_deltas)
 def test_appendix_b2_derivatives(lam, sigma, delta, evidence):
     """Eq. (25) and (35) against finite differences in λ of the quadrature KL difference; eq. (30)
@@ -736,7 +736,7 @@ def test_figure_7_lambda_star_is_one_near_sigma_zero(evidence):
 
 
 @pytest.mark.claim("lambda_vae.figure_4_joint_convergence")
-@settings(max_examples=6)
+@s.examples(6)
 @given(delta=s.log_uniform(1e-4, 0.15).map(lambda x: 1 + x))
 def test_reported_sigma_and_lambda_bar_are_inconsistent(delta, evidence):
     """The idealised schedule (λ <- λ*(σ), σ <- root of λσ^{λ-1} = 1) converges from every start

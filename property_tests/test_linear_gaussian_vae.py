@@ -8,7 +8,7 @@ Algorithm 1, mpmath iterates at 50 digits, and sweeps on both sides of threshold
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from numerics import linear_gaussian_vae as lgv
@@ -34,7 +34,7 @@ def collapsed_objective(Sigma_y):
 
 @pytest.mark.claim("mi_collapse.eq_6", "mi_collapse.eq_8", "mi_collapse.appendix_a_1",
                    "mi_collapse.appendix_a_2", "mi_collapse.appendix_a_3")
-@settings(max_examples=10)
+@s.examples(10)
 @given(p=s.lgv_parameters(max_n=4), beta=s.betas, lam=s.lambdas)
 def test_objective_matches_monte_carlo(p, beta, lam, evidence):
     """Each term of (6) and (8) against sampling the model with scipy log-densities."""
@@ -77,7 +77,7 @@ def test_objective_float64_agrees_with_mpmath(p, beta, lam, evidence):
 
 
 @pytest.mark.claim("mi_collapse.eq_16", "mi_collapse.eq_23")
-@settings(max_examples=12)
+@s.examples(12)
 @given(p=s.lgv_parameters(max_n=4, max_log10_cond=1.0), beta=s.betas, lam=s.lambdas, seed=s.seeds)
 def test_gradients_match_mpmath_central_differences(p, beta, lam, seed, evidence):
     """eq. (16)/(23a-d) against central differences of the objective at 40 digits, random directions."""
@@ -131,7 +131,7 @@ def _block_minimum(p, beta, lam, block, rng):
 
 
 @pytest.mark.claim("mi_collapse.lemma_3_1", "mi_collapse.lemma_4_1")
-@settings(max_examples=8)
+@s.examples(8)
 @given(p=s.lgv_parameters(max_n=3, max_log10_cond=1.0), beta=s.log_uniform(0.3, 30.0),
        lam=s.lambdas, seed=s.seeds)
 def test_block_updates_are_the_block_minimisers(p, beta, lam, seed, evidence):
@@ -169,7 +169,7 @@ def test_block_updates_zero_the_block_gradients(p, beta, lam, evidence):
 
 
 @pytest.mark.claim("mi_collapse.algorithm_1")
-@settings(max_examples=12)
+@s.examples(12)
 @given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.2, 50.0), lam=s.lambdas, seed=s.seeds)
 def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evidence):
     """The natural-coordinate iteration against Algorithm 1's iterates computed at 40 digits.
@@ -230,7 +230,7 @@ def _mp_problem(model, seed):
 
 
 @pytest.mark.claim("mi_collapse.eq_24", "mi_collapse.eq_26")
-@settings(max_examples=6)
+@s.examples(6)
 @given(model=s.lgv_models(max_n=4, max_s=2), beta=s.log_uniform(1.5, 20.0), seed=s.seeds)
 def test_encoder_recursion_26_holds_exactly_at_50_digits(model, beta, seed, evidence):
     """eq. (24)-(26): B^(t) = beta^-t Sigma_w^(t) Sigma_w^(0)^-1 B^(0) for t up to 300 (float64 underflows)."""
@@ -252,7 +252,7 @@ def test_encoder_recursion_26_holds_exactly_at_50_digits(model, beta, seed, evid
 
 
 @pytest.mark.claim("mi_collapse.eq_29", "mi_collapse.eq_30")
-@settings(max_examples=5)
+@s.examples(5)
 @given(model=s.lgv_models(max_n=3, max_s=2), beta=s.log_uniform(1.5, 20.0), lam=s.log_uniform(0.1, 5.0),
        seed=s.seeds)
 def test_encoder_recursion_30_holds_exactly_at_50_digits(model, beta, lam, seed, evidence):
@@ -300,7 +300,7 @@ def test_eq_29_printed_operator_is_a_misprint(evidence):
 
 
 @pytest.mark.claim("mi_collapse.eq_27", "mi_collapse.eq_31")
-@settings(max_examples=10)
+@s.examples(10)
 @given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.5, 100.0), lam=s.lambdas, seed=s.seeds)
 def test_spectral_bounds_27_and_31(model, beta, lam, seed, evidence):
     """||B^(t)||_2 <= ((1 + 2 lam ||Sigma_y||_2) / beta)^t C0 along every trajectory (log space)."""
@@ -318,7 +318,7 @@ def test_spectral_bounds_27_and_31(model, beta, lam, seed, evidence):
 
 
 @pytest.mark.claim("mi_collapse.theorem_3_2")
-@settings(max_examples=12)
+@s.examples(12)
 @given(model=s.lgv_models(max_n=8), beta=s.log_uniform(1.05, 1e6), seed=s.seeds)
 def test_theorem_3_2_collapse_for_beta_above_one(model, beta, seed, evidence):
     """For beta > 1 (lam = 0) Algorithm 1 converges to (0, 0, Sigma_y, I) and I(x; v) -> 0."""
@@ -335,7 +335,7 @@ def test_theorem_3_2_collapse_for_beta_above_one(model, beta, seed, evidence):
 
 
 @pytest.mark.claim("mi_collapse.theorem_3_2")
-@settings(max_examples=6)
+@s.examples(6)
 @given(model=s.lgv_models(max_n=3, max_s=2), beta=s.log_uniform(1.1, 20.0), seed=s.seeds)
 def test_trivial_point_is_the_global_minimum_for_beta_above_one(model, beta, seed, evidence):
     """BFGS over all of (A, B, Sigma_z, Sigma_w) from many starts never beats the collapsed value."""
@@ -394,7 +394,7 @@ def test_collapse_threshold_on_both_sides(lam, factor, evidence):
 
 
 @pytest.mark.claim("mi_collapse.appendix_e")
-@settings(max_examples=10)
+@s.examples(10)
 @given(model=s.lgv_models(max_n=5), lam=s.log_uniform(0.1, 10.0), seed=s.seeds)
 def test_linearised_map_at_collapse_has_spectral_radius_at_threshold(model, lam, seed, evidence):
     """Finite differences of the literal Algorithm 1 map at (B, Sigma_w) = (0, I): along B it
@@ -417,7 +417,7 @@ def test_linearised_map_at_collapse_has_spectral_radius_at_threshold(model, lam,
 
 
 @pytest.mark.claim("mi_collapse.section_4_2")
-@settings(max_examples=10)
+@s.examples(10)
 @given(model=s.lgv_models(max_n=6), lam=s.log_uniform(0.2, 10.0), frac=st.floats(0.05, 0.95), seed=s.seeds)
 def test_mode_thresholds_and_closed_form_fixed_point(model, lam, frac, seed, evidence):
     """Between 1 and beta_c Algorithm 1 converges to the closed-form point: active modes are the
@@ -468,7 +468,7 @@ def test_no_stationary_point_for_beta_below_one_or_beta_one_with_lambda(beta, la
 
 
 @pytest.mark.claim("mi_collapse.algorithm_1")
-@settings(max_examples=8)
+@s.examples(8)
 @given(model=s.lgv_models(max_n=6), seed=s.seeds)
 def test_beta_one_without_lambda_reaches_exact_likelihood(model, seed, evidence):
     """beta = 1, lam = 0: a continuum of stationary points, all with L = -log-likelihood of the data."""
@@ -501,7 +501,7 @@ def test_adam_agrees_with_algorithm_1(beta, lam, evidence):
 
 
 @pytest.mark.claim("mi_collapse.eq_4", "mi_collapse.eq_9", "mi_collapse.eq_10")
-@settings(max_examples=8)
+@s.examples(8)
 @given(model=s.lgv_models(max_n=6), data=st.data())
 def test_covariances_and_sap_match_samples(model, data, evidence):
     """eq. (4) and the squared correlations (9) and SAP (10) against 200k samples of (x, v)."""
@@ -557,7 +557,7 @@ def test_mig_normalisation_by_differential_entropy_fails_for_small_factor_varian
 
 
 @pytest.mark.claim("mi_collapse.eq_12")
-@settings(max_examples=15)
+@s.examples(15)
 @given(model=s.lgv_models(max_n=5, max_s=3), data=st.data())
 def test_lim_partition_dynamic_programme_equals_brute_force(model, data, evidence):
     """eq. (12) by DP over factor subsets against enumerating all m^s factor -> latent maps."""
@@ -588,7 +588,7 @@ def test_lim_is_not_a_maximum_weight_assignment(evidence):
 
 
 @pytest.mark.claim("mi_collapse.eq_28")
-@settings(max_examples=10)
+@s.examples(10)
 @given(model=s.lgv_models(max_n=6), data=st.data())
 def test_eq_28_mutual_information_two_routes(model, data, evidence):
     """eq. (28) against (a) the model's structure, Cov(x | v) = sigma^2 B B^T + Sigma_w, and
@@ -612,7 +612,7 @@ def test_eq_28_mutual_information_two_routes(model, data, evidence):
 
 
 @pytest.mark.claim("mi_collapse.section_4_1", "mi_collapse.theorem_3_2")
-@settings(max_examples=10)
+@s.examples(10)
 @given(model=s.lgv_models(max_n=6, max_s=3), data=st.data())
 def test_metrics_vanish_quadratically_as_the_encoder_gain_vanishes(model, data, evidence):
     """§4.1: as ||B|| -> 0, S_ij, SAP, MIG, LIM and I(x; v) -> 0, all O(||B||^2)."""

@@ -18,7 +18,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
@@ -35,12 +35,6 @@ MC_SIGMAS = 5.0
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _examples(n: int):
-    """``n`` examples under the ``ci`` profile, scaled with the profile's default (x20 under
-    ``thorough``): a test's own cost sets its count, the profile its depth."""
-    return settings(max_examples=max(1, n * settings.default.max_examples // 20))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -101,7 +95,7 @@ def _spectrum_problem(zeta, d2, seed=0):
 
 
 @pytest.mark.claim("wang_ziyin.eq_5")
-@_examples(10)
+@s.examples(10)
 @given(p=s.llm_problems(clear=False), seed=s.seeds)
 def test_objective_terms_match_monte_carlo(p, seed, evidence):
     """Reconstruction and β KL of eq. (3), sampled with scipy densities, against eq. (5)."""
@@ -132,7 +126,7 @@ def test_objective_on_training_set_matches_moment_form(p, seed, evidence):
 
 
 @pytest.mark.claim("wang_ziyin.proposition_1")
-@_examples(8)
+@s.examples(8)
 @given(p=s.llm_problems(), seed=s.seeds)
 def test_reduction_to_matrix_factorisation(p, seed, evidence):
     """L_VAE = L(U, Φ^{1/2} P_A^T W)/(2η_dec²) + ℓ_var at every point; every solution W of
@@ -229,7 +223,7 @@ def _fixed_sigma_problems(draw):
 
 
 @pytest.mark.claim("wang_ziyin.proposition_2", "wang_ziyin.corollary_1")
-@_examples(12)
+@s.examples(12)
 @given(p=_fixed_sigma_problems())
 def test_fixed_sigma_minimum_pairs_smallest_sigma_with_largest_zeta(p, evidence):
     """For a fixed, unsorted Σ the numerical minimum equals the corrected closed form, and
@@ -278,7 +272,7 @@ def test_proposition_2_counterexample(evidence):
 
 
 @pytest.mark.claim("wang_ziyin.theorem_1")
-@_examples(10)
+@s.examples(10)
 @given(p=s.llm_problems())
 def test_theorem_1_global_minimum(p, evidence):
     """σ = η_enc: λ_i, θ_i of eq. (10) are the singular values of the numerical minimiser."""
@@ -390,7 +384,7 @@ def test_proposition_3_sigma_star(zeta, beta, eta_enc, eta_dec, evidence):
 
 @pytest.mark.claim("wang_ziyin.theorem_2", "wang_ziyin.corollary_2", "wang_ziyin.proposition_3",
                    "wang_ziyin.eq_12")
-@_examples(14)
+@s.examples(14)
 @given(p=s.llm_problems())
 def test_theorem_2_global_minimum(p, evidence):
     """Numerical minimum of eq. (5) over (U, W, Σ) from many starts against Theorem 2:
@@ -530,7 +524,7 @@ def test_theorem_3_hessian_at_origin(evidence):
 
 
 @pytest.mark.claim("wang_ziyin.theorem_3")
-@_examples(10)
+@s.examples(10)
 @given(p=s.llm_problems(clear=False), seed=s.seeds)
 def test_origin_hessian_spectrum(p, seed, evidence):
     """For whitened x (A = I) the full finite-difference spectrum of the Hessian at the
@@ -552,7 +546,7 @@ def test_origin_hessian_spectrum(p, seed, evidence):
 
 
 @pytest.mark.claim("wang_ziyin.proposition_4")
-@_examples(6)
+@s.examples(6)
 @given(seed=s.seeds)
 def test_proposition_4_optimal_biases(seed, evidence):
     """Minimising over the biases alone gives (-W^T E x, E y); the model with biases has
@@ -597,7 +591,7 @@ def test_lemma_1_and_eq_31(seed, evidence):
 
 
 @pytest.mark.claim("wang_ziyin.eq_34")
-@_examples(8)
+@s.examples(8)
 @given(seed=s.seeds)
 def test_ddv_objective_matches_monte_carlo(seed, evidence):
     """Eq. (28) sampled (scipy densities, σ(x) = |C x + f|) against eq. (34) (exact in ε)."""
@@ -615,7 +609,7 @@ def test_ddv_objective_matches_monte_carlo(seed, evidence):
 
 
 @pytest.mark.claim("wang_ziyin.proposition_5")
-@_examples(8)
+@s.examples(8)
 @given(seed=s.seeds)
 def test_proposition_5_constant_variance_is_never_worse(seed, evidence):
     """L^DDV(U, W, C, f) >= L^DDV(U, W, 0, f') at random points, with equality at C = 0, and
@@ -704,7 +698,7 @@ def _printed_eq_49(spec, s_value, beta):
 
 
 @pytest.mark.claim("wang_ziyin.eq_49", "wang_ziyin.lemma_2")
-@_examples(20)
+@s.examples(20)
 @given(sb=_spectrum_and_beta(), u=st.floats(-3, 3))
 def test_G_prime_matches_finite_differences(sb, u, evidence):
     """G'(s) (eq. 49 corrected) against an mpmath central difference of G at 40 digits."""
@@ -749,7 +743,7 @@ def test_eq_54_printed_coefficient(evidence):
 
 
 @pytest.mark.claim("wang_ziyin.lemma_2")
-@_examples(15)
+@s.examples(15)
 @given(sb=_spectrum_and_beta())
 def test_lemma_2_G_differentiable_at_breakpoints(sb, evidence):
     """At every s_p = ζ_p²/β: G is continuous and its one-sided derivatives agree."""
@@ -780,7 +774,7 @@ def _grid(spec, beta, n=4000):
 
 
 @pytest.mark.claim("wang_ziyin.lemma_3", "wang_ziyin.corollary_3", "wang_ziyin.proposition_6")
-@_examples(25)
+@s.examples(25)
 @given(sb=_spectrum_and_beta())
 def test_stationary_points_lemma_3_corollary_3_proposition_6(sb, evidence):
     """On a fine grid, G's increments change sign at most once over (0, ∞) and at most once
@@ -806,7 +800,7 @@ def test_stationary_points_lemma_3_corollary_3_proposition_6(sb, evidence):
 
 
 @pytest.mark.claim("wang_ziyin.lemma_4")
-@_examples(20)
+@s.examples(20)
 @given(sb=_spectrum_and_beta())
 def test_lemma_4(sb, evidence):
     """t² G'(t) > s_p² G'(s_p) for p <= d2/β and t > s_p (G' by central differences)."""
@@ -845,7 +839,7 @@ def _brute_force_s_star(spec, beta):
 
 
 @pytest.mark.claim("wang_ziyin.proposition_7")
-@_examples(20)
+@s.examples(20)
 @given(sb=_spectrum_and_beta())
 def test_proposition_7_unique_minimum(sb, evidence):
     """In Case 3 G has one global minimiser, found by brute force, where G' = 0; G'(s_+) > 0."""
@@ -895,7 +889,7 @@ def test_table_1_rows_1_2(evidence):
 
 
 @pytest.mark.claim("wang_ziyin.theorem_4", "wang_ziyin.table_1")
-@_examples(15)
+@s.examples(15)
 @given(spec=s.llm_spectra())
 def test_theorem_4_brute_force_beta_scan(spec, evidence):
     """At β = (0.5, 0.9, 1.1, 2) x every threshold and on a log grid, the brute-force
@@ -963,7 +957,7 @@ def test_theorem_4_raw_minimisation(evidence):
 
 
 @pytest.mark.claim("wang_ziyin.section_4_4")
-@_examples(15)
+@s.examples(15)
 @given(spec=s.llm_spectra(residual=False), equal=st.booleans())
 def test_section_4_4_beta_below_d2_over_dstar(spec, equal, evidence):
     """d1 < d*: β < d2/d* keeps every latent (brute force over s); equal ζ collapse

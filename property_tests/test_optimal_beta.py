@@ -8,12 +8,11 @@ whose optimum (numerics.tractable_beta_vae) is confirmed independently in
 property_tests/test_tractable_beta_vae.py. No library code is needed for them beyond
 that model, hence no numerics/optimal_beta.py.
 """
-import math
 
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, optimize
 
@@ -42,7 +41,7 @@ def optimal_curve(A, beta, name):
 
 
 @pytest.mark.claim("optimal_beta.proposition_4", "optimal_beta.proposition_2", "optimal_beta.eq_13")
-@settings(max_examples=200)
+@s.examples(200)
 @given(objective=s.ob_finite_objectives(), betas=s.ob_beta_lists)
 def test_proposition_4_on_finite_objectives(objective, betas, evidence):
     """For β₁ < β₂, every maximiser at β₂ has B (and A) no larger than every maximiser at β₁."""
@@ -56,7 +55,7 @@ def test_proposition_4_on_finite_objectives(objective, betas, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_4", "optimal_beta.proposition_2", "optimal_beta.eq_13")
-@settings(max_examples=30)
+@s.examples(30)
 @given(objective=s.ob_concave_objectives())
 def test_proposition_4_on_concave_objectives(objective, evidence):
     """A = -½κᵀPκ + aᵀκ, B = ½κᵀQκ + qᵀκ: κ*(β) = (P + βQ)⁻¹(a - βq), confirmed by BFGS;
@@ -80,7 +79,7 @@ def test_proposition_4_on_concave_objectives(objective, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_1")
-@settings(max_examples=100)
+@s.examples(100)
 @given(objective=s.ob_finite_objectives(), beta=s.log_uniform(1e-2, 1e2))
 def test_envelope_identity_on_finite_objectives(objective, beta, evidence):
     """Corrected Prop. 1 (Danskin): L* is convex and non-increasing, ∂±L* = -min/-max B over
@@ -108,7 +107,7 @@ def test_envelope_identity_on_finite_objectives(objective, beta, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_1")
-@settings(max_examples=10)
+@s.examples(10)
 @given(A=s.tbv_mixing(max_N=6), beta=s.log_uniform(0.05, 20.0))
 def test_envelope_identity_tractable(A, beta, evidence):
     """Tractable model: dL*/dβ by central differences equals -KL*, and
@@ -134,7 +133,7 @@ def test_envelope_identity_tractable(A, beta, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_2", "optimal_beta.eq_13", "optimal_beta.figure_1cd")
-@settings(max_examples=15)
+@s.examples(15)
 @given(A=s.tbv_mixing(max_N=6))
 def test_kl_and_reconstruction_nonincreasing_tractable(A, evidence):
     """KL* and reconstruction* at the optimum never increase along a fine β grid."""
@@ -166,7 +165,7 @@ def test_eq_14_identity(evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_3")
-@settings(max_examples=200)
+@s.examples(200)
 @given(objective=s.ob_finite_objectives(), betas=s.ob_beta_lists)
 def test_elbo_star_unimodal_on_finite_objectives(objective, betas, evidence):
     """ELBO*(β) = A - B at the optimum: maximal at β = 1, non-decreasing below 1 and
@@ -187,7 +186,7 @@ def test_elbo_star_unimodal_on_finite_objectives(objective, betas, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_3")
-@settings(max_examples=10)
+@s.examples(10)
 @given(A=s.tbv_mixing(max_N=6), beta=s.log_uniform(0.05, 20.0))
 def test_elbo_star_tractable(A, beta, evidence):
     """dELBO*/dβ = (β - 1) dKL*/dβ by central differences; ELBO*(1) ≥ ELBO*(β)."""
@@ -207,7 +206,7 @@ def test_elbo_star_tractable(A, beta, evidence):
 
 
 @pytest.mark.claim("optimal_beta.eq_4", "optimal_beta.eq_16")
-@settings(max_examples=10)
+@s.examples(10)
 @given(A=s.tbv_mixing(max_N=4), data=st.data())
 def test_mie_is_log_likelihood_minus_elbo(A, data, evidence):
     """MIE from (25)-(26) equals E log p_θ(x) - ELBO at any network, and matches Monte
@@ -227,7 +226,7 @@ def test_mie_is_log_likelihood_minus_elbo(A, data, evidence):
 
 
 @pytest.mark.claim("optimal_beta.section_4a")
-@settings(max_examples=5)
+@s.examples(5)
 @given(A=s.tbv_mixing(max_N=4, max_k=2), data=st.data())
 def test_fixed_decoder_mie_minimal_at_one(A, data, evidence):
     """Fixed (D, b_D): the optimal encoder (closed form, confirmed by many-start BFGS of

@@ -7,18 +7,17 @@ rational arithmetic, finite differences and many-start BFGS of an objective writ
 again from its definition (``numerics.reference.tractable_beta_vae``).
 """
 import math
-import random
 
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from derivations import tractable_beta_vae as d
 from derivations.matrix_calculus import (GENERAL, SPD, evaluate, prove_identity, prove_identity_symbolic,
-                                         random_rational, symbolic_matrix, to_numpy)
+                                         to_numpy)
 from numerics import tractable_beta_vae as t
 from numerics.reference import tractable_beta_vae as ref
 from numerics.reference.finite_differences import gradient as fd_gradient
@@ -40,7 +39,7 @@ def network(p: dict) -> t.Parameters:
 
 
 @pytest.mark.claim("optimal_beta.eq_18", "optimal_beta.eq_57")
-@settings(max_examples=8)
+@s.examples(8)
 @given(A=s.tbv_mixing(max_N=4), data=st.data())
 def test_data_distribution(A, data, evidence):
     """Sample moments of x = As + η against Σ_x (eq. 18); of x = Dz + b_D + ε against
@@ -71,7 +70,7 @@ def test_data_distribution(A, data, evidence):
 
 
 @pytest.mark.claim("optimal_beta.eq_18", "optimal_beta.eq_57")
-@settings(max_examples=8)
+@s.examples(8)
 @given(M=s.tbv_mixing(max_N=4, max_k=2), seed=s.seeds)
 def test_evidence_by_quadrature(M, seed, evidence):
     """log N(x; b, MMᵀ + I) against log ∫ N(x; Mz + b, I) N(z; 0, I) dz by Gauss-Hermite."""
@@ -91,7 +90,7 @@ def test_evidence_by_quadrature(M, seed, evidence):
 
 @pytest.mark.claim("optimal_beta.eq_19", "optimal_beta.eq_49", "optimal_beta.eq_24",
                    "optimal_beta.section_4b_decoder")
-@settings(max_examples=15)
+@s.examples(15)
 @given(A=s.tbv_mixing(), seed=s.seeds)
 def test_posteriors_by_bayes_rule(A, seed, evidence):
     """log N(s; Fx, E) with (F, E) = posterior(M) equals log p(x|s) + log p(s) - log p(x)
@@ -168,7 +167,7 @@ def test_generating_functional(evidence):
 
 
 @pytest.mark.claim("optimal_beta.eq_21", "optimal_beta.eq_38", "optimal_beta.eq_39", "optimal_beta.eq_40")
-@settings(max_examples=10)
+@s.examples(10)
 @given(A=s.tbv_mixing(max_N=4), beta=s.log_uniform(0.1, 10.0), data=st.data())
 def test_objective_matches_monte_carlo(A, beta, data, evidence):
     """Reconstruction, KL and L_β (eq. 21 with constants) against sampling x, z and
@@ -240,7 +239,7 @@ def test_eq_38_as_printed_is_not_up_to_a_constant(evidence):
 
 @pytest.mark.claim("optimal_beta.eq_42", "optimal_beta.eq_43", "optimal_beta.eq_44",
                    "optimal_beta.eq_45", "optimal_beta.eq_46", "optimal_beta.eq_47")
-@settings(max_examples=15)
+@s.examples(15)
 @given(A=s.tbv_mixing(max_N=4), beta=s.log_uniform(0.1, 10.0), data=st.data())
 def test_gradient_matches_finite_differences(A, beta, data, evidence):
     """numerics.gradient (eq. 42-47) against central differences of the reference objective."""
@@ -287,7 +286,7 @@ def test_gradients_derived_symbolically(evidence):
 
 
 @pytest.mark.claim("optimal_beta.eq_22", "optimal_beta.eq_23")
-@settings(max_examples=15)
+@s.examples(15)
 @given(problem=s.tbv_problems())
 def test_optimum_is_stationary(problem, evidence):
     """At the closed-form optimum b_μ = b_D = W_σ = 0, the gradient vanishes (numerics and
@@ -308,7 +307,7 @@ def test_optimum_is_stationary(problem, evidence):
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum", "optimal_beta.eq_22")
-@settings(max_examples=6)
+@s.examples(6)
 @given(problem=s.tbv_problems(max_N=4, max_k=2))
 def test_optimum_is_global_by_multistart(problem, evidence):
     """BFGS of the reference objective from random starts never beats the closed form,
@@ -355,7 +354,7 @@ def test_paper_optimum_by_reduced_multistart(evidence):
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum")
-@settings(max_examples=10)
+@s.examples(10)
 @given(problem=s.tbv_problems())
 def test_equivalent_optima(problem, evidence):
     """k!/(k-r)! 2^r distinct optima; they share every quantity except TIE; with equal
@@ -389,7 +388,7 @@ def test_equivalent_optima(problem, evidence):
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum", "optimal_beta.section_4b_decoder")
-@settings(max_examples=15)
+@s.examples(15)
 @given(A=s.tbv_mixing(max_N=6), beta=s.log_uniform(0.05, 50.0))
 def test_optimal_values_closed_form(A, beta, evidence):
     """Every quantity at the optimum (matrix formulas of numerics) equals the eigenvalue
@@ -451,7 +450,7 @@ def test_eq_59_as_printed_fails(evidence):
 
 
 @pytest.mark.claim("optimal_beta.eq_25", "optimal_beta.eq_26", "optimal_beta.eq_27", "optimal_beta.eq_61")
-@settings(max_examples=10)
+@s.examples(10)
 @given(A=s.tbv_mixing(max_N=4), data=st.data())
 def test_inference_errors_match_monte_carlo(A, data, evidence):
     """MIE and TIE (eq. 25-27 with the offsets of b_μ, b_D) against Monte Carlo of
