@@ -164,6 +164,7 @@ class Objective:
     lam: float = 0.0
     phase1_steps: int = 0
     schedule: LambdaSchedule | None = None
+    warmup_steps: int = 0
 
     def __post_init__(self):
         if self.name not in OBJECTIVES:
@@ -171,6 +172,13 @@ class Objective:
         self.beta = validation.positive("beta", self.beta)
         self.lam = validation.nonnegative("lam", self.lam)
         self.phase1_steps = validation.positive_int("phase1_steps", self.phase1_steps, minimum=0)
+        self.warmup_steps = validation.positive_int("warmup_steps", self.warmup_steps, minimum=0)
+
+    def kl_weight(self, step: int) -> float:
+        """beta, ramped linearly from 0 over the first ``warmup_steps`` steps (KL warm-up; 0: none)."""
+        if step >= self.warmup_steps:
+            return self.beta
+        return self.beta * step / self.warmup_steps
 
     def l2_weight(self, step: int) -> float:
         """lam from step N1 = ``phase1_steps`` on, 0 before (the two-phase protocol)."""
@@ -187,7 +195,7 @@ class Objective:
         """
         eps = torch.randn((x.shape[0], model.m), generator=generator, device=x.device, dtype=torch.float32)
         exponent = torch.as_tensor(self.exponent(step, model.m), dtype=torch.float32, device=x.device)
-        return loss_terms(model, x, eps, exponent, self.beta, self.l2_weight(step))
+        return loss_terms(model, x, eps, exponent, self.kl_weight(step), self.l2_weight(step))
 
     def after_step(self, parts: dict, step: int) -> None:
         """Feed the step's mean sigma to the lambda schedule."""
@@ -207,10 +215,11 @@ def build_objective(spec: dict, m: int) -> Objective:
 
     beta: ``beta``. lambda-beta: ``beta``, ``lam``, ``phase1_steps`` (N1). lambda:
     ``beta`` (default 1), ``delta`` (None for the constant exponent ``fixed``),
-    ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``.
+    ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``. Every objective:
+    ``warmup_steps`` (KL warm-up, default 0).
     """
     name = spec.get("name", "beta")
-    common = {"name": name, "beta": spec.get("beta", 1.0)}
+    common = {"name": name, "beta": spec.get("beta", 1.0), "warmup_steps": spec.get("warmup_steps", 0)}
     if name == "beta":
         return Objective(**common)
     if name == "lambda-beta":

@@ -66,6 +66,19 @@ def _truncate_log(path: Path, step: int) -> None:
         atomic_write(path, lambda p: p.write_text("".join(line + "\n" for line in lines)))
 
 
+def log_line(step: int, sums: dict, count: int, lam: float, images_per_s: float) -> dict:
+    """One line of ``log.jsonl``: the parts averaged over the window's ``count`` steps."""
+    line = {"step": step, **{k: (v / count).tolist() for k, v in sums.items()}, "lam": lam,
+            "images_per_s": images_per_s}
+    line["kl_total"] = float(np.sum(line["kl"]))
+    return line
+
+
+def append_log(run_dir: Path, line: dict) -> None:
+    with open(Path(run_dir) / LOG, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
 def _same_run(a: dict, b: dict) -> list[str]:
     """Keys on which two run configs differ in a way that changes the trajectory."""
     keys = ("data", "model", "objective", "batch_size", "lr", "seed")
@@ -187,11 +200,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
             done = step + 1
             if done % log_every == 0 or done == steps:
                 now = time.perf_counter()
-                line = {"step": done, **{k: (v / count).tolist() for k, v in sums.items()},
-                        "lam": objective.l2_weight(step), "images_per_s": timed * batch_size / (now - t_log)}
-                line["kl_total"] = float(np.sum(line["kl"]))
-                with open(run_dir / LOG, "a") as f:
-                    f.write(json.dumps(line) + "\n")
+                line = log_line(done, sums, count, objective.l2_weight(step), timed * batch_size / (now - t_log))
+                append_log(run_dir, line)
                 bar.set_postfix(loss=f"{line['loss']:.4g}", kl=f"{line['kl_total']:.3g}")
                 sums, count, timed, t_log = {}, 0, 0, now
             if done % checkpoint_every == 0 or done == steps:
@@ -224,9 +234,12 @@ class RunConfig:
     evaluation: dict = field(default_factory=dict)
 
 
-def build(config: dict):
-    """(data, model, objective) of a run config, the model initialised from the config's seed."""
-    data = build_data(config["data"])
+def build(config: dict, data: FactorData | None = None):
+    """(data, model, objective) of a run config, the model initialised from the config's seed.
+
+    ``data`` reuses an already built data set (it must be the one ``config["data"]`` describes).
+    """
+    data = build_data(config["data"]) if data is None else data
     torch.manual_seed(config.get("seed", 0))
     model = build_model(config["model"], data.shape)
     return data, model, build_objective(config["objective"], model.m)
@@ -242,16 +255,25 @@ def train(config: RunConfig, run_dir, *, device="auto", amp=None, num_workers=No
         The metrics of :func:`deep.evaluate.evaluate` plus ``training`` (the summary of
         :func:`fit`); also written to ``run_dir/metrics.json``.
     """
-    from deep.evaluate import evaluate
-
     spec = asdict(config)
     data, model, objective = build(spec)
     summary = fit(model, data, objective, run_dir, steps=config.steps, batch_size=config.batch_size,
                   lr=config.lr, seed=config.seed, checkpoint_every=config.checkpoint_every,
                   log_every=config.log_every, device=device, amp=amp, num_workers=num_workers,
                   threads=threads, config=spec, init_from=init_from, progress=progress)
-    metrics = evaluate(model, data, exponent=objective.exponent(config.steps, model.m), **config.evaluation)
+    return write_metrics(model, data, objective, spec, run_dir, summary)
+
+
+def write_metrics(model, data: FactorData, objective: Objective, config: dict, run_dir, summary: dict) -> dict:
+    """Evaluate a trained model as ``config["evaluation"]`` says; write and return ``metrics.json``.
+
+    The metrics of :func:`deep.evaluate.evaluate` (with the sampling exponents in force
+    at the last step) plus ``training``, the summary of the training call.
+    """
+    from deep.evaluate import evaluate
+
+    metrics = evaluate(model, data, exponent=objective.exponent(config["steps"], model.m),
+                       **config.get("evaluation", {}))
     metrics["training"] = summary
-    path = Path(run_dir) / METRICS
-    atomic_write(path, lambda p: p.write_text(json.dumps(metrics, indent=1)))
+    atomic_write(Path(run_dir) / METRICS, lambda p: p.write_text(json.dumps(metrics, indent=1)))
     return metrics

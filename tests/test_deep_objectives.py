@@ -166,3 +166,16 @@ def test_lambda_schedule_ramps_linearly_from_one():
 def test_bad_objective_specs_are_named(spec, message):
     with pytest.raises(ValueError, match=message):
         build_objective(spec, 4)
+
+
+def test_kl_warm_up_ramps_beta_from_zero():
+    objective = build_objective({"name": "beta", "beta": 8.0, "warmup_steps": 4}, 3)
+    assert [objective.kl_weight(t) for t in range(6)] == [0.0, 2.0, 4.0, 6.0, 8.0, 8.0]
+    assert build_objective({"name": "beta", "beta": 8.0}, 3).kl_weight(0) == 8.0
+    model = build_model({"architecture": "mlp", "m": 3, "hidden": [8]}, (5,))
+    x = torch.rand(4, 5)
+    with torch.no_grad():
+        zero, parts = objective.loss(model, x, 0, torch.Generator().manual_seed(0))
+    assert zero.item() == pytest.approx(parts["nll"].item(), rel=1e-6)  # beta = 0 at step 0: no KL term
+    with pytest.raises(ValueError, match="warmup_steps must be an integer >= 0"):
+        build_objective({"name": "beta", "warmup_steps": -1}, 3)
