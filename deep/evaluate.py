@@ -92,7 +92,9 @@ def evaluate(model, data: FactorData, *, samples: int = 10_000, seed: int = 0, e
     Returns
     -------
     dict (JSON-able)
-        ``mig``, ``sap``, ``dci`` (dict or None) with per-factor parts, ``active_units``,
+        ``mig``, ``sap``, ``dci`` (dict or None) with per-factor parts, ``mutual_information``
+        (m x K, nats: the binned MI of each code with each factor that MIG uses) and
+        ``factor_entropy`` (K, nats), ``active_units``,
         ``latent_variance``, ``kl_per_dim``, ``kl``, ``sigma_mean``, ``exponent``,
         ``snr_capacity_per_dim``, ``snr_capacity`` (nats), ``decoder_capacity_per_dim``,
         ``decoder_capacity``, ``reconstruction_nll`` (sampled z), ``reconstruction_mse``
@@ -128,6 +130,7 @@ def evaluate(model, data: FactorData, *, samples: int = 10_000, seed: int = 0, e
     result = {
         "samples": samples, "seed": seed, "factor_names": list(data.factor_names),
         "mig": mig["score"], "mig_per_factor": mig["per_factor"],
+        "mutual_information": mig["mutual_information"], "factor_entropy": mig["entropy"],
         "sap": sap["score"], "sap_per_factor": sap["per_factor"],
         "dci": None,
         "active_units": metrics.active_units(mu)["count"], "latent_variance": mu.var(0, ddof=1),

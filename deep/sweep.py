@@ -125,7 +125,7 @@ def _combinations(grid: dict) -> list[dict]:
     return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
 
 
-def _normalise(config: dict) -> dict:
+def run_config(config: dict) -> dict:
     """A complete run config (RunConfig defaults filled in); lam = 0 in a lambda-beta run is the beta-VAE."""
     from deep.train import RunConfig
 
@@ -150,7 +150,7 @@ def _phase(base: dict, grid: dict, prefix: str = "") -> list[tuple[str, dict, di
         for axis, value in values.items():
             _set(config, axis, value)
         name = prefix + ",".join(f"{axis}={_label(v)}" for axis, v in values.items())
-        out.append((name or "run", _normalise(config), values))
+        out.append((name or "run", run_config(config), values))
     return out
 
 
