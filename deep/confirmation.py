@@ -31,7 +31,7 @@ def add_arguments(parser, name: str) -> None:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help=f"run directories with checkpoints (default runs/{name}[-smoke]); an interrupted "
                              "experiment resumes from them")
-    parser.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="training processes (default 1; 0: in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="train on a Dask distributed cluster instead")
     parser.add_argument("--gpus-per-task", type=float, default=None, metavar="N",
                         help="Dask: each task asks for N of the workers' 'GPU' resource")

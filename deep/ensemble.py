@@ -67,6 +67,56 @@ class _Loss(nn.Module):
         return loss_terms(self.vae, x, eps, exponent, beta, l2_weight)
 
 
+class Stack:
+    """N models of one architecture as stacked parameters, trained together by one Adam.
+
+    ``step(x, eps, exponent, beta, l2_weight)`` takes every argument with a leading
+    axis of N (member k gets row k) and returns the N losses and the stacked parts of
+    :func:`deep.objectives.loss_terms`.
+    """
+
+    def __init__(self, models: list, lr: float, *, amp: bool = False, compile: bool = False):
+        from torch.func import functional_call, stack_module_state, vmap
+
+        self.params, self.buffers = stack_module_state(models)
+        self.optimizer = torch.optim.Adam(list(self.params.values()), lr=lr)
+        self.amp, self.device_type = amp, next(iter(self.params.values())).device.type
+        skeleton = _Loss(copy.deepcopy(models[0]).to("meta"))
+
+        def one(p, b, x, eps, exponent, beta, l2_weight):
+            named = ({f"vae.{k}": v for k, v in p.items()}, {f"vae.{k}": v for k, v in b.items()})
+            return functional_call(skeleton, named, (x, eps, exponent, beta, l2_weight))
+        self._loss = torch.compile(vmap(one)) if compile else vmap(one)
+
+    def step(self, x, eps, exponent, beta, l2_weight):
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, parts = self._loss(self.params, self.buffers, x, eps, exponent, beta, l2_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        self.optimizer.step()
+        return loss.detach(), parts
+
+    def copy_to(self, models: list) -> None:
+        """Write member k's parameters and buffers into ``models[k]``."""
+        with torch.no_grad():
+            for k, model in enumerate(models):
+                for name, p in model.named_parameters():
+                    p.copy_(self.params[name][k])
+                for name, b in model.named_buffers():
+                    b.copy_(self.buffers[name][k])
+
+    def state_dict(self) -> dict:
+        return {"params": self.params, "buffers": self.buffers, "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for name, value in state["params"].items():
+                self.params[name].copy_(value)
+            for name, value in state["buffers"].items():
+                self.buffers[name].copy_(value)
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
 class BatchStack(torch.utils.data.IterableDataset):
     """Steps ``start`` ... ``stop - 1`` as ``(step, x)`` with x of shape (S, B, ...): batch t of each seed.
 
@@ -175,8 +225,6 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     ----------
     [mi_collapse] §5.2, Table 2.
     """
-    from torch.func import functional_call, stack_module_state, vmap
-
     configs = [dict(c) for c in configs]
     run_dirs = [Path(d) for d in run_dirs]
     _check_pack(configs, run_dirs)
@@ -225,22 +273,16 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
             config["init_from"] = {"path": str(path), "step": ckpt["step"]}
         start, member_states = ckpts[0]["step"], [c["optimizer"] for c in ckpts]
 
-    params, buffers = stack_module_state(models)
-    optimizer = torch.optim.Adam(list(params.values()), lr=lr)
+    stack = Stack(models, lr, amp=amp, compile=compile)
     if member_states is not None:
-        optimizer.load_state_dict(_stack_optimizer_state(member_states, optimizer.state_dict()))
+        stack.optimizer.load_state_dict(_stack_optimizer_state(member_states, stack.optimizer.state_dict()))
     if (pack_dir / PACK).exists():
         ckpt = torch.load(pack_dir / PACK, map_location=device, weights_only=True)
         differ = [k for k, (a, b) in enumerate(zip(ckpt["configs"], configs)) if _same_run(a, b)]
         if len(ckpt["configs"]) != len(configs) or differ:
             raise ValueError(f"pack_dir {pack_dir} holds another pack (runs {differ} differ); "
                              "use another pack_dir or the same configurations")
-        with torch.no_grad():
-            for name, value in ckpt["params"].items():
-                params[name].copy_(value)
-            for name, value in ckpt["buffers"].items():
-                buffers[name].copy_(value)
-        optimizer.load_state_dict(ckpt["optimizer"])
+        stack.load_state_dict(ckpt)
         for objective, state in zip(objectives, ckpt["objectives"]):
             objective.load_state_dict(state)
         start, count = ckpt["step"], ckpt["log_count"]
@@ -252,20 +294,10 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
         atomic_write(run_dir / CONFIG, lambda p, c=config: p.write_text(json.dumps(c, indent=1)))
 
     def save(step):
-        state = {"step": step, "params": params, "buffers": buffers, "optimizer": optimizer.state_dict(),
+        state = {"step": step, **stack.state_dict(),
                  "objectives": [o.state_dict() for o in objectives], "configs": configs,
                  "log_sums": {k: v.tolist() for k, v in sums.items()}, "log_count": count}
         atomic_write(pack_dir / PACK, lambda p: torch.save(state, p))
-
-    skeleton = _Loss(copy.deepcopy(models[0]).to("meta"))
-    prefixed = lambda d: {f"vae.{k}": v for k, v in d.items()}  # noqa: E731 (names inside _Loss)
-
-    def one(p, b, x, eps, exponent, beta, l2_weight):
-        return functional_call(skeleton, (prefixed(p), prefixed(b)), (x, eps, exponent, beta, l2_weight))
-
-    stacked_loss = vmap(one)
-    if compile:
-        stacked_loss = torch.compile(stacked_loss)
 
     loader = torch.utils.data.DataLoader(BatchStack(data, batch_size, unique_seeds, start, steps), batch_size=None,
                                          num_workers=num_workers, pin_memory=cuda,
@@ -282,14 +314,10 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
                                        device=device)
             beta = torch.tensor([o.kl_weight(step) for o in objectives], dtype=torch.float32, device=device)
             l2_weight = torch.tensor([o.l2_weight(step) for o in objectives], dtype=torch.float32, device=device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss, parts = stacked_loss(params, buffers, x, noise, exponent, beta, l2_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            optimizer.step()
+            loss, parts = stack.step(x, noise, exponent, beta, l2_weight)
             for k, objective in enumerate(objectives):
                 objective.after_step({key: v[k] for key, v in parts.items()}, step)
-            parts = {"loss": loss.detach(), **parts}
+            parts = {"loss": loss, **parts}
             sums = {k: sums.get(k, 0) + v for k, v in parts.items()}
             count, timed = count + 1, timed + 1
             done = step + 1
@@ -310,14 +338,10 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
                "aggregate_images_per_s": n * (steps - start) * batch_size / wall if wall and steps > start else None,
                "device": torch.cuda.get_device_name(device) if cuda else "cpu"}
 
-    group = optimizer.state_dict()
+    group = stack.optimizer.state_dict()
+    stack.copy_to(models)
     results = []
     for k, (model, objective, config, run_dir) in enumerate(zip(models, objectives, configs, run_dirs)):
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(params[name][k])
-            for name, b in model.named_buffers():
-                b.copy_(buffers[name][k])
         state = {"step": steps, "model": model.state_dict(),
                  "optimizer": _member_optimizer_state(group, group["param_groups"][0], k),
                  "objective": objective.state_dict(), "config": config, "log_sums": {}, "log_count": 0}

@@ -148,7 +148,8 @@ def build_model(spec: dict, shape: tuple[int, ...]) -> VAE:
     only, default 1), ``hidden`` (MLP widths, default three layers of 300),
     ``decoder_hidden`` (the decoder's widths from z on, default ``hidden``; App. C of
     [optimal_beta] uses 256, 200, 200 and 200, 200, 256), ``activation`` ("relu", default,
-    or "tanh").
+    or "tanh"), ``init_logvar`` (the initial bias of the encoder's log sigma^2 outputs;
+    e.g. -6 starts with sigma = 0.05, default: PyTorch's initialisation).
     """
     m = validation.positive_int("m", spec.get("m", 10))
     arch = spec.get("architecture", "conv")
@@ -175,4 +176,7 @@ def build_model(spec: dict, shape: tuple[int, ...]) -> VAE:
         decoder = MLPDecoder(shape[0], m, decoder_hidden, activation)
     else:
         raise ValueError(f"architecture must be 'conv' or 'mlp'; got {arch!r}")
+    if "init_logvar" in spec:  # start with small posterior noise: the decoder sees mu before the KL bites
+        with torch.no_grad():
+            encoder.net[-1].bias[m:] = float(validation.finite_array("init_logvar", spec["init_logvar"], ndim=0))
     return VAE(encoder, decoder, likelihood, m)

@@ -165,6 +165,7 @@ class Objective:
     phase1_steps: int = 0
     schedule: LambdaSchedule | None = None
     warmup_steps: int = 0
+    warmup_start: int = 0
 
     def __post_init__(self):
         if self.name not in OBJECTIVES:
@@ -173,12 +174,16 @@ class Objective:
         self.lam = validation.nonnegative("lam", self.lam)
         self.phase1_steps = validation.positive_int("phase1_steps", self.phase1_steps, minimum=0)
         self.warmup_steps = validation.positive_int("warmup_steps", self.warmup_steps, minimum=0)
+        self.warmup_start = validation.positive_int("warmup_start", self.warmup_start, minimum=0)
 
     def kl_weight(self, step: int) -> float:
-        """beta, ramped linearly from 0 over the first ``warmup_steps`` steps (KL warm-up; 0: none)."""
-        if step >= self.warmup_steps:
+        """The KL weight at ``step``: 0 before ``warmup_start``, then ramped linearly to beta over
+        ``warmup_steps`` steps (KL warm-up; by default none: beta throughout)."""
+        if step >= self.warmup_start + self.warmup_steps:
             return self.beta
-        return self.beta * step / self.warmup_steps
+        if step < self.warmup_start:
+            return 0.0
+        return self.beta * (step - self.warmup_start) / self.warmup_steps
 
     def l2_weight(self, step: int) -> float:
         """lam from step N1 = ``phase1_steps`` on, 0 before (the two-phase protocol)."""
@@ -216,10 +221,11 @@ def build_objective(spec: dict, m: int) -> Objective:
     beta: ``beta``. lambda-beta: ``beta``, ``lam``, ``phase1_steps`` (N1). lambda:
     ``beta`` (default 1), ``delta`` (None for the constant exponent ``fixed``),
     ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``. Every objective:
-    ``warmup_steps`` (KL warm-up, default 0).
+    ``warmup_steps`` and ``warmup_start`` (KL warm-up, :meth:`Objective.kl_weight`; default none).
     """
     name = spec.get("name", "beta")
-    common = {"name": name, "beta": spec.get("beta", 1.0), "warmup_steps": spec.get("warmup_steps", 0)}
+    common = {"name": name, "beta": spec.get("beta", 1.0), "warmup_steps": spec.get("warmup_steps", 0),
+              "warmup_start": spec.get("warmup_start", 0)}
     if name == "beta":
         return Objective(**common)
     if name == "lambda-beta":

@@ -221,7 +221,8 @@ def _packs(runs: list[Run], pack: int) -> list[list[Run]]:
 def executor(workers: int = 1, scheduler: str | None = None, resources: dict | None = None):
     """A ``concurrent.futures`` executor: a process pool of ``workers``, or a Dask cluster at ``scheduler``.
 
-    ``resources`` (Dask only) are the worker resources every task asks for, e.g. {"GPU": 1}.
+    ``workers = 0`` trains in this process (one thread: no start-up cost, for small runs and
+    debugging). ``resources`` (Dask only) are the worker resources every task asks for, e.g. {"GPU": 1}.
     """
     if scheduler is not None:
         from distributed import Client
@@ -231,7 +232,11 @@ def executor(workers: int = 1, scheduler: str | None = None, resources: dict | N
         return
     if resources:
         raise ValueError("resources need a Dask scheduler (--scheduler ADDRESS)")
-    workers = validation.positive_int("workers", workers)
+    workers = validation.positive_int("workers", workers, minimum=0)
+    if workers == 0:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            yield pool
+        return
     # spawn: a forked child of a process that already ran torch can deadlock in its thread pool
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool

@@ -177,5 +177,18 @@ def test_kl_warm_up_ramps_beta_from_zero():
     with torch.no_grad():
         zero, parts = objective.loss(model, x, 0, torch.Generator().manual_seed(0))
     assert zero.item() == pytest.approx(parts["nll"].item(), rel=1e-6)  # beta = 0 at step 0: no KL term
-    with pytest.raises(ValueError, match="warmup_steps must be an integer >= 0"):
-        build_objective({"name": "beta", "warmup_steps": -1}, 3)
+    later = build_objective({"name": "lambda-beta", "beta": 8.0, "lam": 1.0, "warmup_steps": 2, "warmup_start": 3}, 3)
+    assert [later.kl_weight(t) for t in range(7)] == [0.0, 0.0, 0.0, 0.0, 4.0, 8.0, 8.0]
+    for key in ("warmup_steps", "warmup_start"):
+        with pytest.raises(ValueError, match=f"{key} must be an integer >= 0"):
+            build_objective({"name": "beta", key: -1}, 3)
+
+
+def test_init_logvar_sets_the_encoders_log_variance_bias():
+    model = build_model({"architecture": "conv", "m": 4, "init_logvar": -6.0}, (1, 64, 64))
+    bias = model.encoder.net[-1].bias
+    assert torch.equal(bias[4:], torch.full((4,), -6.0)) and not torch.equal(bias[:4], torch.full((4,), -6.0))
+    mlp = build_model({"architecture": "mlp", "m": 2, "hidden": [8], "init_logvar": 1.5}, (5,))
+    assert mlp.encoder.net[-1].bias[2:].tolist() == [1.5, 1.5]
+    with pytest.raises(ValueError, match="init_logvar must be finite"):
+        build_model({"architecture": "mlp", "m": 2, "hidden": [8], "init_logvar": float("nan")}, (5,))

@@ -15,7 +15,7 @@ HELP = "train a grid of runs from a TOML/JSON sweep config on a process pool or 
 def add_arguments(parser):
     parser.add_argument("config", type=Path, metavar="CONFIG", help="sweep config (.toml or .json; see deep/sweep.py)")
     parser.add_argument("--root", type=Path, help="where the runs and the summary go (default runs/<name>)")
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1; 0: in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on a Dask distributed cluster (e.g. tcp://host:8786) instead of local processes")
     parser.add_argument("--gpus-per-task", type=float, default=None, metavar="N",
