@@ -11,6 +11,7 @@ configuration differs from the command's current default).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -40,11 +41,12 @@ def add_arguments(parser, name: str) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def directories(args, name: str) -> tuple[Path, Path]:
-    """(output directory, work directory) of an experiment's arguments."""
+def setup(args, name: str, default: dict, smoke: dict) -> tuple[Path, Path, dict]:
+    """(output directory, work directory, a copy of the configuration) of an experiment's arguments."""
     base = ROOT / "runs" / (name + ("-smoke" if args.smoke else ""))
-    output = args.output_dir or (base if args.smoke else ROOT / "results" / name)
-    return Path(output), Path(args.work_dir or base)
+    output = Path(args.output_dir or (base if args.smoke else ROOT / "results" / name))
+    output.mkdir(parents=True, exist_ok=True)
+    return output, Path(args.work_dir or base), copy.deepcopy(smoke if args.smoke else default)
 
 
 def train(runs, args, work_dir) -> dict:
@@ -93,11 +95,13 @@ def exceeds(a, b, k: float = 2.0) -> tuple[bool, float]:
     return bool(z > k), z
 
 
-def store(output: Path, result: dict, *, seeds, scale: str, device: str) -> Path:
-    """Write ``result`` with provenance to ``output/result.json`` (atomically)."""
+def store(args, output: Path, result: dict, scale: str) -> Path:
+    """Write ``result`` with provenance (its config's seeds, the device, ``scale`` or "smoke") to ``output/result.json``."""
     from deep.provenance import record, write_json
 
-    return write_json(Path(output) / RESULT, {**result, "provenance": record(seeds=seeds, scale=scale, device=device)})
+    provenance = record(seeds=result["config"]["seeds"], device=device_name(args.device),
+                        scale="smoke: pipeline check only" if args.smoke else scale)
+    return write_json(Path(output) / RESULT, {**result, "provenance": provenance})
 
 
 def load(name: str, default_config: dict) -> dict:

@@ -220,17 +220,14 @@ def add_arguments(parser):
 def run(args) -> int:
     from deep.data import build_data
 
-    output, work = confirmation.directories(args, NAME)
-    cfg = config(args.smoke)
+    output, work, cfg = confirmation.setup(args, NAME, DEFAULT, SMOKE)
     zeta_ = zeta(build_data(cfg["data"]))
     beta_c = float(zeta_[0] ** 2 / cfg["eta_dec"] ** 2)
     grid = runs(cfg, beta_c)
     metrics = confirmation.train(grid, args, work)
     result = {"config": cfg, **analyse(cfg, zeta_, grid, metrics, confirmation.logs(grid, work))}
-    output.mkdir(parents=True, exist_ok=True)
     result["figure"] = figure(result, output / "thresholds.png").name
-    path = confirmation.store(output, result, seeds=cfg["seeds"], device=confirmation.device_name(args.device),
-                              scale="smoke: pipeline check only" if args.smoke else SCALE)
+    path = confirmation.store(args, output, result, SCALE)
     for r in result["rows"]:
         print(f"{r['multiple']:>4g} beta_c (beta = {r['beta']:.4g}): AU {r['active_units']} (theory "
               f"{r['theory']['active_units']}), KL {np.round(r['kl'], 3).tolist()} (theory {r['theory']['kl']:.3f})")
