@@ -382,7 +382,10 @@ def gradient_ratios(grad_eps, logvar, exponent) -> dict:
     - ``kl_force`` = E[1/sigma_i - sigma_i], the KL restoring force of eq. (3);
     - ``rho`` = |g_sigma| / |kl_force| (eq. A.3) and ``rho_effective`` =
       |g_sigma_effective| / |kl_force|, the effective ratio rho^lambda of §4.1 (equal to
-      ``rho`` at lambda = 1).
+      ``rho`` at lambda = 1);
+    - ``g_sigma_stderr``, ``g_sigma_effective_stderr``: the Monte Carlo standard errors of
+      the two gradients (the samples are independent), so the ratios carry a relative
+      error of stderr / |g|: near sigma = 1 both numerator and denominator are small.
 
     Because sigma varies with x, numerator and denominator are averaged separately: at a
     stationary point of the ELBO in every sigma_i(x) the two averages cancel exactly, so
@@ -411,11 +414,15 @@ def gradient_ratios(grad_eps, logvar, exponent) -> dict:
         raise ValueError(f"logvar must have the shape of grad_eps {grad_eps.shape}; got {logvar.shape}")
     sigma = np.exp(0.5 * logvar)
     g = grad_eps.mean(0)
-    g_eff = (lam * sigma ** (lam - 1) * grad_eps).mean(0)  # d z / d sigma = lambda sigma^(lambda-1) eps
+    amplified = lam * sigma ** (lam - 1) * grad_eps      # d z / d sigma = lambda sigma^(lambda-1) eps
+    g_eff = amplified.mean(0)
     force = (1 / sigma - sigma).mean(0)
+    root_n = np.sqrt(len(grad_eps))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {"g_sigma": g, "g_sigma_effective": g_eff, "kl_force": force,
-                "rho": np.abs(g) / np.abs(force), "rho_effective": np.abs(g_eff) / np.abs(force)}
+                "rho": np.abs(g) / np.abs(force), "rho_effective": np.abs(g_eff) / np.abs(force),
+                "g_sigma_stderr": grad_eps.std(0, ddof=1) / root_n,
+                "g_sigma_effective_stderr": amplified.std(0, ddof=1) / root_n}
 
 
 def mutual_information(mu, noise_std, *, samples: int = 1, seed: int = 0, chunk: int = 256) -> dict:

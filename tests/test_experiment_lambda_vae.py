@@ -85,10 +85,10 @@ def test_gradient_ratios_match_the_linear_decoder_closed_form():
     wtw = np.diag(W.T @ W)
     exact_g = -wtw * (sigma ** lam).mean(0) / eta**2
     exact_eff = -wtw * (lam * sigma ** (2 * lam - 1)).mean(0) / eta**2
-    stderr = enc["grad_eps"].std(0) / np.sqrt(len(data))
+    stderr = enc["grad_eps"].std(0, ddof=1) / np.sqrt(len(data))
+    np.testing.assert_allclose(r["g_sigma_stderr"], stderr, rtol=1e-12)
     assert np.all(np.abs(r["g_sigma"] - exact_g) < 5 * stderr)
-    stderr_eff = (lam * sigma ** (lam - 1) * enc["grad_eps"]).std(0) / np.sqrt(len(data))
-    assert np.all(np.abs(r["g_sigma_effective"] - exact_eff) < 5 * stderr_eff)
+    assert np.all(np.abs(r["g_sigma_effective"] - exact_eff) < 5 * r["g_sigma_effective_stderr"])
     np.testing.assert_allclose(r["kl_force"], (1 / sigma - sigma).mean(0), rtol=1e-12)
     np.testing.assert_allclose(r["rho"], np.abs(r["g_sigma"]) / np.abs(r["kl_force"]), rtol=1e-12)
     assert r["rho"][0] == r["rho_effective"][0]          # lambda = 1: no amplification
@@ -117,3 +117,72 @@ def test_monte_carlo_information_matches_quadrature(scale):
     assert abs(mc["gap"] - exact.gap) < 5 * mc["stderr"] + 1e-9
     with pytest.raises(ValueError, match="noise_std"):
         metrics.mutual_information(mu, -noise)
+
+
+# ---------------------------------------------------------------- the pipeline, at toy size
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """`collapse experiment lambda-vae --smoke`: both studies end to end (about 30 s on two cores)."""
+    from collapse.cli import main
+
+    out = tmp_path_factory.mktemp("lambda_vae")
+    assert main(["experiment", "lambda-vae", "--smoke", "--output-dir", str(out), "--no-progress"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("study", ["synthetic", "digits"])
+def test_smoke_run_writes_well_formed_results(smoke, study):
+    from deep.experiments.lambda_vae import default_config
+
+    result = json.loads((smoke / f"{study}.json").read_text())
+    config = default_config(study, smoke=True)
+    assert result["config"] == config
+    assert {"commit", "date", "torch", "device", "seeds", "scale"} <= set(result["provenance"])
+    assert result["provenance"]["seeds"] == config["seeds"] and result["provenance"]["scale"].startswith("smoke")
+    settings = list(config["settings"]) if study == "synthetic" else ["digits"]
+    assert len(result["runs"]) == len(settings) * len(config["objectives"]) * len(config["seeds"])
+    m = config["model"]["m"]
+    for run in result["runs"]:
+        assert [s["step"] for s in run["snapshots"]] == config["snapshots"]
+        for snap in run["snapshots"]:
+            for key in ("sigma", "lambda", "sigma_star", "g_sigma", "rho", "rho_effective", "kl", "latent_variance"):
+                assert len(snap[key]) == m, key
+            assert snap["information"] > -0.1 and snap["gap"] > -0.1    # 0 <= I <= log N, up to MC error
+        final = run["final"]
+        assert 0 <= final["active_units"] <= m and final["snr_capacity"] >= 0
+        if run["model"] == "vae":
+            assert all(s == [1.0] * m for s in (snap["lambda"] for snap in run["snapshots"]))
+        if study == "digits":
+            test = final["test"]
+            assert test["nll_elbo"] >= test["nll_lambda"] - 1e-9          # the excess of eq. (14) is >= 0
+            assert 0 < test["iwae"]["lambda"]["ess_fraction"] <= 1
+            assert test["observations"] == config["data"]["test_size"]
+        else:
+            assert set(final["information"]) == {str(n) for n in config["information_points"]}
+            assert len(final["codes"]["mu"]) == len(final["codes"]["reconstruction"])
+    assert set(result["summary"]) == set(settings)
+    assert (smoke / f"{study}.png").stat().st_size > 10_000
+    rows = (smoke / f"{study}.csv").read_text().splitlines()
+    assert rows[0].startswith("setting,model,seed") and len(rows) == len(result["runs"]) + 1
+
+
+def test_smoke_run_resumes_from_its_runs(smoke):
+    """A second invocation reuses every finished run (same numbers, no retraining)."""
+    from collapse.cli import main
+
+    before = json.loads((smoke / "digits.json").read_text())["runs"]
+    assert main(["experiment", "lambda-vae", "--smoke", "--study", "digits", "--output-dir", str(smoke),
+                 "--no-progress"]) == 0
+    assert json.loads((smoke / "digits.json").read_text())["runs"] == before
+
+
+def test_smoke_needs_an_output_directory(capsys):
+    from collapse.cli import main
+
+    assert main(["experiment", "lambda-vae", "--smoke"]) == 2
+    assert "--output-dir" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="study"):
+        from deep.experiments.lambda_vae import default_config
+        default_config("mnist")
