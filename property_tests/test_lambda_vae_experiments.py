@@ -47,12 +47,6 @@ def _fresh(study: str, tmp_path_factory) -> dict:
     return experiment.run_study(config, tmp_path_factory.mktemp(study), progress=False)
 
 
-@pytest.fixture(scope="module")
-def fresh_digits(tmp_path_factory):
-    """The digits study re-run from scratch (slow checks only)."""
-    return _fresh("digits", tmp_path_factory)
-
-
 def _runs(result, model, setting=None):
     return [r for r in result["runs"] if r["model"] == model and (setting is None or r["setting"] == setting)]
 
@@ -153,26 +147,10 @@ def assert_synthetic_verdict(outcome):
 
 @pytest.mark.claim("lambda_vae.section_6_2_synthetic")
 def test_synthetic_mixtures(synthetic, evidence):
-    outcome = check_synthetic(synthetic, evidence)
-    assert_synthetic_verdict(outcome)
-
-
-@pytest.mark.slow
-@pytest.mark.deep
-@pytest.mark.claim("lambda_vae.section_6_2_synthetic")
-def test_synthetic_mixtures_rerun(tmp_path_factory, evidence):
-    outcome = check_synthetic(_fresh("synthetic", tmp_path_factory), evidence)
-    assert_synthetic_verdict(outcome)
+    assert_synthetic_verdict(check_synthetic(synthetic, evidence))
 
 
 # ---------------------------------------------------------------- §6.2-6.3 binarised digits
-
-
-def _digits_numbers(result, key) -> dict:
-    """Per model, the per-seed values of a summary number (see deep.experiments.lambda_vae._final_numbers)."""
-    config = result["config"]
-    return {m: np.array([experiment._final_numbers(r, config)[key] for r in _runs(result, m)])
-            for m in config["objectives"]}
 
 
 def _digits_numbers(result, key) -> dict:
@@ -217,13 +195,6 @@ def test_binary_digits(digits, evidence):
     assert_binary_verdict(check_binary(digits, evidence))
 
 
-@pytest.mark.slow
-@pytest.mark.deep
-@pytest.mark.claim("lambda_vae.section_6_2_binary")
-def test_binary_digits_rerun(fresh_digits, evidence):
-    assert_binary_verdict(check_binary(fresh_digits, evidence))
-
-
 def check_delta(result, evidence):
     """lambda_vae.section_6_3_delta: as delta falls 1.19 -> 1.10 -> 1.01 the mean lambda rises (D4a),
     active units rise (D4b: 1.01 above 1.19 by two SE), held-out BPD falls (D4c) and the ELBO of
@@ -251,13 +222,6 @@ def assert_delta_verdict(out):
 @pytest.mark.claim("lambda_vae.section_6_3_delta")
 def test_delta_digits(digits, evidence):
     assert_delta_verdict(check_delta(digits, evidence))
-
-
-@pytest.mark.slow
-@pytest.mark.deep
-@pytest.mark.claim("lambda_vae.section_6_3_delta")
-def test_delta_digits_rerun(fresh_digits, evidence):
-    assert_delta_verdict(check_delta(fresh_digits, evidence))
 
 
 # ---------------------------------------------------------------- §6.3 alignment, §4.3 equalisation, Fig. 4
@@ -307,8 +271,7 @@ def test_alignment(synthetic, digits, evidence):
     assert_alignment_verdict(check_alignment(synthetic, digits, evidence))
 
 
-@pytest.mark.claim("lambda_vae.section_4_3_equalisation")
-def test_trained_sigma_does_not_settle_at_sigma_star(synthetic, digits, evidence):
+def check_equalisation(synthetic, digits, evidence):
     """Active dimensions (KL_i > 0.05, lambda_i > 1.05) of every trained lambda-VAE, at the end: the
     distance |sigma_i - sigma*(lambda_i)| and, on the digits, whether sigma_i is equalised across
     dimensions (the standard VAE's spread of log sigma_i against the lambda-VAE's)."""
@@ -331,8 +294,12 @@ def test_trained_sigma_does_not_settle_at_sigma_star(synthetic, digits, evidence
     evidence("digits: std of log sigma_i over dimensions, VAE / lambda 1.01", f"{spread['vae']:.3g} / {spread['lambda_1.01']:.3g}")
 
 
-@pytest.mark.claim("lambda_vae.figure_4_joint_convergence")
-def test_trained_digits_do_not_form_a_band(digits, evidence):
+@pytest.mark.claim("lambda_vae.section_4_3_equalisation")
+def test_trained_sigma_does_not_settle_at_sigma_star(synthetic, digits, evidence):
+    check_equalisation(synthetic, digits, evidence)
+
+
+def check_band(digits, evidence):
     """delta = 1.01 on the binarised digits: no narrow band of sigma_i around 0.4, and mean lambda far
     from both 5.3 (reported) and the joint sigma*-lambda* point of eq. (13) and (16)."""
     lam_j, sigma_j = joint_fixed_point(1.01)
@@ -347,6 +314,11 @@ def test_trained_digits_do_not_form_a_band(digits, evidence):
         assert in_band < 0.2 and abs(np.mean(last["lambda"]) - 5.3) > 1.0
         assert np.mean(np.abs(sig - sigma_j) < 0.05) < 0.2
     evidence("joint point (lambda_J, sigma_J) at delta 1.01", f"({float(lam_j):.3g}, {float(sigma_j):.3g})")
+
+
+@pytest.mark.claim("lambda_vae.figure_4_joint_convergence")
+def test_trained_digits_do_not_form_a_band(digits, evidence):
+    check_band(digits, evidence)
 
 
 # ---------------------------------------------------------------- footnote 2: IWAE and the "ELBO-BPD"
@@ -391,8 +363,7 @@ def test_lambda_objective_is_not_a_bound(evidence):
         assert elbo <= log_px + 1e-9
 
 
-@pytest.mark.claim("lambda_vae.footnote_2")
-def test_importance_sampling_on_trained_digits(digits, evidence):
+def check_importance_sampling(digits, evidence):
     """With the proposal N(mu, sigma^(2 lambda)) the importance weights degenerate and the bound is loose;
     with N(mu, sigma^2) the same model gets a much tighter valid bound, still above -L_lambda."""
     for m in DIGITS_LAMBDAS:
@@ -407,3 +378,49 @@ def test_importance_sampling_on_trained_digits(digits, evidence):
             evidence("IWAE(N(mu, sigma^2)) - (-L_lambda), nats (min)", iwae_s["nll"] - t["nll_lambda"], reduce=min)
     vae = [r["final"]["test"]["iwae"]["lambda"]["ess_fraction"] for r in _runs(digits, "vae")]
     evidence("ESS / K of the standard VAE (min)", min(vae), reduce=min)
+
+
+@pytest.mark.claim("lambda_vae.footnote_2")
+def test_importance_sampling_on_trained_digits(digits, evidence):
+    check_importance_sampling(digits, evidence)
+
+
+# ---------------------------------------------------------------- slow: re-run both studies, same criteria
+
+
+@pytest.fixture(scope="module")
+def fresh_synthetic(tmp_path_factory):
+    """The synthetic study re-run from scratch (slow checks only)."""
+    return _fresh("synthetic", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def fresh_digits(tmp_path_factory):
+    """The digits study re-run from scratch (slow checks only)."""
+    return _fresh("digits", tmp_path_factory)
+
+
+@pytest.mark.slow
+@pytest.mark.deep
+@pytest.mark.claim("lambda_vae.section_6_2_synthetic")
+def test_synthetic_rerun(fresh_synthetic, evidence):
+    assert_synthetic_verdict(check_synthetic(fresh_synthetic, evidence))
+
+
+@pytest.mark.slow
+@pytest.mark.deep
+@pytest.mark.claim("lambda_vae.section_6_2_binary", "lambda_vae.section_6_3_delta",
+                   "lambda_vae.figure_4_joint_convergence", "lambda_vae.footnote_2")
+def test_digits_rerun(fresh_digits, evidence):
+    assert_binary_verdict(check_binary(fresh_digits, evidence))
+    assert_delta_verdict(check_delta(fresh_digits, evidence))
+    check_band(fresh_digits, evidence)
+    check_importance_sampling(fresh_digits, evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.deep
+@pytest.mark.claim("lambda_vae.section_6_3_alignment", "lambda_vae.section_4_3_equalisation")
+def test_alignment_rerun(fresh_synthetic, fresh_digits, evidence):
+    assert_alignment_verdict(check_alignment(fresh_synthetic, fresh_digits, evidence))
+    check_equalisation(fresh_synthetic, fresh_digits, evidence)

@@ -172,10 +172,15 @@ def run_study(config: dict, runs_dir: Path, *, progress: bool = True) -> dict:
     runs = []
     for setting, name, seed in tqdm(jobs, desc=f"lambda-vae {config['study']}", disable=not progress):
         runs.append(_run_one(config, setting, name, seed, Path(runs_dir) / setting / name / f"seed{seed}"))
-    scale = ("smoke: toy size for the tests" if config["smoke"] else
-             f"cpu-reduced: {config['epochs']} epochs of {'1000 mixture points' if config['study'] == 'synthetic' else 'the 1437 training digits (8x8)'}"
-             f" ({config['steps']} steps), {len(config['seeds'])} seeds; the paper trains on MNIST/Omniglot (28x28)"
-             " for 200 epochs and does not state its synthetic data size, epochs or seeds")
+    if config["smoke"]:
+        scale = "smoke: toy size for the tests"
+    elif config["study"] == "synthetic":
+        scale = (f"cpu-reduced: {config['epochs']} epochs of {config['n']} points per mixture ({config['steps']} steps), "
+                 f"{len(config['seeds'])} seeds; the paper states neither its synthetic data size, epochs nor seeds")
+    else:
+        scale = (f"cpu-reduced: {config['epochs']} epochs of the 1437 training images of scikit-learn's 8x8 digits "
+                 f"({config['steps']} steps), {len(config['seeds'])} seeds, instead of binarised MNIST / Omniglot "
+                 "(28x28, 200 epochs)")
     result = {"config": config, "runs": runs}
     result["summary"] = summarise(result)
     result["provenance"] = record(seeds=config["seeds"], scale=scale, device="cpu")
@@ -475,7 +480,10 @@ def write_result(result: dict, output_dir: Path) -> list[Path]:
 
     output_dir = Path(output_dir)
     study = result["config"]["study"]
-    paths = [write_json(output_dir / f"{study}.json", result)]
+    first = result["config"]["seeds"][0]   # the figure shows the codes of the first seed only
+    runs = [{**r, "final": {k: v for k, v in r["final"].items() if k != "codes" or r["seed"] == first}}
+            for r in result["runs"]]
+    paths = [write_json(output_dir / f"{study}.json", {**result, "runs": _rounded(runs)})]
     rows = [{"setting": r["setting"], "model": r["model"], "seed": r["seed"], **_final_numbers(r, result["config"])}
             for r in result["runs"]]
     header = list(rows[0])
@@ -486,6 +494,17 @@ def write_result(result: dict, output_dir: Path) -> list[Path]:
     atomic_write(output_dir / f"{study}.png", lambda p: fig.savefig(p, dpi=100, format="png"))
     paths.append(output_dir / f"{study}.png")
     return paths
+
+
+def _rounded(value, digits: int = 5):
+    """Floats to ``digits`` significant digits, recursively (the stored JSON stays small)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, digits) for v in value]
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+    return value
 
 
 _COLOURS = {"vae": "tab:blue", "lambda": "tab:red", "lambda_no_ramp": "tab:orange", "beta_0.5": "tab:green",
