@@ -17,7 +17,8 @@ procedural data set in memory: an index is decoded into its factors and rendered
 - :class:`GaussianMixture`: samples of a Gaussian mixture in R^d (factor: the component),
   the synthetic data of [lambda_vae] §6.1.
 - :class:`LinearMixture`: x = A s + eta of [optimal_beta] eq. (17), e.g. with the digit
-  images of :func:`digit_mixing` as the columns of A (§V).
+  images of :func:`digit_mixing` as the columns of A (§V); :class:`DigitCanvas`: one
+  digit on a blank canvas at the position x = A s + eta (App. C, Fig. 3).
 - :class:`ArrayData`: any in-memory arrays.
 
 :func:`batch_loader` streams batch ``t`` as a pure function of ``(seed, t)``, so a resumed
@@ -486,9 +487,61 @@ class LinearMixture(ArrayData):
         rng = np.random.default_rng(seed)
         s = rng.standard_normal((n, k))
         x = s @ self.A.T + rng.standard_normal((n, N))
-        deciles = np.argsort(np.argsort(s, axis=0), axis=0) * 10 // n
-        super().__init__(x, deciles, values=s, names=tuple(f"s{j + 1}" for j in range(k)),
+        super().__init__(x, _deciles(s), values=s, names=tuple(f"s{j + 1}" for j in range(k)),
                          discrete=(False,) * k, name="linear-mixture")
+
+    def mixed(self, index) -> np.ndarray:
+        """x = A s + eta behind each observation (here the observation itself), float64."""
+        return self.observations(index).astype(np.float64)
+
+
+def _deciles(values) -> np.ndarray:
+    """Each column's decile (0-9) within the sample: integer classes for continuous factors."""
+    return np.argsort(np.argsort(values, axis=0), axis=0) * 10 // len(values)
+
+
+class DigitCanvas(TableData):
+    """One 8 x 8 digit on a blank ``size`` x ``size`` canvas at a position x = A s + eta (N = k = 2).
+
+    App. C, Fig. 3 of [optimal_beta]: "a single MNIST digit localized at different locations
+    on a blank canvas ... The cartesian coordinate of the digit ... x, is determined by
+    eq. (17)". The digit (the first image of ``digit`` in scikit-learn's 8 x 8 digits, in
+    [0, 1]) has its top-left corner at ((size - 8)/2 + x_1, (size - 8)/2 + x_2) pixels
+    (x_1 along columns, x_2 along rows), shifted by bilinear interpolation; what falls
+    outside the canvas is cut off. ``n`` positions are drawn once from ``seed`` and the
+    images rendered on demand as size^2-vectors. The factors are the sources s
+    (values; classes: deciles); :meth:`mixed` gives the positions x.
+    """
+
+    digit_size = 8
+
+    def __init__(self, A, n: int, seed: int = 0, *, size: int = 24, digit: int = 0):
+        from numerics.tractable_beta_vae import check_mixing
+
+        self.A = check_mixing(A)
+        if self.A.shape != (2, 2):
+            raise ValueError(f"A must be 2 x 2 (a position on the canvas); got {self.A.shape}")
+        n = validation.positive_int("n", n)
+        self.size = validation.positive_int("size", size, minimum=self.digit_size)
+        self.image = digit_mixing(validation.positive_int("digit", digit, minimum=0) + 1)[:, -1].reshape(8, 8)
+        rng = np.random.default_rng(seed)
+        s = rng.standard_normal((n, 2))
+        self._mixed = s @ self.A.T + rng.standard_normal((n, 2))
+        self._values, self._classes = s, _deciles(s)
+        self.name, self.factor_names, self.discrete = "digit-canvas", ("s1", "s2"), (False, False)
+        self.shape = (self.size * self.size,)
+
+    def mixed(self, index) -> np.ndarray:
+        """The positions x = A s + eta (eq. 17) of the observations, shape (len(index), 2)."""
+        return self._mixed[self._index(index)]
+
+    def observations(self, index) -> np.ndarray:
+        corner = (self.size - self.digit_size) / 2 + self.mixed(index)               # (n, 2): column, row
+        pixels = np.arange(self.size)[None, :, None] - np.arange(self.digit_size)[None, None, :]
+        # bilinear shift = a tent kernel along each axis: weight of digit pixel j at canvas pixel c
+        cols, rows = (np.maximum(0, 1 - np.abs(pixels - corner[:, a, None, None])) for a in (0, 1))
+        images = np.einsum("nri,ij,ncj->nrc", rows, self.image, cols)
+        return images.reshape(len(corner), -1).astype(np.float32)
 
 
 class Subset(FactorData):

@@ -300,3 +300,23 @@ def tbv_problems(draw, max_N: int = 5, max_k: int = 3, gap: float = 0.25):
                if hi / (1 + gap) > lo * (1 + gap)]
     hi, lo = draw(st.sampled_from(choices))
     return A, float(np.exp(draw(st.floats(np.log(lo), np.log(hi)))))
+
+
+@st.composite
+def tbv_nonlinear_encoders(draw, A, scale: float = 1.0):
+    """A random nonlinear diagonal Gaussian encoder for A: x -> (μ(x), log σ²(x)).
+
+    μ = 2 tanh(W x + b) and log σ² = cos(V x) - 1 + c, with W, V scaled by 1/sqrt(λ_max(Σ_x))
+    so that the tanh is neither linear nor saturated over p(x) (§V's networks, in miniature).
+    """
+    N, k = A.shape
+    rng = np.random.default_rng(draw(seeds))
+    norm = np.sqrt(1.0 + np.linalg.norm(A, 2) ** 2)
+    W, V = (scale * rng.standard_normal((k, N)) / norm for _ in range(2))
+    b, c = 0.3 * rng.standard_normal(k), 0.5 * rng.standard_normal(k)
+    return lambda x: (2 * np.tanh(x @ W.T + b), np.cos(x @ V.T) - 1 + c)
+
+
+def tbv_relabellings(k: int):
+    """(perm, signs): a signed permutation of k latents (z'_j = signs[j] z_{perm[j]})."""
+    return st.tuples(st.permutations(range(k)), st.lists(st.sampled_from([1, -1]), min_size=k, max_size=k))

@@ -1,54 +1,73 @@
-"""§V of [optimal_beta]: tanh-MLP β-VAEs on x = A s + η (digit images as the columns of A)
-over a β grid, against the closed-form tractable model for the same A.
+"""§V and App. C of [optimal_beta]: tanh-MLP β-VAEs over a β grid, measured as the paper
+measures them and compared with the closed-form tractable model.
 
-Setting (§V and App. C). x = A s + η (eq. 17), s ~ N(0, I_k), η ~ N(0, I_N); the k = 10
-columns of A are digit images (§V: "mixing 10 MNIST digits"; here the first image of each
-digit 0-9 of scikit-learn's 8 x 8 digits, N = 64, pixels in [0, 1]: :func:`deep.data.digit_mixing`).
-Encoder 256-200-200 and decoder 200-200-256 tanh MLPs with k latents, Gaussian decoder
-N(dec(z), I) (σ_y = 1 as in §IV.B), Adam at lr 1e-3 (App. C). App. C gives the encoder
-"2 neurons ... for k = 2 latent variables", which fits Fig. 3 (N = k = 2), not §V's ten
-sources; here the encoder has k = 10 latents, as §V's "each parameterized by k encoding
-units" says.
+Settings.
 
-Two training regimes: ``population`` draws (practically) fresh data every step, the regime
-the tractable model describes; ``paper`` trains on one fixed set of 1000 examples (App. C).
-Every network is evaluated on held-out draws of p(x) (the expectations of the theory) and,
-in the ``paper`` regime, also on its training set. Per network: reconstruction
-E_x E_q log p(x|z) (one z per x, as App. C samples the encoder), KL(q(z|x) || p(z)) in
-closed form per latent, ELBO = reconstruction - KL, and TIE = E_x KL(q(z|x) || p_{g-t}(s|x))
-(eq. 3) from the network's μ_z, Σ_z averaged over the data (App. C), both as the paper
-defines it (latent j against source j) and after the signed permutation of the latents
-that minimises it (:func:`numerics.tractable_beta_vae.best_relabelling`): the β-VAE
-objective cannot tell the labellings apart, so TIE as printed depends on which one a
-network happens to learn.
+- ``mixture`` (§V, Fig. 2): x = A s + η (eq. 17), s ~ N(0, I_k), η ~ N(0, I_N), the k = 10
+  columns of A digit images (§V: "mixing 10 MNIST digits"; here the first image of each
+  digit 0-9 of scikit-learn's 8 x 8 digits, N = 64, pixels in [0, 1]:
+  :func:`deep.data.digit_mixing`). The encoder has k = 10 latents, as §V's "each
+  parameterized by k encoding units" says; App. C's "2 neurons ... for k = 2 latent
+  variables" fits Fig. 3, not §V's ten sources.
+- ``canvas`` (App. C, Fig. 3): one digit (the first 0 of the 8 x 8 digits) on a blank
+  24 x 24 canvas, its top-left corner at (8, 8) + x pixels with x = A s + η, N = k = 2,
+  A_ij = 2δ_ij + 0.73 (:class:`deep.data.DigitCanvas`; the paper gives neither the canvas
+  size, nor the scale of x in pixels, nor the likelihood). The network sees the image; TIE
+  compares q(z|image) with p_{g-t}(s|x) (the image determines x). Bernoulli likelihood on
+  the grey levels, as usual for digit images: with the Gaussian σ_y = 1 of §IV.B on pixels
+  in [0, 1] a first run found every latent collapsed for β ≥ 1. β grid 1/8 ... 64 (all
+  latents collapse below β = 32 here). The tractable model does not describe pixels, so
+  this setting has no theory curve.
 
-Theory (:mod:`numerics.tractable_beta_vae`, the linear limit of the experiment): ELBO*,
-reconstruction*, KL* and per-latent KL* of the optimum; TIE averaged over all 2^k k!
-equivalent optima (:func:`~numerics.tractable_beta_vae.mean_relabelled_tie`: what TIE as
-printed averages to when the labelling is random across seeds) and on the best one.
+Both: encoder 256-200-200 and decoder 200-200-256 tanh MLPs and Adam at lr 1e-3 (App. C);
+the mixture's decoder is Gaussian N(dec(z), I) (σ_y = 1 as in §IV.B). Training regimes:
+``population`` draws fresh data (200k draws, about one pass), the regime the tractable
+model describes; ``paper`` (mixture only) trains on one fixed set of 1000 examples
+(App. C). Every network is
+evaluated on 5000 held-out draws of p(x) (the expectations of the theory) and, in the
+``paper`` regime, also on its training set. Per network: reconstruction E_x E_q log p(x|z)
+(one z per x, as App. C samples the encoder), KL(q(z|x) || p(z)) in closed form per latent,
+ELBO = reconstruction - KL, and TIE = E_x KL(q(z|x) || p_{g-t}(s|x)) (eq. 3) from the
+network's μ_z, Σ_z averaged over the data (App. C), both as the paper defines it (latent
+j against source j) and after the signed permutation of the latents that minimises it
+(:func:`numerics.tractable_beta_vae.best_relabelling`): the β-VAE objective cannot tell
+the labellings apart, so TIE as printed depends on which one a network happens to learn.
+
+Theory (mixture; :mod:`numerics.tractable_beta_vae`, the linear limit of the experiment):
+ELBO*, reconstruction*, KL* and per-latent KL* of the optimum; TIE averaged over all
+2^k k! equivalent optima (:func:`~numerics.tractable_beta_vae.mean_relabelled_tie`: what
+TIE as printed averages to when the labelling is random across seeds) and on the best one.
 
 Criteria, fixed before the runs. m(β), se(β): mean and standard error over seeds at each
 grid β; "a exceeds b" means a - b > 2 sqrt(se_a² + se_b²).
 
-- terms (§V, Fig. 2C-D): for KL and reconstruction, no grid step increases the mean
-  significantly, and the value at the smallest β exceeds the value at the largest.
-- elbo (Fig. 2A): the grid argmax of the mean ELBO lies in [1/2, 2], no step from β ≥ 1 on
-  increases it significantly, and ELBO(1) exceeds ELBO(β_max).
+- terms (§V, Fig. 2C-D, Fig. 3C-D): for KL and reconstruction, no grid step increases the
+  mean significantly, and the value at the smallest β exceeds the value at the largest.
+- elbo (Fig. 2A, 3A): the grid argmax of the mean ELBO lies in [1/2, 2], no step from β ≥ 1
+  on increases it significantly, and ELBO(1) exceeds ELBO(β_max).
 - tie (Fig. 2B): the grid argmin β* of the mean TIE is interior and TIE at the smallest
   and at the largest β both exceed TIE(β*). Evaluated for TIE as printed and for the
   best-relabelled TIE.
-- agreement with the tractable model (§I item 3, §VI "good agreements"): at every grid β
-  the network's mean lies within 10 % of the theory curve's range over the grid
-  (max - min) of the theory value, for KL, reconstruction, ELBO, best-relabelled TIE and
-  (against the mean over relabellings) TIE as printed.
+- tie minima (Fig. 3B, "its minima over various random initialization follow a
+  non-monotonic trend"): the grid argmin β* of the minimum over seeds of TIE as printed
+  is interior, and that minimum at the smallest and at the largest β exceeds it at β* by
+  more than twice the larger of the two standard errors.
+- agreement with the tractable model (mixture; §I item 3, §VI "good agreements"): at
+  every grid β the network's mean lies within 10 % of the theory curve's range over the
+  grid (max - min) of the theory value, for KL, reconstruction, ELBO, best-relabelled TIE
+  and (against the mean over relabellings) TIE as printed.
 
-Each criterion is evaluated on held-out data in both regimes, and on the training set in
+Each criterion is evaluated on held-out data in every regime, and on the training set in
 the ``paper`` regime; the same functions applied to the theory curve give its prediction.
+
+Added after the first runs, to test why the population networks' TIE departs from the
+theory while their ELBO does not: ``long`` trains two of them (β = 0.25, 2; seed 0) for
+8000 instead of 2000 steps (four passes over the 200k population draws).
 
 References
 ----------
 [optimal_beta] "β-VAE with a finite optimal β", shared/papers/003_a1eafab620a812b7.txt,
-    §IV.B (eq. 17-27), §V (Fig. 2), App. C.
+    §IV.B (eq. 17-27), §V (Fig. 2), App. C (Fig. 3).
 """
 from __future__ import annotations
 
@@ -65,48 +84,62 @@ from collapse import ROOT
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
-HELP = ("paper 003 §V: tanh-MLP β-VAEs on x = As + η with digit images as columns of A over a β grid; "
-        "KL, reconstruction, ELBO and TIE against the tractable model (results/tractable_beta_vae)")
+HELP = ("paper 003 §V and App. C: tanh-MLP β-VAEs over a β grid on x = As + η with digit images as columns of A "
+        "(setting mixture, Fig. 2) and on one digit placed at x on a canvas (setting canvas, Fig. 3); KL, "
+        "reconstruction, ELBO and TIE, against the tractable model (results/tractable_beta_vae)")
 ALIASES = ["optimal-beta"]
 NAME = "tractable_beta_vae"
-RESULT = "result.json"
+SETTINGS = ("mixture", "canvas")
+
+MODEL = {"architecture": "mlp", "likelihood": "gaussian", "eta_dec": 1.0, "hidden": [256, 200, 200],
+         "decoder_hidden": [200, 200, 256], "activation": "tanh"}
+"""App. C: tanh MLPs, encoder 256-200-200, decoder 200-200-256; Gaussian decoder with σ_y = 1 (§IV.B)."""
+
+TRAINING = {"betas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0], "seeds": [0, 1, 2], "steps": 2000,
+            "batch_size": 100, "lr": 1e-3, "model": MODEL, "data_seed": 0, "eval_seed": 1, "eval_size": 5000,
+            "population": 200_000}   # draws of the population regime: one pass at 2000 steps of 100
 
 DEFAULT = {
-    "k": 10,
-    "betas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0],
-    "seeds": [0, 1, 2],
-    "regimes": {"population": None, "paper": 1000},   # training-set size; None: steps x batch draws
-    "steps": 2000,
-    "batch_size": 100,
-    "lr": 1e-3,
-    "model": {"architecture": "mlp", "likelihood": "gaussian", "eta_dec": 1.0, "hidden": [256, 200, 200],
-              "decoder_hidden": [200, 200, 256], "activation": "tanh"},
-    "data_seed": 0,
-    "eval_seed": 1,
-    "eval_size": 5000,
+    "mixture": {"setting": "mixture", "k": 10, **TRAINING,
+                "regimes": {"population": None, "paper": 1000},  # training-set size; None: "population" draws
+                "long": {"betas": [0.25, 2.0], "seeds": [0], "steps": 8000}},
+    "canvas": {"setting": "canvas", "A": [[2.73, 0.73], [0.73, 2.73]], "size": 24, "digit": 0, **TRAINING,
+               "model": {**MODEL, "likelihood": "bernoulli"}, "regimes": {"population": None},
+               "betas": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0]},
 }
-"""The stored run (results/tractable_beta_vae): CPU-reduced, see :data:`SCALE`."""
+"""The stored runs (results/tractable_beta_vae), CPU-reduced: see :data:`SCALE`."""
 
-SMOKE = {**DEFAULT, "k": 3, "betas": [0.5, 2.0, 64.0], "seeds": [0, 1], "regimes": {"population": None, "paper": 64},
-         "steps": 30, "batch_size": 16, "eval_size": 128,
-         "model": {**DEFAULT["model"], "hidden": [16], "decoder_hidden": [16]}}
-"""A pipeline check of a few seconds: every stage, tiny networks, no claim."""
+_TINY = {"betas": [0.5, 2.0, 64.0], "seeds": [0, 1], "steps": 30, "batch_size": 16, "eval_size": 128,
+         "population": 480, "model": {**MODEL, "hidden": [16], "decoder_hidden": [16]}}
+SMOKE = {"mixture": {**DEFAULT["mixture"], **_TINY, "k": 3, "regimes": {"population": None, "paper": 64},
+                     "long": {"betas": [0.5], "seeds": [0], "steps": 60}},
+         "canvas": {**DEFAULT["canvas"], **_TINY, "size": 12, "model": {**_TINY["model"], "likelihood": "bernoulli"}}}
+"""A pipeline check of a few seconds per setting: every stage, tiny networks, no claim."""
 
 SCALE = ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples in the paper regime) instead "
          "of 1000 epochs; 3 seeds per beta instead of 100 (Fig. 2) or 300 (App. C); 9 betas; 8 x 8 scikit-learn "
-         "digits (N = 64) instead of MNIST; batch size not given in the paper")
+         "digits instead of MNIST (N = 64; canvas 24 x 24); batch size not given in the paper")
 
+FIGURES = {"mixture": "figure_2.png", "canvas": "figure_3.png"}
 QUANTITIES = ("kl", "reconstruction", "elbo", "tie", "tie_best", "tie_mean")
 
 
-def config(smoke: bool = False) -> dict:
-    """A copy of the command's default configuration (``smoke``: the tiny one)."""
-    return copy.deepcopy(SMOKE if smoke else DEFAULT)
+def config(setting: str = "mixture", smoke: bool = False) -> dict:
+    """A copy of the command's default configuration of ``setting`` (``smoke``: the tiny one)."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {SETTINGS}; got {setting!r}")
+    return copy.deepcopy((SMOKE if smoke else DEFAULT)[setting])
 
 
 def check_config(cfg: dict) -> dict:
     """``cfg`` with its numbers validated; errors name the field and the condition."""
-    validation.positive_int("k", cfg["k"])
+    if cfg.get("setting") not in SETTINGS:
+        raise ValueError(f"setting must be one of {SETTINGS}; got {cfg.get('setting')!r}")
+    if cfg["setting"] == "mixture":
+        validation.positive_int("k", cfg["k"])
+    else:
+        tbv.check_mixing(cfg["A"])
+        validation.positive_int("size", cfg["size"], minimum=8)
     betas = validation.array_in("betas", cfg["betas"], 0.0)
     if betas.ndim != 1 or betas.size < 2 or np.any(np.diff(betas) <= 0):
         raise ValueError(f"betas must be at least 2 increasing values; got {cfg['betas']}")
@@ -115,7 +148,7 @@ def check_config(cfg: dict) -> dict:
     for name, size in cfg["regimes"].items():
         if size is not None:
             validation.positive_int(f"regimes[{name!r}]", size)
-    for key in ("steps", "batch_size", "eval_size"):
+    for key in ("steps", "batch_size", "eval_size", "population"):
         validation.positive_int(key, cfg[key])
     validation.positive("lr", cfg["lr"])
     return cfg
@@ -124,11 +157,27 @@ def check_config(cfg: dict) -> dict:
 # ------------------------------------------------------------------ one network
 
 
-def _data(A, size, cfg):
-    from deep.data import LinearMixture
+def mixing(cfg: dict) -> np.ndarray:
+    """The mixing matrix A of a setting: digit columns (mixture) or the 2 x 2 of Fig. 3 (canvas)."""
+    from deep.data import digit_mixing
 
-    n = cfg["steps"] * cfg["batch_size"] if size is None else size
-    return LinearMixture(A, n, seed=cfg["data_seed"])
+    return digit_mixing(cfg["k"]) if cfg["setting"] == "mixture" else tbv.check_mixing(cfg["A"])
+
+
+def _data(cfg: dict, A, n: int, seed: int):
+    from deep.data import DigitCanvas, LinearMixture
+
+    if cfg["setting"] == "mixture":
+        return LinearMixture(A, n, seed=seed)
+    return DigitCanvas(A, n, seed=seed, size=cfg["size"], digit=cfg["digit"])
+
+
+def _data_spec(cfg: dict, n: int) -> dict:
+    """How a run's training data were made (stored with its checkpoint)."""
+    if cfg["setting"] == "mixture":
+        return {"name": "linear-mixture", "k": cfg["k"], "size": n, "seed": cfg["data_seed"]}
+    return {"name": "digit-canvas", "A": cfg["A"], "canvas": cfg["size"], "digit": cfg["digit"], "size": n,
+            "seed": cfg["data_seed"]}
 
 
 def _measure(model, data, A, seed) -> dict:
@@ -137,17 +186,17 @@ def _measure(model, data, A, seed) -> dict:
 
     index = np.arange(len(data))
     enc = encode(model, data, index, seed=seed)
-    x = data.observations(index).astype(np.float64)
-    moments = tbv.sample_moments(enc["mu"], enc["logvar"], x, A)
+    moments = tbv.sample_moments(enc["mu"], enc["logvar"], data.mixed(index), A)
     latent_kl = tbv.latent_kl(moments)
     perm, signs, tie_best = tbv.best_relabelling(moments)
-    corr = np.corrcoef(enc["mu"].T)
+    used = enc["mu"][:, enc["mu"].std(0) > 0]          # a collapsed linear latent is constant
+    corr = np.corrcoef(used.T) if used.shape[1] > 1 else np.eye(1)
     reconstruction = -float(enc["nll"].mean())
     return {"reconstruction": reconstruction, "kl": float(latent_kl.sum()),
             "elbo": reconstruction - float(latent_kl.sum()), "latent_kl": latent_kl.tolist(),
             "tie": tbv.relabelled_tie(moments), "tie_best": tie_best, "tie_mean": tbv.mean_relabelled_tie(moments),
             "relabelling": {"perm": list(perm), "signs": list(signs)},
-            "max_mu_correlation": float(np.max(np.abs(corr - np.diag(np.diag(corr))))) if len(corr) > 1 else 0.0,
+            "max_mu_correlation": float(np.max(np.abs(corr - np.diag(np.diag(corr))))),
             "reconstruction_se": float(enc["nll"].std(ddof=1) / math.sqrt(len(index)))}
 
 
@@ -159,35 +208,28 @@ def run_one(task: dict) -> dict:
     """
     import torch
 
-    from deep.data import digit_mixing
     from deep.models import build_model
     from deep.objectives import Objective
     from deep.train import fit
 
     cfg, beta, seed = task["cfg"], task["beta"], task["seed"]
     size = cfg["regimes"][task["regime"]]
-    A = digit_mixing(cfg["k"])
-    data = _data(A, size, cfg)
-    spec = {**cfg["model"], "m": cfg["k"]}
+    A = mixing(cfg)
+    n = cfg["population"] if size is None else size
+    data = _data(cfg, A, n, cfg["data_seed"])
+    spec = {**cfg["model"], "m": A.shape[1]}
     torch.manual_seed(seed)
     model = build_model(spec, data.shape)
-    run_config = {"data": {"name": "linear-mixture", "k": cfg["k"], "size": len(data), "seed": cfg["data_seed"]},
-                  "model": spec, "objective": {"name": "beta", "beta": beta}, "batch_size": cfg["batch_size"],
-                  "lr": cfg["lr"], "seed": seed, "steps": cfg["steps"]}
+    run_config = {"data": _data_spec(cfg, n), "model": spec, "objective": {"name": "beta", "beta": beta},
+                  "batch_size": cfg["batch_size"], "lr": cfg["lr"], "seed": seed, "steps": cfg["steps"]}
     fit(model, data, Objective(beta=beta), task["run_dir"], steps=cfg["steps"], batch_size=cfg["batch_size"],
         lr=cfg["lr"], seed=seed, checkpoint_every=cfg["steps"], log_every=max(1, cfg["steps"] // 10),
         device="cpu", config=run_config, progress=False)
-    heldout = _data_heldout(A, cfg)
+    heldout = _data(cfg, A, cfg["eval_size"], cfg["eval_seed"])
     out = {"regime": task["regime"], "beta": beta, "seed": seed, "heldout": _measure(model, heldout, A, seed)}
     if size is not None:
         out["train"] = _measure(model, data, A, seed)
     return out
-
-
-def _data_heldout(A, cfg):
-    from deep.data import LinearMixture
-
-    return LinearMixture(A, cfg["eval_size"], seed=cfg["eval_seed"])
 
 
 # ------------------------------------------------------------------ theory, summaries, criteria
@@ -236,30 +278,39 @@ def _no_increase(m, se, start: int = 0) -> bool:
 
 
 def criteria(summary: dict, betas) -> dict:
-    """The criteria of the module docstring on one summary ({quantity: {"mean", "se"}})."""
+    """The criteria of the module docstring on one summary ({quantity: {"mean", "se", "min"}})."""
     betas = np.asarray(betas, dtype=float)
     stats = {q: (np.asarray(summary[q]["mean"]), np.asarray(summary[q]["se"])) for q in summary}
     last = len(betas) - 1
     out = {}
     for q in ("kl", "reconstruction"):
         m, se = stats[q]
-        out[f"{q}_decreases"] = _no_increase(m, se) and _exceeds(m, se, 0, last)
+        out[f"{q}_decreases"] = bool(_no_increase(m, se) and _exceeds(m, se, 0, last))
     m, se = stats["elbo"]
     g, one = int(np.argmax(m)), int(np.argmin(np.abs(np.log(betas))))
     out["elbo_argmax_beta"] = float(betas[g])
-    out["elbo_max_near_1"] = (0.5 <= betas[g] <= 2.0 and _no_increase(m, se, one)
-                              and _exceeds(m, se, one, last))
+    out["elbo_max_near_1"] = bool(0.5 <= betas[g] <= 2.0 and _no_increase(m, se, one)
+                                  and _exceeds(m, se, one, last))
     for q in ("tie", "tie_best"):
         m, se = stats[q]
         g = int(np.argmin(m))
         out[f"{q}_argmin_beta"] = float(betas[g])
         out[f"{q}_finite_optimum"] = bool(0 < g < last and _exceeds(m, se, 0, g) and _exceeds(m, se, last, g))
+    # Fig. 3(B): "its minima over various random initialization follow a non-monotonic trend"
+    low, se = np.asarray(summary["tie"]["min"]), stats["tie"][1]
+    g = int(np.argmin(low))
+    out["tie_seed_min_argmin_beta"] = float(betas[g])
+    out["tie_seed_min_finite_optimum"] = bool(0 < g < last and all(low[e] - low[g] > 2 * max(se[e], se[g])
+                                                                   for e in (0, last)))
     return out
 
 
 AGREEMENT = {"kl": "kl", "reconstruction": "reconstruction", "elbo": "elbo", "tie_best": "tie_best",
-             "tie": "tie_mean"}
-"""Network quantity -> the theory quantity it is compared with (TIE as printed: the mean over labellings)."""
+             "tie": "tie_mean", "tie_mean": "tie_mean"}
+"""Network quantity -> the theory quantity it is compared with. TIE as printed is compared with the
+mean over labellings (pre-registered); ``tie_mean`` (each network's own mean over its 2^k k!
+relabellings, the seed average of TIE as printed without the labelling noise: the init is
+invariant under signed relabellings) was added after the runs."""
 
 
 def theory_summary(th: dict) -> dict:
@@ -269,19 +320,43 @@ def theory_summary(th: dict) -> dict:
     seeds that pick their labelling at random.
     """
     zero = [0.0] * len(th["beta"])
-    return {q: {"mean": th[AGREEMENT.get(q, q)], "se": zero} for q in QUANTITIES}
+    return {q: {"mean": th[AGREEMENT.get(q, q)], "se": zero, "min": th[AGREEMENT.get(q, q)]} for q in QUANTITIES}
 
 
-def agreement(summary: dict, th: dict) -> dict:
-    """Largest |network mean - theory| over the grid, absolute and relative to the theory's range."""
+def linear_optimum(A, beta):
+    """The tractable model's optimum (eq. 20-22, :func:`numerics.tractable_beta_vae.optimum`) as a
+    :class:`deep.models.VAE`, so that it is measured exactly like the networks."""
+    import torch
+
+    from deep.models import build_model
+
+    p = tbv.optimum(A, beta)
+    N, k = A.shape
+    model = build_model({"architecture": "mlp", "m": k, "likelihood": "gaussian", "eta_dec": 1.0, "hidden": []},
+                        (N,))
+    encoder, decoder = model.encoder.net[0], model.decoder.net[0]
+    with torch.no_grad():
+        encoder.weight.copy_(torch.from_numpy(np.vstack([p.W_mu, p.W_sigma])))
+        encoder.bias.copy_(torch.from_numpy(np.concatenate([p.b_mu, p.b_sigma])))
+        decoder.weight.copy_(torch.from_numpy(p.D))
+        decoder.bias.copy_(torch.from_numpy(p.b_D))
+    return model
+
+
+def agreement(summary: dict, th: dict, paired: dict) -> dict:
+    """Largest |network mean - theory| over the grid, absolute and relative to the range of the
+    exact theory curve. The theory value is the linear optimum measured on the same data and
+    noise as the networks (``paired``), which cancels the sampling error of the finite
+    evaluation set (about 2 nats in TIE at 5000 draws); ``vs_exact`` keeps the exact one."""
     out = {}
     for q, t in AGREEMENT.items():
-        m, ref = np.asarray(summary[q]["mean"]), np.asarray(th[t])
+        m, ref, exact = (np.asarray(v) for v in (summary[q]["mean"], paired[t], th[t]))
         dev = m - ref
-        spread = float(np.ptp(ref)) or 1.0
+        spread = float(np.ptp(exact)) or 1.0
         out[q] = {"deviation": dev.tolist(), "max_abs": float(np.max(np.abs(dev))),
                   "max_relative_to_range": float(np.max(np.abs(dev)) / spread),
-                  "within_10_percent": bool(np.max(np.abs(dev)) <= 0.1 * spread)}
+                  "within_10_percent": bool(np.max(np.abs(dev)) <= 0.1 * spread),
+                  "vs_exact": (m - exact).tolist()}
     return out
 
 
@@ -294,39 +369,40 @@ def sweep(cfg: dict, work_dir: Path, *, workers: int = 1, progress: bool = True)
     ``workers`` > 1 runs them in a process pool (any ``concurrent.futures`` executor fits).
     """
     from concurrent.futures import ProcessPoolExecutor
+    from contextlib import nullcontext
 
     from tqdm.auto import tqdm
 
     tasks = [{"cfg": cfg, "regime": regime, "beta": beta, "seed": seed,
               "run_dir": str(work_dir / regime / f"beta{beta:g}-seed{seed}")}
              for regime in cfg["regimes"] for beta in cfg["betas"] for seed in cfg["seeds"]]
-    bar = tqdm(total=len(tasks), desc="beta-VAE runs", disable=not progress)
-    if workers == 1:
-        results = []
-        for task in tasks:
-            results.append(run_one(task))
+    results = []
+    with (tqdm(total=len(tasks), desc=f"{cfg['setting']} beta-VAEs", disable=not progress) as bar,
+          ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool):
+        for result in (pool.map(run_one, tasks) if pool else map(run_one, tasks)):
+            results.append(result)
             bar.update(1)
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            results = []
-            for result in pool.map(run_one, tasks):
-                results.append(result)
-                bar.update(1)
-    bar.close()
     return results
 
 
 def analyse(cfg: dict, runs: list[dict], A) -> dict:
-    """Summaries, criteria and the comparison with the theory for every regime and data split."""
-    th = theory(A, cfg["betas"])
-    out = {"theory": th, "theory_criteria": criteria(theory_summary(th), cfg["betas"]), "regimes": {}}
+    """Summaries, criteria and (mixture) the comparison with the theory for every regime and data split."""
+    th = theory(A, cfg["betas"]) if cfg["setting"] == "mixture" else None
+    out = {"regimes": {}}
+    if th is not None:
+        out.update(theory=th, theory_criteria=criteria(theory_summary(th), cfg["betas"]))
     for regime, size in cfg["regimes"].items():
         mine = [r for r in runs if r["regime"] == regime]
         splits = {}
         for where in ("heldout", "train") if size is not None else ("heldout",):
             summary = summarise(mine, cfg["betas"], cfg["seeds"], where)
-            splits[where] = {"summary": summary, "criteria": criteria(summary, cfg["betas"]),
-                             "agreement": agreement(summary, th)}
+            splits[where] = {"summary": summary, "criteria": criteria(summary, cfg["betas"])}
+            if th is not None:
+                data = (_data(cfg, A, cfg["eval_size"], cfg["eval_seed"]) if where == "heldout"
+                        else _data(cfg, A, size, cfg["data_seed"]))
+                measured = [_measure(linear_optimum(A, beta), data, A, 0) for beta in cfg["betas"]]
+                paired = {q: [m[q] for m in measured] for q in QUANTITIES}
+                splits[where].update(theory_on_data=paired, agreement=agreement(summary, th, paired))
         out["regimes"][regime] = splits
     return out
 
@@ -338,10 +414,10 @@ def _write_csv(path: Path, result: dict) -> None:
             for g, beta in enumerate(result["config"]["betas"]):
                 row = {"regime": regime, "data": where, "beta": beta}
                 for q in QUANTITIES:
-                    row[f"{q}_mean"] = split["summary"][q]["mean"][g]
-                    row[f"{q}_se"] = split["summary"][q]["se"][g]
-                for q in ("kl", "reconstruction", "elbo", "tie_mean", "tie_best"):
-                    row[f"theory_{q}"] = result["theory"][q][g]
+                    row.update({f"{q}_{stat}": split["summary"][q][stat][g] for stat in ("mean", "se", "min")})
+                if "theory" in result:
+                    row.update({f"theory_{q}": result["theory"][q][g]
+                                for q in ("kl", "reconstruction", "elbo", "tie_mean", "tie_best")})
                 rows.append(row)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as fh:
@@ -352,7 +428,8 @@ def _write_csv(path: Path, result: dict) -> None:
 
 
 def figure(result: dict, A, path: Path) -> None:
-    """Fig. 2 of [optimal_beta] with the theory: ELBO, TIE, reconstruction, KL against log β."""
+    """Fig. 2 (mixture) or Fig. 3 (canvas) of [optimal_beta]: ELBO, TIE, reconstruction, KL and
+    the per-latent KL against β, with the tractable model's curves for the mixture."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -360,58 +437,69 @@ def figure(result: dict, A, path: Path) -> None:
 
     betas = np.asarray(result["config"]["betas"])
     fine = np.geomspace(betas[0], betas[-1], 120)
-    th = theory(A, fine)
-    panels = [("elbo", "ELBO (A)", [("elbo", "theory ELBO*")]),
-              ("tie", "TIE as printed (B)", [("tie_mean", "theory: mean over labellings"),
-                                            ("tie_best", "theory: best labelling")]),
-              ("tie_best", "TIE, best relabelling (B')", [("tie_best", "theory: best labelling")]),
-              ("reconstruction", "reconstruction (C)", [("reconstruction", "theory")]),
-              ("kl", "KL to the prior (D)", [("kl", "theory KL*")])]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+    th = theory(A, fine) if "theory" in result else None
+    panels = [("elbo", "(A) ELBO", [("elbo", "theory ELBO*")]),
+              ("tie", "(B) TIE as printed (band: min-max over seeds)",
+               [("tie_mean", "theory: mean over labellings"), ("tie_best", "theory: best labelling")]),
+              ("tie_best", "(B') TIE after the best relabelling", [("tie_best", "theory: best labelling")]),
+              ("reconstruction", "(C) reconstruction E log p(x|z)", [("reconstruction", "theory")]),
+              ("kl", "(D) KL(q(z|x) || p(z))", [("kl", "theory KL*")])]
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
     colours = {"population": "C0", "paper": "C3"}
-    for ax, (q, title, refs) in zip(axes, panels):
-        for t, label in refs:
-            ax.plot(fine, th[t], "k-" if t != "tie_mean" else "k--", lw=1, label=label)
+    on_data = result["regimes"][next(iter(result["regimes"]))]["heldout"].get("theory_on_data")
+    for ax, (q, title, refs) in zip(axes.flat, panels):
+        for t, label in refs if th is not None else ():
+            ax.plot(fine, th[t], "k--" if t == "tie_mean" else "k-", lw=1, label=label)
+            ax.plot(betas, on_data[t], "kx", ms=5, label="(x: on the held-out draws)" if t == refs[0][0] else None)
         for regime, splits in result["regimes"].items():
             for where, split in splits.items():
-                s = split["summary"][q]
-                style = "o-" if where == "heldout" else "s:"
-                c = colours.get(regime, "C2")
-                ax.errorbar(betas, s["mean"], yerr=s["se"], fmt=style, color=c, ms=3, capsize=2,
-                            label=f"{regime}, {where}")
+                s, c = split["summary"][q], colours.get(regime, "C2")
+                ax.errorbar(betas, s["mean"], yerr=s["se"], fmt="o-" if where == "heldout" else "s:", color=c,
+                            ms=3, capsize=2, label=f"{regime}, {where} (mean ± se)")
                 ax.fill_between(betas, s["min"], s["max"], color=c, alpha=0.08)
-        ax.set_xscale("log")
-        ax.set_xlabel("β")
+        ax.set(xscale="log", xlabel="β")
         ax.set_title(title, fontsize=10)
         ax.axvline(1.0, color="0.7", lw=0.5)
-    axes[0].legend(fontsize=6)
-    axes[1].legend(fontsize=6)
-    fig.suptitle(f"tanh-MLP β-VAE on x = As + η, k = {A.shape[1]} digit columns (mean ± se over seeds, "
-                 "band: min-max) vs the tractable model", fontsize=10)
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=7)
+    ax = axes[1, 2]   # (E) per-latent KL, sorted, at three β
+    for g, c in zip(np.linspace(0, len(betas) - 1, 3).astype(int), ("C0", "C1", "C2")):
+        runs = [r["heldout"]["latent_kl"] for r in result["runs"]
+                if r["beta"] == betas[g] and r["regime"] == next(iter(result["regimes"]))]
+        ax.plot(np.mean(np.sort(runs, axis=1), 0)[::-1], "o", color=c, label=f"network, β = {betas[g]:g}")
+        if th is not None:
+            ax.plot(np.sort(result["theory"]["latent_kl"][g])[::-1], "_", ms=14, color=c, label="theory")
+    ax.set(xlabel="latent (sorted)", ylabel="KL per latent (nats)")
+    ax.set_title("(E) per-latent KL, held out", fontsize=10)
+    ax.legend(fontsize=7)
+    data = ("x = As + η, digit images as the columns of A" if result["config"]["setting"] == "mixture"
+            else "one digit on a canvas at position x = As + η")
+    fig.suptitle(f"tanh-MLP β-VAE, {data}, k = {A.shape[1]}; {len(result['config']['seeds'])} seeds", fontsize=11)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
 
 
 def experiment(cfg: dict, output_dir: Path, work_dir: Path, *, workers: int = 1, progress: bool = True,
                scale: str = SCALE) -> dict:
-    """Run the sweep, analyse it, write ``result.json``, a CSV and the figure; return the result."""
+    """Run one setting's sweep, analyse it, write ``<setting>.json``, ``<setting>.csv`` and its figure."""
     from deep import provenance
-    from deep.data import digit_mixing
 
     cfg = check_config(cfg)
-    output_dir, work_dir = Path(output_dir), Path(work_dir)
-    A = digit_mixing(cfg["k"])
-    runs = sweep(cfg, work_dir, workers=workers, progress=progress)
-    lam, _ = np.linalg.eigh(tbv.Sigma_x(A))
-    result = {"config": cfg, "collapse_thresholds": sorted(lam[-cfg["k"]:].tolist(), reverse=True),
-              **analyse(cfg, runs, A), "runs": runs,
-              "provenance": provenance.record(seeds=cfg["seeds"], scale=scale, device="cpu")}
-    provenance.write_json(output_dir / RESULT, result)
-    _write_csv(output_dir / "summary.csv", result)
-    figure(result, A, output_dir / "figure_2.png")
+    setting, output_dir, work_dir = cfg["setting"], Path(output_dir), Path(work_dir)
+    A = mixing(cfg)
+    runs = sweep(cfg, work_dir / setting, workers=workers, progress=progress)
+    lam = np.sort(np.linalg.eigvalsh(tbv.Sigma_x(A)))[::-1][:A.shape[1]]
+    result = {"config": cfg, "A": A.tolist(), "collapse_thresholds": lam.tolist(), **analyse(cfg, runs, A),
+              "runs": runs, "provenance": provenance.record(seeds=cfg["seeds"], scale=scale, device="cpu")}
+    if "long" in cfg:   # networks of the population regime trained longer (added after the first runs)
+        long = {**cfg, **cfg["long"], "regimes": {"population": None}}
+        result["long_runs"] = sweep(long, work_dir / setting / "long", workers=workers, progress=progress)
+    provenance.write_json(output_dir / f"{setting}.json", result)
+    _write_csv(output_dir / f"{setting}.csv", result)
+    figure(result, A, output_dir / FIGURES[setting])
     return result
 
 
@@ -419,9 +507,11 @@ def experiment(cfg: dict, output_dir: Path, work_dir: Path, *, workers: int = 1,
 
 
 def add_arguments(parser):
+    parser.add_argument("--setting", choices=(*SETTINGS, "all"), default="all",
+                        help="mixture: §V / Fig. 2; canvas: App. C / Fig. 3; all (default): both")
     parser.add_argument("--smoke", action="store_true", help="tiny networks and data: checks the pipeline in seconds")
     parser.add_argument("--output-dir", type=Path, default=None,
-                        help=f"where result.json, summary.csv and figure_2.png go (default results/{NAME}, "
+                        help=f"where <setting>.json, <setting>.csv and the figures go (default results/{NAME}, "
                              f"or runs/{NAME}-smoke with --smoke)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help=f"run directories with checkpoints (default runs/{NAME}[-smoke]/networks); "
@@ -431,15 +521,17 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    cfg = config(args.smoke)
     base = ROOT / "runs" / (NAME + ("-smoke" if args.smoke else ""))
     output_dir = args.output_dir or (base if args.smoke else ROOT / "results" / NAME)
     work_dir = args.work_dir or base / "networks"
     workers = validation.positive_int("workers", args.workers)
-    result = experiment(cfg, output_dir, work_dir, workers=workers, progress=not args.no_progress,
-                        scale="smoke: pipeline check only" if args.smoke else SCALE)
-    print(json.dumps({"theory": result["theory_criteria"],
-                      **{f"{regime}/{where}": split["criteria"] for regime, splits in result["regimes"].items()
-                         for where, split in splits.items()}}, indent=1))
-    print(f"wrote {output_dir / RESULT}")
+    for setting in SETTINGS if args.setting == "all" else (args.setting,):
+        result = experiment(config(setting, args.smoke), output_dir, work_dir, workers=workers,
+                            progress=not args.no_progress, scale="smoke: pipeline check only" if args.smoke else SCALE)
+        verdicts = {f"{regime}/{where}": split["criteria"] for regime, splits in result["regimes"].items()
+                    for where, split in splits.items()}
+        if "theory_criteria" in result:
+            verdicts = {"theory": result["theory_criteria"], **verdicts}
+        print(json.dumps({setting: verdicts}, indent=1))
+        print(f"wrote {output_dir / (setting + '.json')}")
     return 0

@@ -1,0 +1,342 @@
+"""Claim checks of the §V experiment of [optimal_beta] (deep/experiments/tractable_beta_vae.py).
+
+Two kinds of check. (1) The TIE estimator the experiment applies to trained networks
+(numerics.tractable_beta_vae: moments, relabellings) against routes that share no code
+with it: Monte Carlo of log q(z|x) - log p_{g-t}(z|x) with scipy densities and Bayes'
+rule, the exact TIE of eq. (25) for linear encoders, and brute force over all signed
+permutations. (2) The stored result in results/tractable_beta_vae: its configuration must
+be the command's current default (a stale result fails), its theory curves and criteria
+are recomputed from the stored numbers, and each claim's criterion (fixed in the
+experiment's docstring before the runs) is asserted. A ``slow`` check re-runs the whole
+reduced-scale experiment. Nothing here imports torch except that slow check.
+"""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import optimize
+
+from collapse import ROOT
+from deep.experiments import tractable_beta_vae as experiment
+from numerics import tractable_beta_vae as t
+from numerics.reference import tractable_beta_vae as ref
+from numerics.reference.monte_carlo import mean_and_error
+from property_tests import strategies as s
+
+
+
+def relabel_outputs(mu, log_sigma2, perm, signs):
+    """The encoder outputs of z'_j = signs[j] z_{perm[j]}, written out directly."""
+    perm = list(perm)
+    return np.asarray(signs) * mu[:, perm], log_sigma2[:, perm]
+
+
+# ---------------------------------------------------------------- the TIE estimator
+
+
+@pytest.mark.claim("optimal_beta.section_5_tie")
+@s.examples(10)
+@given(A=s.tbv_mixing(max_N=5, max_k=3), data=st.data())
+def test_sample_tie_matches_monte_carlo_of_the_densities(A, data, evidence):
+    """TIE of a nonlinear encoder from its moments on draws of x (any relabelling) equals the
+    Monte Carlo mean of log q(z|x) - log p_{g-t}(z|x) over z ~ q, with p_{g-t} from Bayes' rule."""
+    encoder = data.draw(s.tbv_nonlinear_encoders(A))
+    perm, signs = data.draw(s.tbv_relabellings(A.shape[1]))
+    rng = np.random.default_rng(0)
+    _, x = ref.sample_data(A, 40_000, rng)
+    mu, log_sigma2 = encoder(x)
+    estimate = t.relabelled_tie(t.sample_moments(mu, log_sigma2, x, A), perm, signs)
+    mu, log_sigma2 = relabel_outputs(mu, log_sigma2, perm, signs)
+    z = mu + np.exp(0.5 * log_sigma2) * rng.standard_normal(mu.shape)
+    log_q = -0.5 * np.sum((z - mu) ** 2 / np.exp(log_sigma2) + log_sigma2 + np.log(2 * np.pi), axis=1)
+    mc, stderr = mean_and_error(log_q - ref.log_posterior_bayes(z, x, A))
+    assert abs(estimate - mc) < 5 * stderr
+    evidence("|moments - MC| / stderr", abs(estimate - mc) / stderr)
+
+
+@pytest.mark.claim("optimal_beta.section_5_tie")
+@s.examples(15)
+@given(A=s.tbv_mixing(max_N=5, max_k=3), data=st.data())
+def test_moments_of_a_linear_encoder_give_eq_25(A, data, evidence):
+    """For the linear encoder of eq. (20) the exact moments give TIE of eq. (25) on every
+    relabelled network, the per-latent KLs sum to the KL of eq. (39), and sample moments of
+    200k draws approach the exact ones."""
+    p = t.Parameters(**data.draw(s.tbv_networks(A)))
+    perm, signs = data.draw(s.tbv_relabellings(A.shape[1]))
+    m = t.encoder_moments(p, A)
+    exact = t.tie(t.relabel(p, perm, signs), A)
+    assert t.relabelled_tie(m, perm, signs) == pytest.approx(exact, rel=1e-10)
+    assert t.latent_kl(m).sum() == pytest.approx(t.terms(p, A)[1], rel=1e-10)
+    rng = np.random.default_rng(1)
+    _, x = ref.sample_data(A, 200_000, rng)
+    sampled = t.sample_moments(x @ p.W_mu.T + p.b_mu, x @ p.W_sigma.T + p.b_sigma, x, A)
+    rel = abs(t.relabelled_tie(sampled, perm, signs) - exact) / exact
+    assert rel < 0.05
+    evidence("max rel. error, exact moments vs eq. (25)",
+             abs(t.relabelled_tie(m, perm, signs) - exact) / exact)
+    evidence("max rel. error, 200k-sample moments vs eq. (25)", rel)
+
+
+def brute_force(m):
+    k = m.sigma2.shape[0]
+    return np.array([t.relabelled_tie(m, perm, signs) for perm, signs in t.signed_permutations(k)])
+
+
+@pytest.mark.claim("optimal_beta.section_5_tie")
+@s.examples(15)
+@given(A=s.tbv_mixing(max_N=5, max_k=3), beta=s.log_uniform(0.1, 20.0), data=st.data())
+def test_mean_and_best_relabelling_against_brute_force(A, beta, data, evidence):
+    """Over all 2^k k! signed permutations: the closed-form mean equals the brute-force mean;
+    at the optimum of the tractable model (E μμᵀ diagonal) the assignment finds the
+    brute-force minimum; for a nonlinear encoder it returns a local minimum no smaller
+    than the brute-force one."""
+    optimum = t.encoder_moments(t.optimum(A, beta), A)
+    values = brute_force(optimum)
+    assert t.mean_relabelled_tie(optimum) == pytest.approx(values.mean(), rel=1e-10)
+    assert t.best_relabelling(optimum)[2] == pytest.approx(values.min(), rel=1e-10)
+    encoder = data.draw(s.tbv_nonlinear_encoders(A))
+    _, x = ref.sample_data(A, 2000, np.random.default_rng(2))
+    m = t.sample_moments(*encoder(x), x, A)
+    values = brute_force(m)
+    perm, signs, best = t.best_relabelling(m)
+    assert t.mean_relabelled_tie(m) == pytest.approx(values.mean(), rel=1e-10)
+    assert best >= values.min() * (1 - 1e-12) and best == pytest.approx(t.relabelled_tie(m, perm, signs))
+    k = A.shape[1]
+    for j in range(k):   # no sign flip improves
+        flipped = np.array(signs) * np.where(np.arange(k) == j, -1, 1)
+        assert t.relabelled_tie(m, perm, flipped) >= best * (1 - 1e-12)
+    evidence("best relabelling / brute-force min (nonlinear encoders)", best / values.min())
+
+
+def test_relabelling_arguments_are_checked():
+    A = t.paper_mixing(4, 2)
+    m = t.encoder_moments(t.optimum(A, 1.0), A)
+    with pytest.raises(ValueError, match="perm must be a permutation of 0..1"):
+        t.relabelled_tie(m, [0, 0], [1, 1])
+    with pytest.raises(ValueError, match=r"signs must be 2 entries of \+1 or -1"):
+        t.relabelled_tie(m, [1, 0], [1, 2])
+    with pytest.raises(ValueError, match="mu must have shape 5x2"):
+        t.sample_moments(np.zeros((5, 3)), np.zeros((5, 2)), np.zeros((5, 4)), A)
+    with pytest.raises(ValueError, match="x must have shape"):
+        t.sample_moments(np.zeros((5, 2)), np.zeros((5, 2)), np.zeros((5, 3)), A)
+    with pytest.raises(ValueError, match="A's number of rows N must be an integer >= 3"):
+        t.sample_moments(np.zeros((5, 3)), np.zeros((5, 3)), np.zeros((5, 2)), np.ones((2, 3)))
+
+
+# ---------------------------------------------------------------- the stored experiment
+
+
+def load(setting: str) -> dict:
+    """A stored result, checked against the command's current default configuration (a stale
+    result fails) and against its own runs: summaries and criteria are recomputed from the
+    per-network numbers, the theory from A with numerics.tractable_beta_vae."""
+    result = json.loads((ROOT / "results" / experiment.NAME / f"{setting}.json").read_text())
+    assert result["config"] == experiment.config(setting), \
+        f"results/{experiment.NAME}/{setting}.json is stale: rerun `collapse experiment tractable-beta-vae`"
+    cfg = result["config"]
+    assert len(result["runs"]) == len(cfg["regimes"]) * len(cfg["betas"]) * len(cfg["seeds"])
+    for regime, splits in result["regimes"].items():
+        runs = [r for r in result["runs"] if r["regime"] == regime]
+        for where, split in splits.items():
+            summary = experiment.summarise(runs, cfg["betas"], cfg["seeds"], where)
+            assert summary == split["summary"]
+            assert experiment.criteria(summary, cfg["betas"]) == split["criteria"]
+    for run in result["runs"]:
+        for m in (run["heldout"], run.get("train", run["heldout"])):
+            assert m["elbo"] == pytest.approx(m["reconstruction"] - m["kl"], rel=1e-12)
+            assert m["tie_best"] <= min(m["tie"], m["tie_mean"]) * (1 + 1e-12)
+    if "theory" in result:
+        theory = experiment.theory(np.array(result["A"]), cfg["betas"])
+        for key, values in theory.items():
+            np.testing.assert_allclose(np.array(values, dtype=float), np.array(result["theory"][key], dtype=float),
+                                       rtol=1e-9, atol=1e-12)
+        assert experiment.criteria(experiment.theory_summary(theory), cfg["betas"]) == result["theory_criteria"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    return load("mixture")
+
+
+@pytest.fixture(scope="module")
+def canvas():
+    return load("canvas")
+
+
+def splits(result):
+    """(name, split) for every evaluated split, e.g. ("paper/heldout", {...})."""
+    return [(f"{regime}/{where}", split) for regime, s in result["regimes"].items() for where, split in s.items()]
+
+
+def rotated_optimum(A, beta, i, j, angle):
+    """The optimal encoder for the optimum's decoder with latents i, j rotated by ``angle``."""
+    p = t.optimum(A, beta)
+    R = np.eye(A.shape[1])
+    R[[i, i, j, j], [i, j, i, j]] = [np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)]
+    return t.encoder_optimum(p.D @ R.T, np.zeros(A.shape[0]), beta)
+
+
+@pytest.mark.claim("optimal_beta.section_5_tie", "optimal_beta.section_6_agreement")
+@pytest.mark.parametrize("beta, cost, drop", [(0.25, 0.1, 10.0), (2.0, 0.1, 3.0), (2.0, 0.5, 8.0)])
+def test_tie_is_not_pinned_by_the_objective(mixture, beta, cost, drop, evidence):
+    """For the experiment's A, rotating the optimum's two leading latents (λ = 108.8, 12.5)
+    until L_β has dropped by ``cost`` nats lowers the best-relabelled TIE by more than
+    ``drop`` nats: L_β is flat (second order) along rotations of the latent basis while TIE
+    is steep (first order), so near-optimal networks (the trained ones are 0.8-3 nats below
+    L*) can sit anywhere in a wide band of TIE. At β = 0.25 even a 45° rotation costs
+    less than 0.5 nats."""
+    A = np.array(mixture["A"])
+    optimum = t.optimum(A, beta)
+    L0, tie0 = t.objective(optimum, A, beta), t.best_relabelling(t.encoder_moments(optimum, A))[2]
+    loss = lambda angle: L0 - t.objective(rotated_optimum(A, beta, 0, 1, angle), A, beta)
+    angle = optimize.brentq(lambda a: loss(a) - cost, 1e-9, np.pi / 4)
+    tie = t.best_relabelling(t.encoder_moments(rotated_optimum(A, beta, 0, 1, angle), A))[2]
+    assert tie0 - tie > drop
+    evidence(f"beta={beta:g}: TIE_best drop at {cost:g} nats of L_beta", tie0 - tie)
+    evidence(f"beta={beta:g}: rotation angle (rad) at {cost:g} nats", angle)
+    if beta == 0.25:
+        assert loss(np.pi / 4) < 0.5
+        evidence("beta=0.25: L_beta cost of a 45 degree rotation", loss(np.pi / 4))
+
+
+def criteria_by_split(result) -> dict:
+    return {name: split["criteria"] for name, split in splits(result)}
+
+
+@pytest.mark.claim("optimal_beta.section_5_terms")
+def test_section_5_terms(mixture, evidence):
+    """Corrected statement: KL and reconstruction decrease with β (criterion "terms") on the data
+    the networks are trained on, fresh draws and the 1000-example set, and KL also on held-out
+    data; the original fails for the held-out reconstruction of the 1000-example networks,
+    which rises from β = 0.25 to 0.5 (overfitting at small β)."""
+    c = criteria_by_split(mixture)
+    assert all(c[name]["kl_decreases"] for name in c)
+    assert c["population/heldout"]["reconstruction_decreases"] and c["paper/train"]["reconstruction_decreases"]
+    assert not c["paper/heldout"]["reconstruction_decreases"]
+    rec = mixture["regimes"]["paper"]["heldout"]["summary"]["reconstruction"]
+    assert experiment._exceeds(rec["mean"], rec["se"], 1, 0)
+    pop = mixture["regimes"]["population"]["heldout"]["summary"]
+    evidence("population: KL at beta = 0.25 / 128 (nats)", f"{pop['kl']['mean'][0]:.2f} / {pop['kl']['mean'][-1]:.2f}")
+    evidence("population: reconstruction at beta = 0.25 / 128",
+             f"{pop['reconstruction']['mean'][0]:.2f} / {pop['reconstruction']['mean'][-1]:.2f}")
+    evidence("paper held out: reconstruction at beta = 0.25 / 0.5", f"{rec['mean'][0]:.2f} / {rec['mean'][1]:.2f}")
+
+
+@pytest.mark.claim("optimal_beta.section_5_elbo")
+def test_section_5_elbo(mixture, evidence):
+    """Criterion "elbo" holds on every split: the seed-mean ELBO peaks within a factor 2 of β = 1,
+    does not rise significantly after β = 1 and ends below its value at β = 1; the theory
+    peaks at exactly 1."""
+    assert mixture["theory_criteria"]["elbo_argmax_beta"] == 1.0
+    for name, c in criteria_by_split(mixture).items():
+        assert c["elbo_max_near_1"], name
+        evidence(f"{name}: grid argmax of ELBO", c["elbo_argmax_beta"])
+
+
+@pytest.mark.claim("optimal_beta.section_5_tie")
+def test_section_5_tie(mixture, evidence):
+    """Fig. 2B's seed-averaged TIE as printed has no finite optimal β (criterion "tie" fails on
+    every split; the theory's mean over the equivalent labellings, which a random
+    labelling averages to, decreases monotonically to its full-collapse value, and so does
+    every split's labelling-averaged network TIE). Corrected: the best-relabelled TIE has
+    a finite optimum in the theory (β = 2) and for the 1000-example networks, not for the
+    population networks at 2000 steps, whose TIE departs from the theory while their ELBO
+    does not (also after 8000 steps)."""
+    for name, c in criteria_by_split(mixture).items():
+        assert not c["tie_finite_optimum"], name
+    th = mixture["theory"]
+    assert not mixture["theory_criteria"]["tie_finite_optimum"]
+    assert np.all(np.diff(th["tie_mean"]) < 0)
+    for name, split in splits(mixture):
+        m = split["summary"]["tie_mean"]
+        g = int(np.argmin(m["mean"]))
+        assert not (g < len(m["mean"]) - 1 and experiment._exceeds(m["mean"], m["se"], -1, g)), name
+        evidence(f"{name}: labelling-averaged TIE at beta = 0.25 / 128",
+                 f"{m['mean'][0]:.2f} / {m['mean'][-1]:.2f}")
+    c = criteria_by_split(mixture)
+    assert mixture["theory_criteria"]["tie_best_finite_optimum"]
+    assert mixture["theory_criteria"]["tie_best_argmin_beta"] == 2.0
+    assert c["paper/heldout"]["tie_best_finite_optimum"] and c["paper/train"]["tie_best_finite_optimum"]
+    assert not c["population/heldout"]["tie_best_finite_optimum"]
+    evidence("theory: best-relabelled TIE min (nats) at beta = 2", min(th["tie_best"]))
+    for name in c:
+        evidence(f"{name}: argmin beta of the best-relabelled TIE", c[name]["tie_best_argmin_beta"])
+    paired = mixture["regimes"]["population"]["heldout"]["theory_on_data"]
+    betas = mixture["config"]["betas"]
+    for run in mixture["long_runs"]:
+        g, h = betas.index(run["beta"]), run["heldout"]
+        elbo_gap, tie_gap = paired["elbo"][g] - h["elbo"], paired["tie_best"][g] - h["tie_best"]
+        assert elbo_gap < 1.5 and tie_gap > 2.0
+        evidence(f"8000 steps, beta = {run['beta']:g}: ELBO / TIE_best below the optimum (nats)",
+                 f"{elbo_gap:.2f} / {tie_gap:.2f}")
+
+
+@pytest.mark.claim("optimal_beta.section_6_agreement")
+def test_section_6_agreement(mixture, evidence):
+    """Criterion "agreement": with fresh data the networks follow the tractable model within 10 %
+    of its range for KL, reconstruction and ELBO, but not for TIE (printed or best
+    relabelled); with 1000 examples even KL departs (overfitting at small β)."""
+    pop = mixture["regimes"]["population"]["heldout"]["agreement"]
+    for q in ("kl", "reconstruction", "elbo"):
+        assert pop[q]["within_10_percent"], q
+        evidence(f"population: max |network - theory| for {q} (nats, share of range)",
+                 f"{pop[q]['max_abs']:.2f}, {pop[q]['max_relative_to_range']:.3f}")
+    for q in ("tie", "tie_best"):
+        assert not pop[q]["within_10_percent"], q
+        evidence(f"population: max |network - theory| for {q} (nats, share of range)",
+                 f"{pop[q]['max_abs']:.2f}, {pop[q]['max_relative_to_range']:.3f}")
+    worst = 0.0
+    for g, beta in enumerate(mixture["config"]["betas"]):   # sorted per-latent KL against ½ log(λ_i/β)
+        nets = [np.sort(r["heldout"]["latent_kl"]) for r in mixture["runs"]
+                if r["regime"] == "population" and r["beta"] == beta]
+        worst = max(worst, np.max(np.abs(np.mean(nets, 0) - np.sort(mixture["theory"]["latent_kl"][g]))))
+    assert worst < 0.7
+    evidence("population: max |per-latent KL - theory| (nats)", worst)
+    paper = mixture["regimes"]["paper"]["heldout"]["agreement"]
+    assert not paper["kl"]["within_10_percent"] and not paper["reconstruction"]["within_10_percent"]
+    evidence("paper held out: max KL excess over theory (nats)", max(paper["kl"]["deviation"]))
+
+
+@pytest.mark.slow
+@pytest.mark.deep
+@pytest.mark.claim("optimal_beta.section_5_terms", "optimal_beta.section_5_elbo", "optimal_beta.section_5_tie",
+                   "optimal_beta.section_6_agreement", "optimal_beta.figure_3")
+def test_stored_experiment_is_reproduced(tmp_path, evidence):
+    """`collapse experiment tractable-beta-vae` from scratch (about 30 minutes on two shared
+    cores): every criterion on every split, and the theory's, as stored."""
+    for setting in experiment.SETTINGS:
+        stored = load(setting)
+        result = experiment.experiment(experiment.config(setting), tmp_path / "out", tmp_path / "networks",
+                                       progress=False)
+        assert result.get("theory_criteria") == stored.get("theory_criteria")
+        for (name, split), (_, again) in zip(splits(stored), splits(result)):
+            assert again["criteria"] == split["criteria"], (setting, name)
+            evidence(f"{setting} {name}: max |rerun - stored| ELBO mean (nats)",
+                     float(np.max(np.abs(np.subtract(again["summary"]["elbo"]["mean"], split["summary"]["elbo"]["mean"])))))
+
+
+@pytest.mark.claim("optimal_beta.figure_3")
+def test_figure_3(canvas, evidence):
+    """Corrected statement: ELBO, reconstruction and KL behave as in Fig. 1 (criteria "terms" and
+    "elbo"); the minima over initialisations of TIE as printed are lower while a latent is
+    active than at full collapse, but the pre-registered criterion for a non-monotonic
+    trend (interior minimum below both ends by twice the larger standard error) fails at 3
+    seeds, and the average over initialisations (= over the 8 labellings) decreases to its
+    full-collapse value without a finite optimum."""
+    c = canvas["regimes"]["population"]["heldout"]["criteria"]
+    s = canvas["regimes"]["population"]["heldout"]["summary"]
+    assert c["kl_decreases"] and c["reconstruction_decreases"] and c["elbo_max_near_1"]
+    assert not c["tie_seed_min_finite_optimum"]
+    low, full = np.array(s["tie"]["min"]), s["tie_mean"]["mean"][-1]
+    active = np.array(s["kl"]["mean"]) > 0.1
+    assert np.all(low[active] < full - 1.0) and np.allclose(low[~active], full, atol=0.1)
+    m, se = s["tie_mean"]["mean"], s["tie_mean"]["se"]
+    assert experiment._no_increase(m, se) and experiment._exceeds(m, se, 0, len(m) - 1)
+    evidence("KL at beta = 1/8 / 64 (nats)", f"{s['kl']['mean'][0]:.2f} / {s['kl']['mean'][-1]:.2f}")
+    evidence("grid argmax of ELBO", c["elbo_argmax_beta"])
+    evidence("seed-minimum TIE, active latents (nats)", ", ".join(f"{v:.2f}" for v in low[active]))
+    evidence("full-collapse TIE (nats)", full)
+    evidence("labelling-averaged TIE at beta = 1/8 (nats)", m[0])
