@@ -665,6 +665,21 @@ def encoder_moments(params: Parameters, A) -> EncoderMoments:
 
     E σ² is the lognormal mean (as in eq. 21), E log σ_j² = b_σ,j, E μμᵀ = W_μΣ_xW_μᵀ +
     b_μb_μᵀ and E (Aᵀx) μᵀ = AᵀΣ_xW_μᵀ.
+
+    Parameters
+    ----------
+    params : Parameters
+        Any network of eq. (20); only the encoder enters.
+    A : array_like, shape (N, k)
+        The ground-truth mixing matrix (x = A s + η).
+
+    Returns
+    -------
+    EncoderMoments
+
+    References
+    ----------
+    [optimal_beta] eq. (18)-(21), (25).
     """
     p = check_parameters(params, A)
     A = check_mixing(A)
@@ -691,6 +706,18 @@ def relabelled_tie(m: EncoderMoments, perm=None, signs=None) -> float:
     E = (AᵀA + I)⁻¹, F = (AᵀA + I)⁻¹Aᵀ). Without ``perm``/``signs``: TIE as the paper
     defines it, latent j against source j.
 
+    Parameters
+    ----------
+    m : EncoderMoments
+    perm : sequence of int, optional
+        A permutation of 0..k-1.
+    signs : sequence of ±1, optional
+
+    Returns
+    -------
+    float
+        TIE in nats.
+
     References
     ----------
     [optimal_beta] eq. (3), (25), (27), (61).
@@ -712,6 +739,19 @@ def mean_relabelled_tie(m: EncoderMoments) -> float:
     permutations each diagonal entry is the mean of the diagonal:
     2 mean = tr(E⁻¹)(Σ E σ² + tr E[μμᵀ])/k + target - k + log|E| - E Σ log σ². It is the
     expected TIE of a network whose labelling is uniformly random (e.g. over seeds).
+
+    Parameters
+    ----------
+    m : EncoderMoments
+
+    Returns
+    -------
+    float
+        The mean TIE in nats.
+
+    References
+    ----------
+    [optimal_beta] eq. (3), (25).
     """
     k = m.sigma2.shape[0]
     E_inv_trace = np.trace(np.linalg.inv(m.E))
@@ -729,6 +769,20 @@ def best_relabelling(m: EncoderMoments) -> tuple[tuple[int, ...], tuple[int, ...
     swaps of two latents and single sign flips on the exact :func:`relabelled_tie`, which
     covers a small off-diagonal part (e.g. a trained network); for a large one the result
     is an upper bound on the minimum over all 2^k k! relabellings.
+
+    Parameters
+    ----------
+    m : EncoderMoments
+
+    Returns
+    -------
+    (perm, signs, tie) : tuple
+        The relabelling z'_j = signs[j] z_{perm[j]} and its TIE in nats (a local minimum
+        over swaps and sign flips; the global one when E[μμᵀ] is diagonal).
+
+    References
+    ----------
+    [optimal_beta] eq. (3), (25); the equivalent optima of §IV.B.
     """
     k = m.sigma2.shape[0]
     E_inv_diag = np.diag(np.linalg.inv(m.E))
@@ -754,6 +808,19 @@ def latent_kl(m: EncoderMoments) -> np.ndarray:
     """E_x KL(q(z_j|x) || N(0, 1)) per latent, from the moments: ½(E σ_j² + E μ_j² - 1 - E log σ_j²).
 
     For the linear encoder it sums to the KL of :func:`terms`; at the optimum latent j has
-    ½ log(λ_j/β) when λ_j > β and 0 when it is collapsed.  # eq. (39) of [optimal_beta]
+    ½ log(λ_j/β) when λ_j > β and 0 when it is collapsed.
+
+    Parameters
+    ----------
+    m : EncoderMoments
+
+    Returns
+    -------
+    numpy.ndarray, shape (k,)
+        KL per latent in nats.
+
+    References
+    ----------
+    [optimal_beta] eq. (39).
     """
     return 0.5 * (m.sigma2 + np.diag(m.mu2) - 1 - m.log_sigma2)

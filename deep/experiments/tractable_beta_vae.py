@@ -15,8 +15,8 @@ Settings.
   size, nor the scale of x in pixels, nor the likelihood). The network sees the image; TIE
   compares q(z|image) with p_{g-t}(s|x) (the image determines x). Bernoulli likelihood on
   the grey levels, as usual for digit images: with the Gaussian σ_y = 1 of §IV.B on pixels
-  in [0, 1] a first run found every latent collapsed for β ≥ 1. β grid 1/8 ... 64 (all
-  latents collapse below β = 32 here). The tractable model does not describe pixels, so
+  in [0, 1] a first run found every latent collapsed for β ≥ 1. β grid 1/8 ... 64 (every
+  latent has collapsed by β = 4 here). The tractable model does not describe pixels, so
   this setting has no theory curve.
 
 Both: encoder 256-200-200 and decoder 200-200-256 tanh MLPs and Adam at lr 1e-3 (App. C);
@@ -484,7 +484,34 @@ def figure(result: dict, A, path: Path) -> None:
 
 def experiment(cfg: dict, output_dir: Path, work_dir: Path, *, workers: int = 1, progress: bool = True,
                scale: str = SCALE) -> dict:
-    """Run one setting's sweep, analyse it, write ``<setting>.json``, ``<setting>.csv`` and its figure."""
+    """Run one setting's sweep, analyse it, write ``<setting>.json``, ``<setting>.csv`` and its figure.
+
+    Parameters
+    ----------
+    cfg : dict
+        A configuration from :func:`config` (checked by :func:`check_config`).
+    output_dir, work_dir : path
+        Where the result files go; where the run directories (checkpoints) live. A second
+        call resumes every finished or interrupted network from ``work_dir``.
+    workers : int
+        Training processes.
+    progress : bool
+        A tqdm bar over the networks.
+    scale : str
+        The provenance's account of the scale (paper or reduced).
+
+    Returns
+    -------
+    dict
+        ``config``, ``A``, ``collapse_thresholds``, ``regimes`` (per regime and data split:
+        ``summary``, ``criteria`` and, for the mixture, ``theory_on_data``, ``agreement``),
+        ``theory`` and ``theory_criteria`` (mixture), ``runs``, ``long_runs`` (mixture) and
+        ``provenance``.
+
+    References
+    ----------
+    [optimal_beta] §V, App. C.
+    """
     from deep import provenance
 
     cfg = check_config(cfg)
