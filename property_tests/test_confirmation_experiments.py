@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from deep import confirmation
+from deep.experiments import linear_gaussian_vae as lgv
 from deep.experiments import linear_latent_model as thresholds
 
 pytestmark = pytest.mark.deep
@@ -60,3 +61,124 @@ def test_collapse_thresholds_transfer_to_a_trained_conv_vae(evidence):
 @pytest.mark.claim("wang_ziyin.section_5_conv")
 def test_collapse_thresholds_transfer_when_trained_again(tmp_path, evidence):
     assert thresholds_transfer(rerun(thresholds.NAME, tmp_path), evidence)
+
+
+# ---------------------------------------------------------------- predictions 1-2: paper 000's deep experiments
+
+
+def values(block: dict, quantity: str) -> list:
+    return block[quantity]["values"]
+
+
+def rise_and_fall(result: dict, data: str, evidence) -> dict:
+    """Per data set: does MIG / SAP at the best intermediate beta exceed beta = 1 and the largest beta? Collapse?"""
+    betas = result["config"]["betas"]
+    cells = result["prediction_1"][data]["beta"]
+    out = {}
+    for q in ("mig", "sap"):
+        means = {b: np.mean(values(cells[f"{b:g}"], q)) for b in betas}
+        best = max(betas[1:-1], key=means.get)
+        over_1 = confirmation.exceeds(values(cells[f"{best:g}"], q), values(cells[f"{betas[0]:g}"], q))
+        over_top = confirmation.exceeds(values(cells[f"{best:g}"], q), values(cells[f"{betas[-1]:g}"], q))
+        out[q] = over_1[0] and over_top[0]
+        evidence(f"{data} {q} by beta (means)", str({f"{b:g}": round(float(m), 4) for b, m in means.items()}))
+        evidence(f"{data} {q}: best intermediate beta {best:g} over beta=1 / largest (z)",
+                 f"{over_1[1]:.2f} / {over_top[1]:.2f}")
+    top, first = cells[f"{betas[-1]:g}"], cells[f"{betas[0]:g}"]
+    au, info, kl = (np.mean(values(top, q)) for q in ("active_units", "factor_information", "kl"))
+    info_1, kl_1 = np.mean(values(first, "factor_information")), np.mean(values(first, "kl"))
+    out["collapse_as_fixed"] = bool(au <= 1 and info < 0.1 * info_1)
+    out["collapse_kl_bound"] = bool(au <= 1 and kl < 0.1 * kl_1)
+    evidence(f"{data} AU at beta = 1 / {betas[-1]:g}", f"{np.mean(values(first, 'active_units')):.1f} / {au:.1f}")
+    evidence(f"{data} total KL nats (bounds I(z;v)) at beta = 1 / {betas[-1]:g}", f"{kl_1:.3f} / {kl:.4f}")
+    evidence(f"{data} binned MI of mu nats at beta = 1 / {betas[-1]:g}", f"{info_1:.3f} / {info:.3f}")
+    stored = result["prediction_1"][data]["criteria"]
+    assert (out["mig"], out["sap"], out["collapse_as_fixed"], out["collapse_kl_bound"]) == (
+        stored["rise_and_fall"]["mig"]["holds"], stored["rise_and_fall"]["sap"]["holds"],
+        stored["collapse"]["holds_as_fixed"], stored["collapse"]["holds_kl_bound"])
+    return out
+
+
+def cell(result: dict, beta: float, lam: float) -> dict:
+    return result["prediction_2"]["cells"][f"beta={beta:g},lam={lam:g}"]
+
+
+@pytest.mark.claim("mi_collapse.section_5_2")
+def test_beta_grid_collapses_at_high_beta_without_a_mig_peak(evidence):
+    """Stored numbers: both data sets collapse at beta = 256 (AU 0, KL < 0.1 % of beta = 1); MIG shows no peak."""
+    result = confirmation.load(lgv.NAME, lgv.config())
+    dsprites, shapes = rise_and_fall(result, "dsprites", evidence), rise_and_fall(result, "shapes3d", evidence)
+    assert dsprites["collapse_kl_bound"] and shapes["collapse_kl_bound"]
+    assert not dsprites["collapse_as_fixed"] and not shapes["collapse_as_fixed"]  # the binned MI of mu is no bound
+    assert not dsprites["mig"] and not shapes["mig"] and not dsprites["sap"] and shapes["sap"]
+
+
+@pytest.mark.claim("mi_collapse.figure_5")
+def test_lambda_restores_reconstruction_and_kl_below_complete_collapse_but_not_mig(evidence):
+    result = confirmation.load(lgv.NAME, lgv.config())
+    betas, lams = result["config"]["betas"], result["config"]["lams"]
+    for beta in betas:
+        kl = [np.mean(values(cell(result, beta, lam), "kl")) for lam in lams]
+        evidence(f"beta={beta:g}: KL nats for lam = {lams}", str(np.round(kl, 3).tolist()))
+        evidence(f"beta={beta:g}: -log p(x|z) for lam = {lams}",
+                 str([round(float(np.mean(values(cell(result, beta, lam), "reconstruction_nll"))), 1) for lam in lams]))
+        assert kl[0] < min(kl[1:]) and (beta == betas[-1] or kl[1] < kl[2])  # informativeness grows with lam
+    for beta in (8.0, 64.0):
+        for lam in (8.0, 32.0):
+            nll = confirmation.exceeds(values(cell(result, beta, 0.0), "reconstruction_nll"),
+                                       values(cell(result, beta, lam), "reconstruction_nll"))
+            mig = confirmation.exceeds(values(cell(result, beta, lam), "mig"), values(cell(result, beta, 0.0), "mig"))
+            sap = confirmation.exceeds(values(cell(result, beta, lam), "sap"), values(cell(result, beta, 0.0), "sap"))
+            evidence(f"beta={beta:g}, lam={lam:g}: z of nll drop / MIG rise / SAP rise",
+                     f"{nll[1]:.1f} / {mig[1]:.2f} / {sap[1]:.2f}")
+            assert nll[0] and not mig[0] and not sap[0]
+    assert not result["prediction_2"]["criterion"]["holds"]  # the criterion fixed before the runs, at beta = 256
+    assert [cell(result, 256.0, lam)["active_units"]["values"] for lam in lams] == [[0, 0], [7, 0], [5, 0]]
+
+
+@pytest.mark.claim("mi_collapse.section_6")
+def test_tchebycheff_selects_beta_1_for_every_preference_on_the_cpu_grid(evidence):
+    from numerics import tchebycheff
+
+    result = confirmation.load(lgv.NAME, lgv.config())
+    cfg = result["config"]
+    keys = [(b, lam) for b in cfg["betas"] for lam in cfg["lams"]]
+    F = np.array([[np.mean(values(cell(result, b, lam), "reconstruction_nll")),
+                   1 - np.mean(values(cell(result, b, lam), "mig"))] for b, lam in keys])
+    chosen = [keys[tchebycheff.select(F, omega, cfg["rho"])] for omega in cfg["preferences"]]
+    assert chosen == [(s["beta"], s["lam"]) for s in result["section_6"]["selections"]]
+    evidence("selected (beta, lam) for omega = (0.8,0.2), (0.5,0.5), (0.2,0.8)", str(chosen))
+    best_mig = max(keys, key=lambda k: np.mean(values(cell(result, *k), "mig")))
+    best_nll = min(keys, key=lambda k: np.mean(values(cell(result, *k), "reconstruction_nll")))
+    evidence("grid argmax of MIG / argmin of -log p(x|z)", f"{best_mig} / {best_nll}")
+    assert chosen == [(1.0, 0.0)] * 3 and best_mig == (1.0, 0.0)
+    assert not result["section_6"]["criteria"]["holds"]
+
+
+@pytest.mark.claim("mi_collapse.appendix_f")
+def test_reconstructions_blur_with_beta_lambda_sharpens_below_collapse_mi_not_more_localised(evidence):
+    result = confirmation.load(lgv.NAME, lgv.config())
+    betas = result["config"]["betas"]
+    mse = {(b, lam): np.mean(values(cell(result, b, lam), "reconstruction_mse")) for b in betas for lam in (0.0, 32.0)}
+    evidence("||x - E[x|mu]||^2 at lam = 0 by beta", str([round(float(mse[b, 0.0]), 1) for b in betas]))
+    evidence("||x - E[x|mu]||^2 at lam = 32 by beta", str([round(float(mse[b, 32.0]), 1) for b in betas]))
+    assert all(mse[a, 0.0] <= mse[b, 0.0] for a, b in zip(betas, betas[1:]))  # blur grows with beta at lam = 0
+    assert mse[8.0, 32.0] < mse[8.0, 0.0] and mse[64.0, 32.0] < mse[64.0, 0.0] and mse[256.0, 32.0] > mse[256.0, 0.0]
+    base, restored = cell(result, 1.0, 0.0), cell(result, 8.0, 32.0)
+    z = confirmation.exceeds(values(restored, "localisation"), values(base, "localisation"))[1]
+    evidence("MI localisation (8, 32) vs (1, 0) (mean; z)",
+             f"{np.mean(values(restored, 'localisation')):.3f} vs {np.mean(values(base, 'localisation')):.3f}; {z:.2f}")
+    assert z < 0 and not result["appendix_f"]["holds"]
+
+
+@pytest.mark.slow
+@pytest.mark.claim("mi_collapse.section_5_2", "mi_collapse.figure_5", "mi_collapse.appendix_f")
+def test_paper_000_grid_trained_again(tmp_path, evidence):
+    """The reduced grid again (about 45 minutes on two cores): collapse at beta = 256, lam restores below it."""
+    result = rerun(lgv.NAME, tmp_path)
+    for data in result["config"]["datasets"]:
+        assert rise_and_fall(result, data, evidence)["collapse_kl_bound"]
+    for beta in (8.0, 64.0):
+        assert confirmation.exceeds(values(cell(result, beta, 0.0), "reconstruction_nll"),
+                                    values(cell(result, beta, 32.0), "reconstruction_nll"))[0]
+    assert result["appendix_f"]["blur_at_lam_0"]["holds"]
