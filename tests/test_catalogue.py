@@ -53,3 +53,30 @@ def test_duplicate_ids_are_refused(tmp_path):
 def test_unknown_file_name_is_refused(tmp_path):
     with pytest.raises(catalogue.CatalogueError, match="file name"):
         catalogue.load(write(tmp_path, GOOD, name="paper000"))
+
+
+def test_readme_verdict_counts_match_the_catalogue():
+    """The counts the README quotes (Quickstart total, one line per paper) are the catalogue's."""
+    import re
+    from collections import Counter
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    claims = catalogue.load().values()
+
+    def quoted(text):
+        n = int(re.match(r"(\d+) claims", text).group(1))
+        return n, {v: int(k) for k, v in re.findall(r"(\d+) (verified_with_correction|"
+                                                       r"verified|refuted|open)\b", text)}
+
+    def actual(subset):
+        counts = Counter(c.verdict for c in subset)
+        return len(subset), {v: counts[v] for v in catalogue.VERDICTS if counts[v]}
+
+    total = re.search(r"today (\d+ claims:[^.]*)", readme.replace("\n", " ")).group(1)
+    n, by = quoted(total.replace("verified with a correction", "verified_with_correction"))
+    assert (n, by) == actual(list(claims))
+    per_paper = re.findall(r"collapse verify --paper (\w+) +# (\d+ claims:[^(]*)", readme)
+    assert {p for p, _ in per_paper} == set(catalogue.PAPERS)
+    for paper, text in per_paper:
+        assert quoted(text) == actual([c for c in claims if c.paper == paper]), paper

@@ -39,7 +39,6 @@ References
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import shutil
