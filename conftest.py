@@ -28,3 +28,4 @@ def _restore_mpmath_precision():
     dps = mpmath.mp.dps
     yield
     mpmath.mp.dps = dps
+pytest_plugins = ["pytester"]

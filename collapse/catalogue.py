@@ -4,7 +4,9 @@ Each ``[[claim]]`` entry has an ``id`` of the form ``<paper>.<label>``, the ``so
 (equations and sections of the paper), a one-line ``statement`` (LaTeX allowed), a
 ``verdict``, and the ``checks`` (pytest node ids ``path::test``) that back it.
 ``verified_with_correction`` needs ``corrected_statement`` and ``counterexample``;
-``refuted`` needs ``counterexample``; ``open`` needs ``reason``.
+``refuted`` needs ``counterexample``; ``open`` needs ``reason``; ``not_reproduced`` (a
+prediction that a run far below the paper's scale did not reproduce: that fails to confirm
+it, it does not refute it) needs ``reason`` with the measured numbers and the scale.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ PAPERS = {
     "optimal_beta": "003_a1eafab620a812b7.txt",
     "wang_ziyin": "004_1e5dba7473d2cfc0.txt",
 }
-VERDICTS = ("verified", "verified_with_correction", "refuted", "open")
+VERDICTS = ("verified", "verified_with_correction", "refuted", "not_reproduced", "open")
 _ID = re.compile(r"^(?P<paper>[a-z_]+)\.(?P<label>[a-z0-9_]+)$")
 _FIELDS = {"id", "source", "statement", "verdict", "corrected_statement", "counterexample",
            "reason", "checks", "notes"}
@@ -63,7 +65,8 @@ def _validate(entry: dict, where: str) -> Claim:
     if verdict not in VERDICTS:
         raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} is not one of {VERDICTS}")
     needs = {"verified_with_correction": ("corrected_statement", "counterexample"),
-             "refuted": ("counterexample",), "open": ("reason",)}.get(verdict, ())
+             "refuted": ("counterexample",), "open": ("reason",),
+             "not_reproduced": ("reason",)}.get(verdict, ())
     for key in needs:
         if not str(entry.get(key, "")).strip():
             raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} needs {key!r}")

@@ -1,20 +1,28 @@
-"""pytest as a proof-checker: claim markers, an ``evidence`` fixture and a claims report.
+"""pytest as a proof-checker: claim markers, an ``evidence`` fixture, evidence grades and a claims report.
 
 A check is a test marked ``@pytest.mark.claim("paper.label", ...)``. The test records
-its key numbers with ``evidence("max rel. error", 3e-14)``. With
-``--claims-report PATH`` the plugin writes every marked test's outcome and evidence as
-JSON, which ``collapse verify`` joins with the catalogue.
+its key numbers with ``evidence("max rel. error", 3e-14)`` and, where it is stronger than a
+floating-point check, what kind of evidence it produced (``evidence.exact``,
+``evidence.certified``, ``evidence.experiment``; see :mod:`collapse.grades`). With
+``--claims-report PATH`` the plugin writes every marked test's outcome, evidence and
+grade as JSON, which ``collapse verify`` joins with the catalogue.
+
+Two guards keep grades honest: a claim check that reads a stored experiment result
+(``results/``) or trains networks (marker ``deep``) fails unless it declares the scale of
+the experiment, and at the end of a run every claim whose listed checks all ran is held
+to the grade recorded in ``docs/grades.json`` (``--write-grades`` records them).
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from collapse import catalogue
+from collapse import ROOT, catalogue, grades
 
 MARKERS = {
     "claim(*ids)": "check backing the given catalogue claims",
@@ -22,6 +30,8 @@ MARKERS = {
     "gpu": "needs CUDA; skipped without it",
     "deep": "trains neural networks",
 }
+RESULTS = ROOT / "results"
+"""Stored experiment results; a claim check that reads one must declare the experiment's scale."""
 
 
 def pytest_addoption(parser):
@@ -29,24 +39,53 @@ def pytest_addoption(parser):
                      help="write the outcome of every claim-marked test as JSON to PATH")
     parser.addoption("--claims-paper", default=None, metavar="KEY",
                      help="run only the checks of claims of this paper (e.g. mi_collapse)")
+    parser.addoption("--write-grades", action="store_true",
+                     help="record the grades of the claims whose checks all ran in the grades file")
+    parser.addoption("--grades-file", default=str(grades.STORED), metavar="PATH",
+                     help="the recorded grades that a run is held to (default: docs/grades.json)")
 
 
 def pytest_configure(config):
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    config._claims = {"tests": {}, "deselected": []}
+    config._claims = {"tests": {}, "deselected": [], "collected": set(), "grade_changes": []}
 
 
 def _claim_ids(item) -> tuple[str, ...]:
     return tuple(i for mark in item.iter_markers("claim") for i in mark.args)
 
 
+def _fuzz_domain(item) -> str | None:
+    """``None`` unless the test is a Hypothesis property; then its strategies and example count."""
+    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    if handle is None:
+        return None
+    given = getattr(handle, "_given_kwargs", {}) or {}
+    domain = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "strategies drawn inside the test"
+    settings = getattr(item.obj, "_hypothesis_internal_use_settings", None)
+    examples = getattr(settings, "max_examples", None)
+    text = domain if len(domain) <= 300 else domain[:297] + "..."
+    return text + (f"; up to {examples} examples" if examples else "")
+
+
+def _slow(item) -> bool:
+    """Outside the default run: marked slow or gpu."""
+    return any(item.get_closest_marker(m) is not None for m in ("slow", "gpu"))
+
+
 def pytest_collection_modifyitems(session, config, items):
     known = catalogue.load()
     for item in items:
-        for cid in _claim_ids(item):
+        ids = _claim_ids(item)
+        for cid in ids:
             if cid not in known:
                 raise pytest.UsageError(f"{item.nodeid}: claim id {cid!r} is not in the catalogue")
+        if ids:
+            config._claims["collected"].add(item.nodeid)
+            # user properties travel with the test's reports (also from pytest-xdist workers)
+            item.user_properties.append(("claims", list(ids)))
+            item.user_properties.append(("fuzz_domain", _fuzz_domain(item)))
+            item.user_properties.append(("slow", _slow(item)))
     paper = config.getoption("--claims-paper")
     if paper:
         keep = [i for i in items if any(c.split(".")[0] == paper for c in _claim_ids(i))]
@@ -60,26 +99,59 @@ def pytest_deselected(items):
     config = items[0].config if items else None
     if config is not None and hasattr(config, "_claims"):
         config._claims["deselected"].extend(
-            {"nodeid": i.nodeid, "claims": list(_claim_ids(i))} for i in items if _claim_ids(i))
+            {"nodeid": i.nodeid, "claims": list(_claim_ids(i)),
+             "slow": _slow(i)}
+            for i in items if _claim_ids(i))
 
 
-def pytest_runtest_makereport(item, call):
-    ids = _claim_ids(item)
-    if ids:
-        entry = item.config._claims["tests"].setdefault(
-            item.nodeid, {"nodeid": item.nodeid, "claims": list(ids), "outcome": "passed",
-                          "evidence": {}, "duration": 0.0})
-        entry["duration"] += call.duration
-        if call.excinfo is not None:
-            skipped = call.excinfo.errisinstance(pytest.skip.Exception)
-            if skipped and entry["outcome"] == "passed":
-                entry["outcome"] = "skipped"
-            elif not skipped:
-                entry["outcome"] = "failed"
-                entry["message"] = call.excinfo.exconly()[:500]
-        for key, name, value in item.user_properties:
-            if key == "evidence":
-                entry["evidence"][name] = value
+# ----------------------------------------------------------------- what a check did
+
+_reads = {"count": 0, "fixtures": set()}
+"""How many files under RESULTS were opened so far, and the fixtures whose set-up opened one."""
+_RESULTS_PREFIX = os.path.join(str(RESULTS), "")
+
+
+def _audit(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        try:
+            if os.path.abspath(os.fsdecode(args[0])).startswith(_RESULTS_PREFIX):
+                _reads["count"] += 1
+        except (TypeError, ValueError):
+            pass
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    before = _reads["count"]
+    try:
+        return (yield)
+    finally:
+        if _reads["count"] > before:
+            _reads["fixtures"].add(fixturedef.argname)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    if not _claim_ids(item):
+        return (yield)
+    before = _reads["count"]
+    result = yield
+    read_results = _reads["count"] > before or bool(_reads["fixtures"] & set(item.fixturenames))
+    declared = [p[1] for p in item.user_properties if p[0] == "grade"]
+    trains = item.get_closest_marker("deep") is not None
+    inputs_only = any(p[0] == "stored_inputs_only" for p in item.user_properties)
+    if (read_results or trains) and not inputs_only and not any(g["grade"].startswith("experiment")
+                                                                for g in declared):
+        why = "reads a stored experiment result" if read_results else "is marked deep (trains networks)"
+        raise AssertionError(f"this claim check {why} but declares no scale: call "
+                             f"evidence.experiment(fraction, converged, what)")
+    return result
+
+
+# ----------------------------------------------------------------- the evidence fixture
 
 
 def _jsonable(value):
@@ -93,33 +165,152 @@ def _jsonable(value):
         return str(value)
 
 
+class Evidence:
+    """What a claim check records: key numbers, and the kind of evidence it produced."""
+
+    def __init__(self, node):
+        self._node = node
+        self._seen = {}
+
+    def __call__(self, name: str, value, reduce=max):
+        """Record a key number. Repeated calls with one name keep ``reduce(old, new)`` (the maximum)."""
+        value = _jsonable(value)
+        if name in self._seen and isinstance(value, (int, float)) and isinstance(self._seen[name], (int, float)):
+            value = reduce(self._seen[name], value)
+        self._seen[name] = value
+        self._node.user_properties[:] = [p for p in self._node.user_properties
+                                         if not (p[0] == "evidence" and p[1] == name)]
+        self._node.user_properties.append(("evidence", name, value))
+
+    def _grade(self, entry: dict):
+        if ("grade", entry) not in self._node.user_properties:
+            self._node.user_properties.append(("grade", entry))
+
+    def exact(self, method: str, digits: int | None = None):
+        """The assertion just made is exact: a symbolic identity or exact rational arithmetic
+        (``digits=None``), or agreement to ``digits`` significant digits with an independent
+        arbitrary-precision route. Call it after the assertion it describes."""
+        if digits is not None and digits < grades.MIN_EXACT_DIGITS:
+            raise ValueError(f"digits must be >= {grades.MIN_EXACT_DIGITS} for an exact check "
+                             f"(fewer is within float64's reach: a numerical check), got {digits}")
+        detail = method if digits is None else f"{method}; agreement to {digits} digits"
+        self._grade({"grade": "exact", "detail": detail})
+
+    def certified(self, certificate: str):
+        """The check re-derived the ball-arithmetic certificate stored at ``certificate``."""
+        self._grade({"grade": "certified", "detail": f"certificate {certificate} re-derived in ball arithmetic"})
+
+    def experiment(self, fraction: float | None, converged: bool | None, what: str):
+        """The check rests on networks trained at ``fraction`` of the paper's training (1 = paper
+        scale; None: the paper states none), converged or not (None: not measured). Pass an
+        experiment's ``scale(config)`` as keywords."""
+        self._grade(grades.experiment_detail(fraction, converged, what))
+
+    def stored_inputs_only(self, why: str):
+        """The check reads a stored experiment result only for inputs (e.g. a data matrix), and
+        asserts nothing about the trained networks: its grade is what its own assertions show."""
+        self._node.user_properties.append(("stored_inputs_only", why))
+
+
 @pytest.fixture
 def evidence(request):
-    """Record a key number of this check: ``evidence("name", value)``.
+    """Record a check's key numbers (``evidence(name, value)``) and kind (``evidence.exact(...)``)."""
+    return Evidence(request.node)
 
-    Repeated calls with one name (e.g. once per Hypothesis example) keep
-    ``reduce(old, new)``, by default the maximum, so name the number accordingly.
-    """
-    seen = {}
 
-    def record(name: str, value, reduce=max):
-        value = _jsonable(value)
-        if name in seen and isinstance(value, (int, float)) and isinstance(seen[name], (int, float)):
-            value = reduce(seen[name], value)
-        seen[name] = value
-        request.node.user_properties[:] = [p for p in request.node.user_properties
-                                           if p[:2] != ("evidence", name)]
-        request.node.user_properties.append(("evidence", name, value))
-    return record
+# ----------------------------------------------------------------- the report
+
+
+def pytest_runtest_logreport(report):
+    props = {p[0]: p[1] for p in report.user_properties if len(p) == 2 and p[0] in ("claims", "fuzz_domain", "slow")}
+    if "claims" not in props:
+        return
+    config = _config
+    entry = config._claims["tests"].setdefault(
+        report.nodeid, {"nodeid": report.nodeid, "claims": props["claims"], "outcome": "passed",
+                        "evidence": {}, "duration": 0.0, "slow": props.get("slow", False)})
+    entry["duration"] += report.duration
+    if report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+    elif report.failed:
+        entry["outcome"] = "failed"
+        entry["message"] = str(report.longrepr)[-500:] if report.longrepr else ""
+    for prop in report.user_properties:
+        if prop[0] == "evidence":
+            entry["evidence"][prop[1]] = prop[2]
+    declared = [p[1] for p in report.user_properties if p[0] == "grade"]
+    entry["grade"] = grades.check_grade(declared, props.get("fuzz_domain"))
+
+
+_config = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    global _config
+    _config = session.config
+
+
+def run_grades(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, dict]:
+    """The grade of every claim whose listed checks were all collected, none deselected except
+    slow or GPU ones, and whose checks that ran all passed (the grade of the default run)."""
+    other = [d for d in report["deselected"] if not d.get("slow")]
+    other_deselected = {d["nodeid"] for d in other}
+    tests = report["tests"]
+    collected = set(report.get("collected", ()))
+    out = {}
+    for claim in claims.values():
+        if not claim.checks:
+            continue
+        mine = [t for t in tests if claim.id in t["claims"] and not t.get("slow")]
+
+        def covered(check):
+            hits = [n for n in collected if n == check or n.startswith(check + "[")]
+            return hits and not any(n in other_deselected for n in hits)
+        if not all(covered(c) for c in claim.checks) or any(claim.id in d["claims"] for d in other):
+            continue
+        if any(t["outcome"] != "passed" for t in mine) or not mine:
+            continue
+        out[claim.id] = {k: v for k, v in grades.claim_grade([t["grade"] for t in mine]).items()
+                         if k in ("grade", "detail")}
+    return out
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):
+        return
+    state = session.config._claims
+    data = {"tests": list(state["tests"].values()), "deselected": state["deselected"],
+            "collected": sorted(state["collected"]), "exitstatus": int(exitstatus)}
     path = session.config.getoption("--claims-report")
-    if path and not hasattr(session.config, "workerinput"):
-        data = {"tests": list(session.config._claims["tests"].values()),
-                "deselected": session.config._claims["deselected"],
-                "exitstatus": int(exitstatus)}
+    if path:
         target = Path(path)
         tmp = target.with_suffix(target.suffix + ".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, target)
+    if not state["tests"]:
+        return
+    ran = run_grades(data, catalogue.load())
+    stored_path = Path(session.config.getoption("--grades-file"))
+    if session.config.getoption("--write-grades"):
+        grades.write_stored(ran, stored_path)
+        return
+    stored = grades.load_stored(stored_path)
+    if not stored:
+        return
+    changes = [(cid, stored.get(cid, {}).get("grade"), g["grade"]) for cid, g in ran.items()
+               if stored.get(cid, {}).get("grade") != g["grade"]]
+    if changes:
+        state["grade_changes"] = changes
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    changes = config._claims["grade_changes"]
+    if changes:
+        terminalreporter.section("evidence grades differ from the recorded ones "
+                                 f"({config.getoption('--grades-file')})", red=True)
+        for cid, old, new in changes:
+            terminalreporter.line(f"{cid}: recorded {old}, this run {new}")
+        terminalreporter.line("A check changed what it proves: if that is intended, record it with "
+                              "`python -m pytest --write-grades` (and update the README's grade table).")

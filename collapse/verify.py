@@ -1,8 +1,9 @@
 """``collapse verify``: run the claim checks with pytest and join them with the catalogue.
 
 A claim's row is a *problem* (and the command exits non-zero) when any of its checks
-failed, when its verdict is not ``open`` but no check of it passed in this run, or when
-the catalogue lists a check that pytest does not know.
+failed, when its verdict is not ``open`` but no check of it passed in this run, when
+the catalogue lists a check that pytest does not know, or when the verdict says more than
+the grade of its evidence allows (:func:`collapse.grades.verdict_problems`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from collapse import ROOT, catalogue
+from collapse import ROOT, catalogue, grades
 
 TEST_DIRS = ("property_tests", "tests")
 
@@ -33,6 +34,9 @@ class Row:
     corrected_statement: str = ""
     counterexample: str = ""
     reason: str = ""
+    grade: str = ""
+    grade_detail: str = ""
+    check_grades: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,8 @@ def build_rows(claims: dict[str, catalogue.Claim], report: dict) -> list[Row]:
                 row.failed += 1
                 row.problems.append(f"check failed: {test['nodeid']}: {test.get('message', '')}")
             row.evidence.update(test["evidence"])
+            if test["outcome"] == "passed" and "grade" in test:
+                row.check_grades.append({"check": test["nodeid"], **test["grade"]})
         row.not_run += sum(claim.id in d["claims"] for d in deselected)
         for check in claim.checks:
             if not any(_matches(nodeid, check) for nodeid in known):
@@ -91,6 +97,9 @@ def build_rows(claims: dict[str, catalogue.Claim], report: dict) -> list[Row]:
                 row.problems.append(f"listed check does not carry the marker claim({claim.id!r}): {check}")
         if claim.verdict != "open" and row.passed == 0:
             row.problems.append(f"verdict {claim.verdict!r} is not backed by a passing check in this run")
+        best = grades.claim_grade(row.check_grades)
+        row.grade, row.grade_detail = best.get("grade", ""), best.get("detail", "")
+        row.problems += grades.verdict_problems(claim.verdict, row.grade)
         rows.append(row)
     return rows
 
@@ -106,9 +115,21 @@ def evidence_text(row: Row, limit: int = 3) -> str:
     return "; ".join(f"{k}={_fmt(v)}" for k, v in items)
 
 
+def grade_summary(rows: list[Row]) -> list[str]:
+    """One line per paper: how many of its claims rest on each grade of evidence."""
+    lines = []
+    for paper in sorted({r.id.split(".")[0] for r in rows}):
+        mine = [r for r in rows if r.id.startswith(paper + ".")]
+        counts = {g: sum(r.grade == g for r in mine) for g in grades.GRADES}
+        none = sum(not r.grade for r in mine)
+        parts = [f"{n} {g}" for g, n in counts.items() if n] + ([f"{none} without a passing check"] if none else [])
+        lines.append(f"  {paper}: " + ", ".join(parts))
+    return lines
+
+
 def to_text(rows: list[Row]) -> str:
-    header = ("claim", "source", "verdict", "run", "passed", "key evidence")
-    table = [header] + [(r.id, r.source[:38], r.verdict + ("" if r.ok else "  <-- PROBLEM"),
+    header = ("claim", "source", "verdict", "grade", "run", "passed", "key evidence")
+    table = [header] + [(r.id, r.source[:38], r.verdict + ("" if r.ok else "  <-- PROBLEM"), r.grade or "-",
                          str(r.run), str(r.passed), evidence_text(r)[:90]) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1]
@@ -117,8 +138,10 @@ def to_text(rows: list[Row]) -> str:
     problems = [f"  {r.id}: {p}" for r in rows for p in r.problems]
     counts = {v: sum(r.verdict == v for r in rows) for v in catalogue.VERDICTS}
     lines.append("")
-    lines.append(f"{len(rows)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+    lines.append(f"{len(rows)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
                  + f"; {sum(not r.ok for r in rows)} with problems")
+    lines.append("Evidence grades (strongest passing check; " + " > ".join(grades.GRADES) + "):")
+    lines.extend(grade_summary(rows))
     if problems:
         lines.append("Problems:")
         lines.extend(problems)
@@ -127,22 +150,50 @@ def to_text(rows: list[Row]) -> str:
 
 def to_markdown(rows: list[Row]) -> str:
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    lines = ["| claim | source | verdict | checks run | passed | key evidence |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| claim | source | verdict | grade | checks run | passed | key evidence |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         verdict = r.verdict if r.ok else f"{r.verdict} (**problem**)"
-        lines.append(f"| `{r.id}` | {esc(r.source)} | {verdict} | {r.run} | {r.passed} | "
+        lines.append(f"| `{r.id}` | {esc(r.source)} | {verdict} | {r.grade or '-'} | {r.run} | {r.passed} | "
                      f"{esc(evidence_text(r, limit=6))} |")
+    lines += ["", "Evidence grades per paper:", ""] + [f"- {l.strip()}" for l in grade_summary(rows)]
     details = [r for r in rows if r.corrected_statement or r.reason or r.problems]
     if details:
         lines += ["", "## Corrections, counterexamples, open reasons and problems", ""]
         for r in details:
-            lines.append(f"- **`{r.id}`** ({r.verdict})")
+            lines.append(f"- **`{r.id}`** ({r.verdict}; {r.grade or 'no passing check'})")
             for label, text in (("corrected", r.corrected_statement), ("counterexample", r.counterexample),
-                                ("open because", r.reason)):
+                                ("reason", r.reason), ("grade", r.grade_detail)):
                 if text:
                     lines.append(f"  - {label}: {esc(text)}")
             lines.extend(f"  - problem: {esc(p)}" for p in r.problems)
+    return "\n".join(lines) + "\n"
+
+
+_TEX = str.maketrans({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                      "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"})
+
+
+def _tex(text: str) -> str:
+    """Plain text for a LaTeX table cell."""
+    return text.translate(_TEX)
+
+
+def to_latex(rows: list[Row]) -> str:
+    """A standalone LaTeX table of the verdicts and grades (longtable)."""
+    lines = [r"% generated by collapse verify --latex; do not edit",
+             r"\documentclass{article}", r"\usepackage[margin=2cm]{geometry}", r"\usepackage{longtable}",
+             r"\begin{document}", r"\small",
+             r"\begin{longtable}{p{5.2cm}p{3.4cm}p{3.2cm}p{2.6cm}r}",
+             r"claim & source & verdict & grade & passed \\ \hline \endhead"]
+    for r in rows:
+        verdict = r.verdict.replace("_", " ") + ("" if r.ok else " (problem)")
+        lines.append(f"{_tex(r.id)} & {_tex(r.source)} & {_tex(verdict)} & {_tex(r.grade or '-')} & "
+                     f"{r.passed}/{r.run} \\\\")
+    lines.append(r"\end{longtable}")
+    lines.append(r"\begin{itemize}")
+    lines.extend(rf"\item {_tex(l.strip())}" for l in grade_summary(rows))
+    lines += [r"\end{itemize}", r"\end{document}"]
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +203,7 @@ def to_json(rows: list[Row]) -> str:
 
 def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str | None = None,
            json_path: Path | None = None, markdown_path: Path | None = None,
+           latex_path: Path | None = None, write_grades: bool = False,
            pytest_args: list[str] | None = None, out=sys.stdout) -> int:
     """Run the checks, print the verdict table, write the requested files; return the exit code."""
     claims = catalogue.load()
@@ -162,7 +214,8 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
     markexpr = "claim and not gpu" if include_slow else "claim and not slow and not gpu"
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "claims.json"
-        status = run_checks(markexpr, keyword, paper, report_path, pytest_args or [])
+        extra = [*(pytest_args or []), *(["--write-grades"] if write_grades else [])]
+        status = run_checks(markexpr, keyword, paper, report_path, extra)
         if not report_path.exists():
             print(f"pytest exited with status {status} before writing a report", file=out)
             return status or 2
@@ -176,4 +229,6 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
         Path(json_path).write_text(to_json(rows))
     if markdown_path:
         Path(markdown_path).write_text(to_markdown(rows))
+    if latex_path:
+        Path(latex_path).write_text(to_latex(rows))
     return 0 if status == 0 and all(r.ok for r in rows) else 1

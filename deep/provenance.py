@@ -32,6 +32,19 @@ def record(*, seeds, scale: str, device: str | None = None) -> dict:
             "seeds": list(seeds), "scale": scale}
 
 
+def scale(examples_per_run: float, paper_examples_per_run: float | None, *, what: str,
+          converged: bool | None = None) -> dict:
+    """An experiment's scale, for the evidence grade of the checks that read it.
+
+    ``fraction`` is the training examples one run processes (steps x batch) over the number
+    the paper's protocol processes per run, ``None`` when the paper states no training length
+    (then only a run shown to have converged counts as paper scale). ``converged``: whether
+    every run met a stated convergence criterion (``None``: not measured).
+    """
+    fraction = None if paper_examples_per_run is None else examples_per_run / paper_examples_per_run
+    return {"fraction": fraction, "converged": converged, "what": what}
+
+
 def write_json(path: Path, data: dict) -> Path:
     """Write ``data`` as JSON atomically (a killed process never leaves half a file)."""
     path = Path(path)

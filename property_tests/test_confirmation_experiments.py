@@ -52,6 +52,7 @@ def thresholds_transfer(result: dict, evidence) -> bool:
 @pytest.mark.claim("wang_ziyin.section_5_conv")
 def test_collapse_thresholds_transfer_to_a_trained_conv_vae(evidence):
     result = confirmation.load(thresholds.NAME, thresholds.config())
+    evidence.experiment(**thresholds.scale(result["config"]))
     assert result["beta_c"] == pytest.approx(result["zeta_squared"][0] / result["config"]["eta_dec"] ** 2)
     transfers = thresholds_transfer(result, evidence)
     assert transfers == result["criterion"]["transfers"]
@@ -61,7 +62,9 @@ def test_collapse_thresholds_transfer_to_a_trained_conv_vae(evidence):
 @pytest.mark.slow
 @pytest.mark.claim("wang_ziyin.section_5_conv")
 def test_collapse_thresholds_transfer_when_trained_again(tmp_path, evidence):
-    assert thresholds_transfer(rerun(thresholds.NAME, tmp_path), evidence)
+    result = rerun(thresholds.NAME, tmp_path)
+    evidence.experiment(**thresholds.scale(result["config"]))
+    assert thresholds_transfer(result, evidence)
 
 
 # ---------------------------------------------------------------- predictions 1-2: paper 000's deep experiments
@@ -108,6 +111,7 @@ def cell(result: dict, beta: float, lam: float) -> dict:
 def test_beta_grid_collapses_at_high_beta_without_a_mig_peak(evidence):
     """Stored numbers: both data sets collapse at beta = 256 (AU 0, KL < 0.1 % of beta = 1); MIG shows no peak."""
     result = confirmation.load(lgv.NAME, lgv.config())
+    evidence.experiment(**lgv.scale(result["config"], "phase1"))
     dsprites, shapes = rise_and_fall(result, "dsprites", evidence), rise_and_fall(result, "shapes3d", evidence)
     assert dsprites["collapse_kl_bound"] and shapes["collapse_kl_bound"]
     assert not dsprites["collapse_as_fixed"] and not shapes["collapse_as_fixed"]  # the binned MI of mu is no bound
@@ -117,6 +121,7 @@ def test_beta_grid_collapses_at_high_beta_without_a_mig_peak(evidence):
 @pytest.mark.claim("mi_collapse.figure_5")
 def test_lambda_restores_reconstruction_and_kl_below_complete_collapse_but_not_mig(evidence):
     result = confirmation.load(lgv.NAME, lgv.config())
+    evidence.experiment(**lgv.scale(result["config"], "phase2"))
     betas, lams = result["config"]["betas"], result["config"]["lams"]
     for beta in betas:
         kl = [np.mean(values(cell(result, beta, lam), "kl")) for lam in lams]
@@ -142,6 +147,7 @@ def test_tchebycheff_selects_beta_1_for_every_preference_on_the_cpu_grid(evidenc
     from numerics import tchebycheff
 
     result = confirmation.load(lgv.NAME, lgv.config())
+    evidence.experiment(**lgv.scale(result["config"], "phase2"))
     cfg = result["config"]
     keys = [(b, lam) for b in cfg["betas"] for lam in cfg["lams"]]
     F = np.array([[np.mean(values(cell(result, b, lam), "reconstruction_nll")),
@@ -159,6 +165,7 @@ def test_tchebycheff_selects_beta_1_for_every_preference_on_the_cpu_grid(evidenc
 @pytest.mark.claim("mi_collapse.appendix_f")
 def test_reconstructions_blur_with_beta_lambda_sharpens_below_collapse_mi_not_more_localised(evidence):
     result = confirmation.load(lgv.NAME, lgv.config())
+    evidence.experiment(**lgv.scale(result["config"], "phase2"))
     betas = result["config"]["betas"]
     mse = {(b, lam): np.mean(values(cell(result, b, lam), "reconstruction_mse")) for b in betas for lam in (0.0, 32.0)}
     evidence("||x - E[x|mu]||^2 at lam = 0 by beta", str([round(float(mse[b, 0.0]), 1) for b in betas]))
@@ -177,6 +184,7 @@ def test_reconstructions_blur_with_beta_lambda_sharpens_below_collapse_mi_not_mo
 def test_paper_000_grid_trained_again(tmp_path, evidence):
     """The reduced grid again (about 45 minutes on two cores): collapse at beta = 256, lam restores below it."""
     result = rerun(lgv.NAME, tmp_path)
+    evidence.experiment(**lgv.scale(result["config"], "phase2"))
     for data in result["config"]["datasets"]:
         assert rise_and_fall(result, data, evidence)["collapse_kl_bound"]
     for beta in (8.0, 64.0):
@@ -201,6 +209,7 @@ def lambda_dimensions(result: dict):
 @pytest.mark.claim("lambda_vae.section_6_2_conv")
 def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma_star(evidence):
     result = confirmation.load(lvc.NAME, lvc.config())
+    evidence.experiment(**lvc.scale(result["config"]))
     models = result["models"]
     spread = {name: [float(np.std(d["sigma"])) for d in block["dimensions"]] for name, block in models.items()}
     for name, block in models.items():
@@ -225,6 +234,7 @@ def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma
 @pytest.mark.claim("lambda_vae.section_6_3_conv")
 def test_sigma_lambda_pairs_follow_eq_16_up_to_the_ema_lag(evidence):
     result = confirmation.load(lvc.NAME, lvc.config())
+    evidence.experiment(**lvc.scale(result["config"]))
     for seed, (sigma, lam, _, target) in zip(result["config"]["seeds"], lambda_dimensions(result)):
         r = float(np.corrcoef(lam, target)[0, 1])
         deviation = np.abs(lam - target) / target
@@ -240,6 +250,7 @@ def test_sigma_lambda_pairs_follow_eq_16_up_to_the_ema_lag(evidence):
 @pytest.mark.claim("lambda_vae.section_6_2_conv", "lambda_vae.section_6_3_conv")
 def test_variance_equalisation_trained_again(tmp_path, evidence):
     result = rerun(lvc.NAME, tmp_path)
+    evidence.experiment(**lvc.scale(result["config"]))
     spread = {name: [float(np.std(d["sigma"])) for d in block["dimensions"]] for name, block in result["models"].items()}
     evidence("std of sigma_i: lambda-VAE / standard VAE", f"{spread['lambda']} / {spread['vae']}")
     assert all(a < b for a, b in zip(spread["lambda"], spread["vae"]))

@@ -147,6 +147,7 @@ def assert_synthetic_verdict(outcome):
 
 @pytest.mark.claim("lambda_vae.section_6_2_synthetic")
 def test_synthetic_mixtures(synthetic, evidence):
+    evidence.experiment(**experiment.scale(synthetic["config"]))
     assert_synthetic_verdict(check_synthetic(synthetic, evidence))
 
 
@@ -192,6 +193,7 @@ def assert_binary_verdict(out):
 
 @pytest.mark.claim("lambda_vae.section_6_2_binary")
 def test_binary_digits(digits, evidence):
+    evidence.experiment(**experiment.scale(digits["config"]))
     assert_binary_verdict(check_binary(digits, evidence))
 
 
@@ -221,6 +223,7 @@ def assert_delta_verdict(out):
 
 @pytest.mark.claim("lambda_vae.section_6_3_delta")
 def test_delta_digits(digits, evidence):
+    evidence.experiment(**experiment.scale(digits["config"]))
     assert_delta_verdict(check_delta(digits, evidence))
 
 
@@ -268,6 +271,8 @@ def assert_alignment_verdict(out):
 
 @pytest.mark.claim("lambda_vae.section_6_3_alignment")
 def test_alignment(synthetic, digits, evidence):
+    evidence.experiment(**experiment.scale(synthetic["config"]))
+    evidence.experiment(**experiment.scale(digits["config"]))
     assert_alignment_verdict(check_alignment(synthetic, digits, evidence))
 
 
@@ -296,6 +301,8 @@ def check_equalisation(synthetic, digits, evidence):
 
 @pytest.mark.claim("lambda_vae.section_4_3_equalisation")
 def test_trained_sigma_does_not_settle_at_sigma_star(synthetic, digits, evidence):
+    evidence.experiment(**experiment.scale(synthetic["config"]))
+    evidence.experiment(**experiment.scale(digits["config"]))
     check_equalisation(synthetic, digits, evidence)
 
 
@@ -318,6 +325,7 @@ def check_band(digits, evidence):
 
 @pytest.mark.claim("lambda_vae.figure_4_joint_convergence")
 def test_trained_digits_do_not_form_a_band(digits, evidence):
+    evidence.experiment(**experiment.scale(digits["config"]))
     check_band(digits, evidence)
 
 
@@ -382,6 +390,7 @@ def check_importance_sampling(digits, evidence):
 
 @pytest.mark.claim("lambda_vae.footnote_2")
 def test_importance_sampling_on_trained_digits(digits, evidence):
+    evidence.experiment(**experiment.scale(digits["config"]))
     check_importance_sampling(digits, evidence)
 
 
@@ -404,6 +413,7 @@ def fresh_digits(tmp_path_factory):
 @pytest.mark.deep
 @pytest.mark.claim("lambda_vae.section_6_2_synthetic")
 def test_synthetic_rerun(fresh_synthetic, evidence):
+    evidence.experiment(**experiment.scale(fresh_synthetic["config"]))
     assert_synthetic_verdict(check_synthetic(fresh_synthetic, evidence))
 
 
@@ -412,6 +422,7 @@ def test_synthetic_rerun(fresh_synthetic, evidence):
 @pytest.mark.claim("lambda_vae.section_6_2_binary", "lambda_vae.section_6_3_delta",
                    "lambda_vae.figure_4_joint_convergence", "lambda_vae.footnote_2")
 def test_digits_rerun(fresh_digits, evidence):
+    evidence.experiment(**experiment.scale(fresh_digits["config"]))
     assert_binary_verdict(check_binary(fresh_digits, evidence))
     assert_delta_verdict(check_delta(fresh_digits, evidence))
     check_band(fresh_digits, evidence)
@@ -422,5 +433,7 @@ def test_digits_rerun(fresh_digits, evidence):
 @pytest.mark.deep
 @pytest.mark.claim("lambda_vae.section_6_3_alignment", "lambda_vae.section_4_3_equalisation")
 def test_alignment_rerun(fresh_synthetic, fresh_digits, evidence):
+    evidence.experiment(**experiment.scale(fresh_synthetic["config"]))
+    evidence.experiment(**experiment.scale(fresh_digits["config"]))
     assert_alignment_verdict(check_alignment(fresh_synthetic, fresh_digits, evidence))
     check_equalisation(fresh_synthetic, fresh_digits, evidence)

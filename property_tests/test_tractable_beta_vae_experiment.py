@@ -188,6 +188,7 @@ def test_tie_is_not_pinned_by_the_objective(mixture, beta, cost, drop, evidence)
     is steep (first order), so near-optimal networks (the trained ones are 0.8-3 nats below
     L*) can sit anywhere in a wide band of TIE. At β = 0.25 even a 45° rotation costs
     less than 0.5 nats."""
+    evidence.stored_inputs_only("the mixing matrix A of the stored mixture experiment")
     A = np.array(mixture["A"])
     optimum = t.optimum(A, beta)
     L0, tie0 = t.objective(optimum, A, beta), t.best_relabelling(t.encoder_moments(optimum, A))[2]
@@ -212,6 +213,7 @@ def test_section_5_terms(mixture, evidence):
     the networks are trained on, fresh draws and the 1000-example set, and KL also on held-out
     data; the original fails for the held-out reconstruction of the 1000-example networks,
     which rises from β = 0.25 to 0.5 (overfitting at small β)."""
+    evidence.experiment(**experiment.scale(mixture["config"]))
     c = criteria_by_split(mixture)
     assert all(c[name]["kl_decreases"] for name in c)
     assert c["population/heldout"]["reconstruction_decreases"] and c["paper/train"]["reconstruction_decreases"]
@@ -230,6 +232,7 @@ def test_section_5_elbo(mixture, evidence):
     """Criterion "elbo" holds on every split: the seed-mean ELBO peaks within a factor 2 of β = 1,
     does not rise significantly after β = 1 and ends below its value at β = 1; the theory
     peaks at exactly 1."""
+    evidence.experiment(**experiment.scale(mixture["config"]))
     assert mixture["theory_criteria"]["elbo_argmax_beta"] == 1.0
     for name, c in criteria_by_split(mixture).items():
         assert c["elbo_max_near_1"], name
@@ -245,6 +248,7 @@ def test_section_5_tie(mixture, evidence):
     a finite optimum in the theory (β = 2) and for the 1000-example networks, not for the
     population networks at 2000 steps, whose TIE departs from the theory while their ELBO
     does not (also after 8000 steps)."""
+    evidence.experiment(**experiment.scale(mixture["config"]))
     for name, c in criteria_by_split(mixture).items():
         assert not c["tie_finite_optimum"], name
     th = mixture["theory"]
@@ -279,6 +283,7 @@ def test_section_6_agreement(mixture, evidence):
     """Criterion "agreement": with fresh data the networks follow the tractable model within 10 %
     of its range for KL, reconstruction and ELBO, but not for TIE (printed or best
     relabelled); with 1000 examples even KL departs (overfitting at small β)."""
+    evidence.experiment(**experiment.scale(mixture["config"]))
     pop = mixture["regimes"]["population"]["heldout"]["agreement"]
     for q in ("kl", "reconstruction", "elbo"):
         assert pop[q]["within_10_percent"], q
@@ -311,6 +316,7 @@ def test_stored_experiment_is_reproduced(tmp_path, evidence):
         stored = load(setting)
         result = experiment.experiment(experiment.config(setting), tmp_path / "out", tmp_path / "networks",
                                        progress=False)
+        evidence.experiment(**experiment.scale(result["config"]))
         assert result.get("theory_criteria") == stored.get("theory_criteria")
         for (name, split), (_, again) in zip(splits(stored), splits(result)):
             assert again["criteria"] == split["criteria"], (setting, name)
@@ -326,6 +332,7 @@ def test_figure_3(canvas, evidence):
     trend (interior minimum below both ends by twice the larger standard error) fails at 3
     seeds, and the average over initialisations (= over the 8 labellings) decreases to its
     full-collapse value without a finite optimum."""
+    evidence.experiment(**experiment.scale(canvas["config"]))
     c = canvas["regimes"]["population"]["heldout"]["criteria"]
     s = canvas["regimes"]["population"]["heldout"]["summary"]
     assert c["kl_decreases"] and c["reconstruction_decreases"] and c["elbo_max_near_1"]

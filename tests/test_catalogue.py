@@ -67,14 +67,15 @@ def test_readme_verdict_counts_match_the_catalogue():
     def quoted(text):
         n = int(re.match(r"(\d+) claims", text).group(1))
         return n, {v: int(k) for k, v in re.findall(r"(\d+) (verified_with_correction|"
-                                                       r"verified|refuted|open)\b", text)}
+                                                       r"verified|refuted|not_reproduced|open)\b", text)}
 
     def actual(subset):
         counts = Counter(c.verdict for c in subset)
         return len(subset), {v: counts[v] for v in catalogue.VERDICTS if counts[v]}
 
     total = re.search(r"today (\d+ claims:[^.]*)", readme.replace("\n", " ")).group(1)
-    n, by = quoted(total.replace("verified with a correction", "verified_with_correction"))
+    n, by = quoted(total.replace("verified with a correction", "verified_with_correction")
+                   .replace("not reproduced", "not_reproduced"))
     assert (n, by) == actual(list(claims))
     per_paper = re.findall(r"collapse verify --paper (\w+) +# (\d+ claims:[^(]*)", readme)
     assert {p for p, _ in per_paper} == set(catalogue.PAPERS)

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse import ROOT
+from deep import provenance
 
 HELP = ("paper 002 §6.2-6.3 on CPU: standard VAE vs lambda-VAE on 2-D Gaussian mixtures (k = 2, 4) "
         "and binarised 8x8 digits (AU, capacity, rho, sigma vs sigma*, I(X;Z))")
@@ -65,6 +66,17 @@ def _protocol(n: int, batch_size: int, epochs: int, ramp_epochs: int, update_epo
     per_epoch = n / batch_size
     return {"steps": round(epochs * per_epoch), "ramp_steps": round(ramp_epochs * per_epoch),
             "update_every": max(1, round(update_epochs * per_epoch))}
+
+
+PAPER_EXAMPLES = {"digits": 200 * 60_000,   # §6.1: 200 epochs of binarised MNIST's 60,000 training images
+                  "synthetic": None}        # §6: no data size or length stated for the mixtures
+
+
+def scale(config: dict) -> dict:
+    """Against §6.1's protocol for ``config["study"]``."""
+    study = config["study"]
+    return provenance.scale(config["steps"] * config["batch_size"], PAPER_EXAMPLES[study],
+                            what=f"MLP VAEs ({study}), {len(config['seeds'])} seeds")
 
 
 def default_config(study: str, smoke: bool = False) -> dict:

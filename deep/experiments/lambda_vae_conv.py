@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep import confirmation
+from deep import confirmation, provenance
 
 HELP = ("paper 002 on a conv VAE: standard VAE, beta-VAE (0.5) and lambda-VAE (delta 1.01) on dSprites; "
         "do sigma_i concentrate at sigma*(lambda_i), do more units stay active, do (sigma, lambda*) lie on "
@@ -76,6 +76,15 @@ SCALE = ("cpu-reduced: 2400 Adam steps of batch 32 (about 19 epochs of 4096 dSpr
          "ramp over 1800: 40 updates and a ramp over 75 % of training, as §6.1's 200 epochs with updates every 5 "
          "and a 150-epoch ramp) instead of 200 epochs of MNIST/Omniglot with an MLP; conv VAE of [mi_collapse] "
          "Table 1 with m = 20; 2 seeds")
+
+
+PAPER_EXAMPLES = 200 * 60_000   # §6.1 of [lambda_vae]: 200 epochs of binarised MNIST's 60,000 training images
+
+
+def scale(cfg: dict) -> dict:
+    """Against §6.1's binary-data protocol (the paper has no conv-VAE run of this kind)."""
+    return provenance.scale(cfg["steps"] * cfg["batch_size"], PAPER_EXAMPLES,
+                            what=f"conv VAEs on {cfg['data']['subset']} dSprites images, {len(cfg['seeds'])} seeds")
 
 
 def config(smoke: bool = False) -> dict:

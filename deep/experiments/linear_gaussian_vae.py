@@ -68,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep import confirmation
+from deep import confirmation, provenance
 
 HELP = ("paper 000 on conv VAEs: beta-VAEs over beta on dSprites and Shapes3D (MIG/SAP rise and fall, collapse), "
         "then lambda > 0 in the two-phase protocol, Tchebycheff selection and App. F (results/linear_gaussian_vae)")
@@ -93,6 +93,17 @@ SCALE = ("cpu-reduced: beta-VAEs for 800 Adam steps of batch 32 (lr 1e-3; KL wei
          "lambda-beta steps instead of 50k; beta in {1, 8, 64, 256} of Table 2's 8 values, "
          "lambda in {0, 8, 32} of 5; 2 seeds instead of 10; m = 10 instead of 15; 4096 fixed images of the "
          "procedural dSprites and Shapes3D-like sets; no MPI3D-real")
+
+
+PAPER_STEPS = {"phase1": 150_000, "phase2": 50_000, "batch_size": 64}   # Table 2 of [mi_collapse]
+
+
+def scale(cfg: dict, phase: str) -> dict:
+    """The scale of the runs up to the end of ``phase`` ("phase1" or "phase2"), against Table 2's protocol."""
+    steps = cfg["phase1_steps"] + (cfg["phase2_steps"] if phase == "phase2" else 0)
+    paper = PAPER_STEPS["phase1"] + (PAPER_STEPS["phase2"] if phase == "phase2" else 0)
+    return provenance.scale(steps * cfg["batch_size"], paper * PAPER_STEPS["batch_size"],
+                            what=f"conv VAEs on procedural data, {len(cfg['seeds'])} seeds, to the end of {phase}")
 
 
 def config(smoke: bool = False) -> dict:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deep import confirmation
+from deep import confirmation, provenance
 
 HELP = ("paper 004 on conv VAEs: train at 0.5, 0.9, 1.1 and 2 x the complete-collapse beta predicted from the "
         "data spectrum (Gaussian decoder, fixed eta_dec); does collapse appear above and not below? "
@@ -67,6 +67,12 @@ SMOKE = {**DEFAULT, "data": {"name": "dsprites", "subset": 96}, "m": 3, "seeds":
 SCALE = ("cpu-reduced: 400 pretraining steps then 600 Adam steps of batch 32 at each beta (200 of them ramping the KL "
          "weight) on 4096 fixed dSprites images, 2 seeds, m = 10; the paper (§5) trains MLPs to convergence on MNIST "
          "and synthetic data")
+
+
+def scale(cfg: dict) -> dict:
+    """§5 of [wang_ziyin] trains "to convergence" and states no length; these runs measure no convergence."""
+    return provenance.scale((cfg["pretrain_steps"] + cfg["steps"]) * cfg["batch_size"], None,
+                            what=f"conv VAEs on {cfg['data']['subset']} dSprites images, {len(cfg['seeds'])} seeds")
 
 
 def config(smoke: bool = False) -> dict:

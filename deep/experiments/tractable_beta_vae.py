@@ -81,6 +81,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse import ROOT
+from deep import provenance
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
@@ -122,6 +123,15 @@ SCALE = ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples
 
 FIGURES = {"mixture": "figure_2.png", "canvas": "figure_3.png"}
 QUANTITIES = ("kl", "reconstruction", "elbo", "tie", "tie_best", "tie_mean")
+
+
+PAPER_EXAMPLES = 1000 * 1000   # App. C of [optimal_beta]: 1000 epochs over 1000 examples per network
+
+
+def scale(cfg: dict) -> dict:
+    """Against App. C's protocol (1000 epochs of 1000 examples; 300 realisations per beta)."""
+    return provenance.scale(cfg["steps"] * cfg["batch_size"], PAPER_EXAMPLES,
+                            what=f"tanh-MLP beta-VAEs ({cfg['setting']}), {len(cfg['seeds'])} seeds per beta")
 
 
 def config(setting: str = "mixture", smoke: bool = False) -> dict:

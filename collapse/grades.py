@@ -1,0 +1,107 @@
+"""Evidence grades: how strong the evidence behind a verdict is, derived from the checks that ran.
+
+A check's grade is never typed by hand. While a claim check runs it records what it did
+(through the ``evidence`` fixture of :mod:`collapse.pytest_plugin`), and the plugin adds
+what it sees itself:
+
+``certified``           the check re-derived a stored ball-arithmetic certificate
+                        (``evidence.certified(path)``; re-checkable with ``collapse certify --check``)
+``exact``               a symbolic identity or exact rational arithmetic (``evidence.exact(method)``),
+                        or agreement to a stated number of digits (at least 20) with an
+                        independent arbitrary-precision route (``evidence.exact(method, digits=d)``)
+``numerical``           floating-point checks at stated inputs (the default)
+``fuzzed``              a Hypothesis property over a stated domain (seen by the plugin)
+``experiment``          trained networks at the paper's scale (``evidence.experiment(fraction >= 1)``)
+``experiment-reduced``  trained networks at a stated fraction of the paper's compute
+
+A claim's grade is the strongest grade among its checks that passed in the run. Two rules
+tie grades to verdicts: a reduced-scale experiment alone never refutes (``refuted`` needs a
+grade above ``experiment-reduced``), and ``not_reproduced`` is the verdict for exactly that
+case.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GRADES = ("certified", "exact", "numerical", "fuzzed", "experiment", "experiment-reduced")
+"""From strongest to weakest."""
+
+MIN_EXACT_DIGITS = 20
+"""Agreement below this many digits is within reach of float64 and is ``numerical``."""
+
+
+def rank(grade: str) -> int:
+    """Position of ``grade`` on the scale (0 = strongest)."""
+    if grade not in GRADES:
+        raise ValueError(f"grade must be one of {GRADES}, got {grade!r}")
+    return GRADES.index(grade)
+
+
+def check_grade(declared: list[dict], fuzz_domain: str | None) -> dict:
+    """The grade of one check run from what it declared and whether it is a Hypothesis property.
+
+    ``declared`` holds ``{"grade": ..., "detail": ...}`` entries recorded through the
+    evidence fixture; the strongest wins. Without a declaration a Hypothesis property is
+    ``fuzzed`` over ``fuzz_domain`` and any other check is ``numerical``.
+    """
+    if declared:
+        return min(declared, key=lambda d: rank(d["grade"]))
+    if fuzz_domain is not None:
+        return {"grade": "fuzzed", "detail": fuzz_domain}
+    return {"grade": "numerical", "detail": "floating-point checks at the inputs in the test"}
+
+
+def claim_grade(check_grades: list[dict]) -> dict:
+    """The strongest grade among a claim's passing checks; an empty dict when none passed."""
+    if not check_grades:
+        return {}
+    return min(check_grades, key=lambda d: rank(d["grade"]))
+
+
+def verdict_problems(verdict: str, grade: str) -> list[str]:
+    """The rules that tie a verdict to the grade of its evidence."""
+    if verdict == "refuted" and grade == "experiment-reduced":
+        return ["verdict 'refuted' rests on a reduced-scale experiment alone; "
+                "such a run can fail to reproduce a claim, not refute it (use 'not_reproduced')"]
+    if verdict == "not_reproduced" and grade and grade != "experiment-reduced":
+        return [f"verdict 'not_reproduced' is for claims whose evidence is a reduced-scale experiment; "
+                f"this claim's evidence is {grade!r} (verified, verified_with_correction or refuted)"]
+    return []
+
+
+def experiment_detail(fraction: float | None, converged: bool | None, what: str) -> dict:
+    """The grade of a check on networks trained at ``fraction`` of the paper's training.
+
+    ``fraction`` is ``None`` when the paper states no training length; such runs are at the
+    paper's scale only if they were shown to converge (the paper trains "to convergence").
+    """
+    if fraction is not None and not fraction > 0:
+        raise ValueError(f"fraction must be > 0 (the share of the paper's training) or None, got {fraction!r}")
+    state = {True: "converged", False: "not converged", None: "convergence not measured"}[converged]
+    full = fraction >= 1 if fraction is not None else converged is True
+    share = ("paper states no training length" if fraction is None
+             else f"{fraction:.3g} of the paper's training examples per run")
+    return {"grade": "experiment" if full else "experiment-reduced", "detail": f"{what}; {share}; {state}",
+            "fraction": fraction, "converged": converged}
+
+
+# ----------------------------------------------------------------- the recorded grades
+
+STORED = Path(__file__).resolve().parents[1] / "docs" / "grades.json"
+"""Each claim's grade in the default run, written by ``pytest --write-grades`` (source checkout only)."""
+
+
+def load_stored(path: Path = STORED) -> dict[str, dict]:
+    return json.loads(path.read_text())["claims"] if path.exists() else {}
+
+
+def write_stored(grades: dict[str, dict], path: Path = STORED) -> None:
+    """Merge ``grades`` into the stored file (atomically)."""
+    merged = {**load_stored(path), **grades}
+    data = {"generated": "by `python -m pytest --write-grades` (or `collapse verify --write-grades`); "
+                         "do not edit: a run whose grades differ from this file fails",
+            "claims": {k: merged[k] for k in sorted(merged)}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(path)
