@@ -7,6 +7,13 @@ floating-point check, what kind of evidence it produced (``evidence.exact``,
 ``--claims-report PATH`` the plugin writes every marked test's outcome, evidence and
 grade as JSON, which ``collapse verify`` joins with the catalogue.
 
+The plugin also carries what every run of the checks needs, from a checkout or from an
+installed wheel: the Hypothesis profiles (``ci``, the default: derandomised, moderate
+example counts; ``thorough``: many more, with ``COLLAPSE_HYPOTHESIS_PROFILE=thorough``),
+mpmath's precision restored after every test, and the rule that test modules named
+``test_deep_*`` are not collected without the ``deep`` extra (recorded, so that
+``collapse verify`` reports their claims as skipped rather than failed).
+
 Two guards keep grades honest: a claim check that reads a stored experiment result
 (``results/``) or trains networks (marker ``deep``) fails unless it declares the scale of
 the experiment, and at the end of a run every claim whose listed checks all ran is held
@@ -14,15 +21,19 @@ to the grade recorded in ``docs/grades.json`` (``--write-grades`` records them).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import sys
 from pathlib import Path
 
+import mpmath
 import pytest
+from hypothesis import HealthCheck, settings
 
-from collapse import ROOT, catalogue, grades
+from collapse import catalogue, grades
+from deep import results as stored_results
 
 MARKERS = {
     "claim(*ids)": "check backing the given catalogue claims",
@@ -30,8 +41,30 @@ MARKERS = {
     "gpu": "needs CUDA; skipped without it",
     "deep": "trains neural networks",
 }
-RESULTS = ROOT / "results"
+RESULTS = stored_results.STORED
 """Stored experiment results; a claim check that reads one must declare the experiment's scale."""
+EXTRAS = {"deep": ("torch", "sklearn", "h5py")}
+"""The modules each optional extra installs; ``test_deep_*`` modules need the ``deep`` one."""
+
+_HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", derandomize=True, max_examples=20, deadline=None, print_blob=True,
+                          suppress_health_check=_HEALTH)
+settings.register_profile("thorough", max_examples=400, deadline=None, print_blob=True,
+                          suppress_health_check=_HEALTH)
+settings.load_profile(os.environ.get("COLLAPSE_HYPOTHESIS_PROFILE", "ci"))
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of optional ``extra`` that are not installed."""
+    return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+
+
+@pytest.fixture(autouse=True)
+def _restore_mpmath_precision():
+    """mpmath's precision is global: restore it after every test."""
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps
 
 
 def pytest_addoption(parser):
@@ -48,7 +81,19 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    config._claims = {"tests": {}, "deselected": [], "collected": set(), "grade_changes": []}
+    config._claims = {"tests": {}, "deselected": [], "collected": set(), "grade_changes": [],
+                      "needs_extra": {}}
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Without the ``deep`` extra, modules named test_deep_* are not collected (and say so)."""
+    if collection_path.name.startswith("test_deep_") and collection_path.suffix == ".py":
+        absent = missing("deep")
+        if absent:
+            rel = os.path.relpath(collection_path, config.rootpath).replace(os.sep, "/")
+            config._claims["needs_extra"][rel] = f"needs the [deep] extra (missing: {', '.join(absent)})"
+            return True
+    return None
 
 
 def _claim_ids(item) -> tuple[str, ...]:
@@ -281,7 +326,8 @@ def pytest_sessionfinish(session, exitstatus):
         return
     state = session.config._claims
     data = {"tests": list(state["tests"].values()), "deselected": state["deselected"],
-            "collected": sorted(state["collected"]), "exitstatus": int(exitstatus)}
+            "collected": sorted(state["collected"]), "needs_extra": state["needs_extra"],
+            "exitstatus": int(exitstatus)}
     path = session.config.getoption("--claims-report")
     if path:
         target = Path(path)

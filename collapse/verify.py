@@ -3,7 +3,12 @@
 A claim's row is a *problem* (and the command exits non-zero) when any of its checks
 failed, when its verdict is not ``open`` but no check of it passed in this run, when
 the catalogue lists a check that pytest does not know, or when the verdict says more than
-the grade of its evidence allows (:func:`collapse.grades.verdict_problems`).
+the grade of its evidence allows (:func:`collapse.grades.verdict_problems`). A claim whose
+checks all need an optional extra that is not installed is *skipped*, not a problem.
+
+The checks are the package ``property_tests``, run from wherever it is installed (the
+checkout in an editable install, site-packages from a wheel) with the plugin
+``collapse.pytest_plugin`` and no other configuration, so both behave the same.
 """
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from collapse import ROOT, catalogue, grades
+import property_tests
+from collapse import catalogue, grades
 
-TEST_DIRS = ("property_tests", "tests")
+CHECKS = Path(property_tests.__file__).resolve().parent
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Row:
     grade: str = ""
     grade_detail: str = ""
     check_grades: list = field(default_factory=list)
+    skipped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -45,18 +52,18 @@ class Row:
 
 def run_checks(markexpr: str, keyword: str | None, paper: str | None, report: Path,
                extra: list[str]) -> int:
-    """Run the marked tests under pytest in a subprocess; return pytest's exit status."""
-    missing = [d for d in TEST_DIRS if not (ROOT / d).is_dir()]
-    if missing:
-        raise SystemExit(f"collapse verify needs the source checkout (pip install -e .); "
-                         f"{ROOT} has no {', '.join(missing)}")
-    cmd = [sys.executable, "-m", "pytest", *TEST_DIRS, "-m", markexpr, "-q",
-           "-p", "no:cacheprovider", "--claims-report", str(report), *extra]
-    if keyword:
-        cmd += ["-k", keyword]
-    if paper:
-        cmd += ["--claims-paper", paper]
-    return subprocess.call(cmd, cwd=ROOT)
+    """Run the marked checks under pytest in a subprocess; return pytest's exit status."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ini = Path(tmp) / "pytest.ini"
+        ini.write_text("[pytest]\n")  # no project configuration: the plugin carries what the checks need
+        cmd = [sys.executable, "-m", "pytest", str(CHECKS), "-c", str(ini), "--rootdir", str(CHECKS.parent),
+               "-p", "collapse.pytest_plugin", "--strict-markers", "-m", markexpr, "-q",
+               "-p", "no:cacheprovider", "--claims-report", str(report), *extra]
+        if keyword:
+            cmd += ["-k", keyword]
+        if paper:
+            cmd += ["--claims-paper", paper]
+        return subprocess.call(cmd, cwd=CHECKS.parent)
 
 
 def _matches(nodeid: str, check: str) -> bool:
@@ -67,6 +74,7 @@ def build_rows(claims: dict[str, catalogue.Claim], report: dict) -> list[Row]:
     """Join the catalogue with a claims report from the pytest plugin."""
     tests = report["tests"]
     deselected = report.get("deselected", [])
+    needs_extra = report.get("needs_extra", {})
     known = [t["nodeid"] for t in tests] + [d["nodeid"] for d in deselected]
     rows = []
     for claim in claims.values():
@@ -89,13 +97,18 @@ def build_rows(claims: dict[str, catalogue.Claim], report: dict) -> list[Row]:
             if test["outcome"] == "passed" and "grade" in test:
                 row.check_grades.append({"check": test["nodeid"], **test["grade"]})
         row.not_run += sum(claim.id in d["claims"] for d in deselected)
+        without_extra = [needs_extra[c.split("::")[0]] for c in claim.checks if c.split("::")[0] in needs_extra]
         for check in claim.checks:
-            if not any(_matches(nodeid, check) for nodeid in known):
+            if check.split("::")[0] in needs_extra:
+                row.not_run += 1
+            elif not any(_matches(nodeid, check) for nodeid in known):
                 row.problems.append(f"listed check not found or not marked with this claim: {check}")
             elif not any(_matches(t["nodeid"], check) and claim.id in t["claims"]
                          for t in tests + deselected):
                 row.problems.append(f"listed check does not carry the marker claim({claim.id!r}): {check}")
-        if claim.verdict != "open" and row.passed == 0:
+        if without_extra and row.run == 0:
+            row.skipped = without_extra[0]
+        elif claim.verdict != "open" and row.passed == 0:
             row.problems.append(f"verdict {claim.verdict!r} is not backed by a passing check in this run")
         best = grades.claim_grade(row.check_grades)
         row.grade, row.grade_detail = best.get("grade", ""), best.get("detail", "")
@@ -121,15 +134,18 @@ def grade_summary(rows: list[Row]) -> list[str]:
     for paper in sorted({r.id.split(".")[0] for r in rows}):
         mine = [r for r in rows if r.id.startswith(paper + ".")]
         counts = {g: sum(r.grade == g for r in mine) for g in grades.GRADES}
-        none = sum(not r.grade for r in mine)
-        parts = [f"{n} {g}" for g, n in counts.items() if n] + ([f"{none} without a passing check"] if none else [])
+        skipped = sum(not r.grade and bool(r.skipped) for r in mine)
+        none = sum(not r.grade and not r.skipped for r in mine)
+        parts = ([f"{n} {g}" for g, n in counts.items() if n] + ([f"{none} without a passing check"] if none else [])
+                 + ([f"{skipped} skipped (optional extra missing)"] if skipped else []))
         lines.append(f"  {paper}: " + ", ".join(parts))
     return lines
 
 
 def to_text(rows: list[Row]) -> str:
     header = ("claim", "source", "verdict", "grade", "run", "passed", "key evidence")
-    table = [header] + [(r.id, r.source[:38], r.verdict + ("" if r.ok else "  <-- PROBLEM"), r.grade or "-",
+    table = [header] + [(r.id, r.source[:38], r.verdict + ("" if r.ok else "  <-- PROBLEM"),
+                         r.grade or ("skipped" if r.skipped else "-"),
                          str(r.run), str(r.passed), evidence_text(r)[:90]) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1]
@@ -138,8 +154,10 @@ def to_text(rows: list[Row]) -> str:
     problems = [f"  {r.id}: {p}" for r in rows for p in r.problems]
     counts = {v: sum(r.verdict == v for r in rows) for v in catalogue.VERDICTS}
     lines.append("")
+    skipped = [r for r in rows if r.skipped]
     lines.append(f"{len(rows)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-                 + f"; {sum(not r.ok for r in rows)} with problems")
+                 + f"; {sum(not r.ok for r in rows)} with problems"
+                 + (f"; {len(skipped)} not checked in this install ({skipped[0].skipped})" if skipped else ""))
     lines.append("Evidence grades (strongest passing check; " + " > ".join(grades.GRADES) + "):")
     lines.extend(grade_summary(rows))
     if problems:

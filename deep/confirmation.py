@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse import ROOT
+from deep import results
 
 RESULT = "result.json"
 
@@ -43,8 +43,8 @@ def add_arguments(parser, name: str) -> None:
 
 def setup(args, name: str, default: dict, smoke: dict) -> tuple[Path, Path, dict]:
     """(output directory, work directory, a copy of the configuration) of an experiment's arguments."""
-    base = ROOT / "runs" / (name + ("-smoke" if args.smoke else ""))
-    output = Path(args.output_dir or (base if args.smoke else ROOT / "results" / name))
+    base = Path("runs") / (name + ("-smoke" if args.smoke else ""))
+    output = Path(args.output_dir or (base if args.smoke else results.path(name)))
     output.mkdir(parents=True, exist_ok=True)
     return output, Path(args.work_dir or base), copy.deepcopy(smoke if args.smoke else default)
 
@@ -106,7 +106,7 @@ def store(args, output: Path, result: dict, scale: str) -> Path:
 
 def load(name: str, default_config: dict) -> dict:
     """The stored result of experiment ``name``; ValueError when it was made with another configuration."""
-    path = ROOT / "results" / name / RESULT
+    path = results.path(name) / RESULT
     if not path.is_file():
         raise ValueError(f"no stored result {path}: run `collapse experiment {name.replace('_', '-')}`")
     result = json.loads(path.read_text())

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collapse import ROOT
+from deep import results
 from deep.provenance import commit
 from deep.train import RunConfig, atomic_write, build, train
 
-OUTPUT = ROOT / "results" / "deep_gpu.json"
+OUTPUT = results.STORED / "deep_gpu.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
               "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "lam": 8.0},
               "lambda": {"name": "lambda", "delta": 1.01, "update_every": 100}}

@@ -8,15 +8,18 @@ import platform
 import subprocess
 from pathlib import Path
 
-from collapse import ROOT
+
+
+SOURCE = Path(__file__).resolve().parents[1]
+"""The folder the package was imported from (the checkout in an editable install)."""
 
 
 def commit() -> str | None:
     """The checkout's HEAD commit, with ``+dirty`` when it has uncommitted changes (None outside git)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SOURCE, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=SOURCE,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import optimize
 
-from collapse import ROOT
+from deep import results as stored_results
 from deep.experiments import tractable_beta_vae as experiment
 from numerics import tractable_beta_vae as t
 from numerics.reference import tractable_beta_vae as ref
@@ -132,7 +132,7 @@ def load(setting: str) -> dict:
     """A stored result, checked against the command's current default configuration (a stale
     result fails) and against its own runs: summaries and criteria are recomputed from the
     per-network numbers, the theory from A with numerics.tractable_beta_vae."""
-    result = json.loads((ROOT / "results" / experiment.NAME / f"{setting}.json").read_text())
+    result = json.loads((stored_results.path(experiment.NAME) / f"{setting}.json").read_text())
     assert result["config"] == experiment.config(setting), \
         f"results/{experiment.NAME}/{setting}.json is stale: rerun `collapse experiment tractable-beta-vae`"
     cfg = result["config"]

@@ -73,3 +73,14 @@ def test_verify_end_to_end_writes_json_and_markdown(tmp_path):
     rows = {r["id"]: r for r in json.loads(out_json.read_text())}
     assert rows["mi_collapse.eq_6"]["passed"] >= 1 and rows["mi_collapse.eq_6"]["ok"]
     assert "`mi_collapse.eq_6`" in out_md.read_text()
+
+
+def test_claim_whose_checks_need_a_missing_extra_is_skipped_not_a_problem():
+    deep_check = "property_tests/test_deep_m.py::test_a"
+    r = {"tests": [], "deselected": [], "needs_extra": {"property_tests/test_deep_m.py": "needs the [deep] extra"}}
+    (row,) = rows_for(claim(checks=(deep_check,)), r)
+    assert row.ok and row.skipped == "needs the [deep] extra" and row.not_run == 1
+    assert "not checked in this install" in to_text([row])
+    # a check that is merely missing is still a problem
+    (row,) = rows_for(claim(checks=("property_tests/test_m.py::test_gone",)), r)
+    assert not row.ok

@@ -46,15 +46,14 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse import ROOT
-from deep import provenance
+from deep import provenance, results
 
 HELP = ("paper 002 §6.2-6.3 on CPU: standard VAE vs lambda-VAE on 2-D Gaussian mixtures (k = 2, 4) "
         "and binarised 8x8 digits (AU, capacity, rho, sigma vs sigma*, I(X;Z))")
 ALIASES = ["lambda"]
 STUDIES = ("synthetic", "digits")
-RESULTS = ROOT / "results" / "lambda_vae"
-RUNS = ROOT / "runs" / "lambda_vae"
+RESULTS = results.path("lambda_vae")
+RUNS = Path("runs") / "lambda_vae"
 FINAL_VERSION = 2   # bump when the final metrics change: finished runs recompute them from their checkpoint
 
 _MLP = {"architecture": "mlp", "hidden": [300, 300, 300]}                      # §6.1
@@ -133,10 +132,10 @@ def add_arguments(parser):
     parser.add_argument("--study", choices=(*STUDIES, "all"), default="all", help="which study (default all)")
     parser.add_argument("--smoke", action="store_true", help="toy size: one seed, a few dozen steps (tests)")
     parser.add_argument("--output-dir", type=Path, default=None,
-                        help=f"where <study>.json/.png/.csv go (default {RESULTS.relative_to(ROOT)}; "
+                        help=f"where <study>.json/.png/.csv go (default results/lambda_vae; "
                              "--smoke: required)")
     parser.add_argument("--runs-dir", type=Path, default=None,
-                        help=f"checkpoints of every run (default {RUNS.relative_to(ROOT)}/<study>; resumed when present)")
+                        help=f"checkpoints of every run (default {RUNS}/<study>; resumed when present)")
     parser.add_argument("--fresh", action="store_true", help="delete the study's runs first instead of resuming")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -80,8 +80,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse import ROOT
 from deep import provenance
+from deep import results as stored_results
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
@@ -558,8 +558,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    base = ROOT / "runs" / (NAME + ("-smoke" if args.smoke else ""))
-    output_dir = args.output_dir or (base if args.smoke else ROOT / "results" / NAME)
+    base = Path("runs") / (NAME + ("-smoke" if args.smoke else ""))
+    output_dir = args.output_dir or (base if args.smoke else stored_results.path(NAME))
     work_dir = args.work_dir or base / "networks"
     workers = validation.positive_int("workers", args.workers)
     for setting in SETTINGS if args.setting == "all" else (args.setting,):
