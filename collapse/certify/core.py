@@ -137,6 +137,8 @@ class Certificate:
 
     def enclose(self, name: str, x):
         """Record the enclosure ``x`` (an arb) of the quantity ``name``; returns ``x``."""
+        if not x.is_finite():
+            raise CertificationError(f"{self.claim}: {name} is not enclosed (got {x})")
         if name in self.enclosures:
             raise ValueError(f"{self.claim}: quantity {name!r} recorded twice")
         self.enclosures[name] = x
@@ -163,6 +165,8 @@ class Certificate:
 
     def contains(self, name: str, x, value: str):
         """The enclosure ``x`` contains the exact rational ``value`` (an identity at these inputs)."""
+        if not x.is_finite():
+            raise CertificationError(f"{self.claim}: {name} is not enclosed (got {x})")
         self.fact(f"{name} contains {value} (enclosure radius {x.rad().str(3, radius=False)})",
                   bool(x.contains(exact(value))))
 
@@ -303,6 +307,11 @@ def check(path: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------- interval tools
+
+
+def sq(x):
+    """x², as x * x: python-flint's ``ball ** 2`` is NaN when the ball contains 0."""
+    return x * x
 
 
 def interval(lo, hi):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flint import acb, arb
 
-from collapse.certify.core import (ball, certifies, derivative, extremum, integral, root, sign_over,
+from collapse.certify.core import (sq, ball, certifies, derivative, extremum, integral, root, sign_over,
                                    sign_over_box)
 
 CLOSED = "closed form evaluated in ball arithmetic"
@@ -74,7 +74,7 @@ def _posterior_entropy(weights, means, sds, half_width):
     half_log_2pi = (2 * arb.pi()).log() / 2
 
     def integrand(z, analytic):
-        logs = [w.log() - s.log() - (z - m) ** 2 / (2 * s * s) - half_log_2pi
+        logs = [w.log() - s.log() - sq(z - m) / (2 * s * s) - half_log_2pi
                 for w, m, s in zip(weights, means, sds)]
         parts = [lg.exp() for lg in logs]
         q = sum(parts[1:], parts[0])
@@ -188,7 +188,7 @@ def kl_derivatives(c, inputs):
         taylor_d1 = derivative(lambda x: _kl_excess(x, sigma))(lam)
         printed_d1 = sigma.log() * (_pow(sigma, 2 * lam) - 1)                        # eq. (25)
         taylor_d2 = derivative(lambda x: _kl_excess(x, sigma), 2)(lam)
-        printed_d2 = 2 * sigma.log() ** 2 * _pow(sigma, 2 * lam)                      # eq. (31)
+        printed_d2 = 2 * sq(sigma.log()) * _pow(sigma, 2 * lam)                      # eq. (31)
         at = f"lam = {l_text}, sigma = {s_text}"
         c.enclose(f"dKL/dlam (Taylor) at {at}", taylor_d1)
         c.enclose(f"d2KL/dlam2 (Taylor) at {at}", taylor_d2)
@@ -375,7 +375,7 @@ def gradient_imbalance(c, inputs):
     f = _flow(g0)
     stable, (s_lo, _), _ = root(f, *(ball(x) for x in inputs["bracket"]))
     c.enclose("active equilibrium sigma_s", stable)
-    rho = lambda s: g0 * (1 - s) ** 2 / (1 / s - s)                  # eq. (A.3), σ < 1
+    rho = lambda s: g0 * sq(1 - s) / (1 / s - s)                  # eq. (A.3), σ < 1
     sign_over(lambda s: 1 - rho(s), ball(inputs["sigma0"]), s_lo, 1)
     sign_over(f, ball(inputs["sigma0"]), s_lo, 1)
     c.fact(f"on [{inputs['sigma0']}, sigma_s): f > 0 (sigma(t) rises monotonically to sigma_s, never collapses) "
@@ -497,7 +497,7 @@ def channel_noise_varies(c, inputs):
 
 @certifies("lambda_vae.eq_4", inputs={"data_sd": "0.1", "sigma": "0.01"})
 def differential_entropy(c, inputs):
-    v, s2 = ball(inputs["data_sd"]) ** 2, ball(inputs["sigma"]) ** 2
+    v, s2 = sq(ball(inputs["data_sd"])), sq(ball(inputs["sigma"]))
     h = c.enclose("h(X) = log(2 pi e Var X)/2", (2 * arb.pi() * arb(1).exp() * v).log() / 2)
     info = c.enclose("I(X;Z) = log(1 + Var X/sigma^2)/2", (1 + v / s2).log() / 2)
     c.less("h(X)", h, "I(X;Z)", info)
@@ -509,7 +509,7 @@ def differential_entropy(c, inputs):
 
 @certifies("lambda_vae.eq_5", inputs={"data_sd": "0.1", "sigma": "0.01"})
 def differential_gap(c, inputs):
-    v, s2 = ball(inputs["data_sd"]) ** 2, ball(inputs["sigma"]) ** 2
+    v, s2 = sq(ball(inputs["data_sd"])), sq(ball(inputs["sigma"]))
     h = c.enclose("h[mu(X)] = log(2 pi e Var X)/2", (2 * arb.pi() * arb(1).exp() * v).log() / 2)
     info = c.enclose("I(X;Z)", (1 + v / s2).log() / 2)
     gap = c.enclose("h[mu] - I(X;Z)", h - info)

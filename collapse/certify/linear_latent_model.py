@@ -16,7 +16,7 @@ import itertools
 
 from flint import arb, arb_mat, fmpq
 
-from collapse.certify.core import ball, certifies, exact, extremum, interval, sign_over, taylor
+from collapse.certify.core import sq, ball, certifies, exact, extremum, interval, sign_over, taylor
 
 CLOSED = "closed form evaluated in ball arithmetic"
 EXACT = "exact rational arithmetic (FLINT fmpq)"
@@ -37,17 +37,17 @@ def _objective(A, M, U, W, sigma, beta, eta_enc=arb(1), eta_dec=arb(1), residual
     """L_VAE = [tr(E A Eᵀ) + residual + Σ_j |U_j|² σ_j²]/(2η_dec²) + β tr(WᵀAW)/(2η_enc²)
     + Σ_j β/2 (σ_j²/η_enc² - 1 - log σ_j²/η_enc²), E = U Wᵀ - M  # eq. (5) of [wang_ziyin]"""
     E = U * W.transpose() - M
-    noise = sum((U[i, j] ** 2 * sigma[j] ** 2 for i in range(U.nrows()) for j in range(U.ncols())), arb(0))
-    recon = ((E * A * E.transpose()).trace() + residual + noise) / (2 * eta_dec ** 2)
-    l_mean = beta * (W.transpose() * A * W).trace() / (2 * eta_enc ** 2)
-    l_var = sum((beta / 2 * ((s / eta_enc) ** 2 - 1 - ((s / eta_enc) ** 2).log()) for s in sigma), arb(0))
+    noise = sum((sq(U[i, j]) * sq(sigma[j]) for i in range(U.nrows()) for j in range(U.ncols())), arb(0))
+    recon = ((E * A * E.transpose()).trace() + residual + noise) / (2 * sq(eta_dec))
+    l_mean = beta * (W.transpose() * A * W).trace() / (2 * sq(eta_enc))
+    l_var = sum((beta / 2 * (sq(s / eta_enc) - 1 - (sq(s / eta_enc)).log()) for s in sigma), arb(0))
     return recon + l_mean + l_var
 
 
 def _eig2(S):
     """Eigenvalues (larger, smaller) of a symmetric 2x2 arb_mat, closed form."""
     a, b, d = S[0, 0], S[0, 1], S[1, 1]
-    r = (((a - d) / 2) ** 2 + b * b).sqrt()
+    r = (sq(((a - d) / 2)) + b * b).sqrt()
     return (a + d) / 2 + r, (a + d) / 2 - r
 
 
@@ -82,7 +82,7 @@ def _fixed_sigma_points(inputs):
 def _matrix_factorisation(U, V, Z, sigma, k):
     """L(U, V) = ||U Vᵀ - Z||²_F + tr(U Σ Uᵀ) + k ||V||²_F  # eq. (6) of [wang_ziyin]"""
     E = U * V.transpose() - Z
-    fro = lambda X: sum((X[i, j] ** 2 for i in range(X.nrows()) for j in range(X.ncols())), arb(0))
+    fro = lambda X: sum((sq(X[i, j]) for i in range(X.nrows()) for j in range(X.ncols())), arb(0))
     return fro(E) + (U * _diag([s * s for s in sigma]) * U.transpose()).trace() + k * fro(V)
 
 
@@ -95,7 +95,7 @@ def _prop2(c, inputs):
     sorted_U, sorted_V = modes(list(enumerate(order)))
     L_printed = c.enclose("L(U, V) at the printed minimiser (eq. 8, sigma_i serves zeta_i)",
                           _matrix_factorisation(printed_U, printed_V, Z, sigma, beta))
-    eq11 = sum(((z ** 2 - (z - beta.sqrt() * s) ** 2) if z > beta.sqrt() * s else z ** 2
+    eq11 = sum(((sq(z) - sq((z - beta.sqrt() * s))) if z > beta.sqrt() * s else sq(z)
                 for z, s in zip(zeta, sigma)), arb(0))
     c.enclose("eq. (11) as printed", eq11)
     L_sorted = c.enclose("L(U, V) with the smallest sigma serving zeta_1", _matrix_factorisation(sorted_U, sorted_V, Z, sigma, beta))
@@ -196,7 +196,7 @@ def partial_collapse(c, inputs):
     zeta = [exact(z) for z in inputs["zeta"]]
     root_beta = ball(inputs["beta"]).sqrt() * ball(inputs["eta_dec"])
     for i, z in enumerate(zeta, 1):
-        c.enclose(f"printed zeta_{i}^2 - sqrt(beta) eta_dec", arb(z) ** 2 - root_beta)
+        c.enclose(f"printed zeta_{i}^2 - sqrt(beta) eta_dec", sq(arb(z)) - root_beta)
         c.enclose(f"zeta_{i} - sqrt(beta) eta_dec", arb(z) - root_beta)
     c.positive("printed quantity of latent 2", c.enclosures["printed zeta_2^2 - sqrt(beta) eta_dec"])
     # per mode, min over λθ = t >= 0 of (ζ - t)² + 2√β η_dec t (eq. 6 with σ = η_enc, AM-GM)
@@ -219,14 +219,14 @@ MNIST_ZETA = ["5.12", "3.74", "3.25", "2.84", "2.57"]
 def complete_collapse(c, inputs):
     zeta = [ball(z) for z in inputs["zeta"]]
     eta = ball(inputs["eta_dec"])
-    threshold = c.enclose("complete-collapse threshold zeta_1^2/eta_dec^2", zeta[0] ** 2 / eta ** 2)
+    threshold = c.enclose("complete-collapse threshold zeta_1^2/eta_dec^2", sq(zeta[0]) / sq(eta))
     for i, z in enumerate(zeta, 1):
-        c.enclose(f"mode {i} threshold zeta_{i}^2/eta_dec^2", z ** 2 / eta ** 2)
+        c.enclose(f"mode {i} threshold zeta_{i}^2/eta_dec^2", sq(z) / sq(eta))
     for factor in inputs["factors"]:
         beta = threshold * ball(factor)
         root = beta.sqrt() * eta
         # eq. (11) with σ = η_enc: min over the mode of (ζ - t)² + 2√β η_dec t is ζ² - (ζ - √β η_dec)₊²
-        loss = sum(((z * z - (z - root) ** 2) if z > root else z * z for z in zeta), arb(0))
+        loss = sum(((z * z - sq(z - root)) if z > root else z * z for z in zeta), arb(0))
         c.enclose(f"min L(U, V) at beta = {factor} x threshold", loss)
         active = [z > root for z in zeta]
         decided = all(bool(z > root) or bool(z < root) for z in zeta)
@@ -248,7 +248,7 @@ def sigma_star(c, inputs):
 
         def bracket(s, active):
             # eq. (12): l_i(σ) + β η_dec² (σ² - 1 - log σ²) with l_i = ζ² - (ζ - √β σ)² if active (η's = 1)
-            loss = z * z - (z - beta.sqrt() * s) ** 2 if active else z * z
+            loss = z * z - sq((z - beta.sqrt() * s)) if active else z * z
             return loss + beta * (s * s - 1 - (s * s).log())
 
         def derivative_of(k):
@@ -274,13 +274,13 @@ def sigma_star(c, inputs):
 @certifies("wang_ziyin.section_4_5", inputs={"zeta": ["2", "1"], "d2": "2",
                                              "cases": [["2", "9/5", "1/2"], ["1", "1/2", "3"]]})
 def learnable_eta(c, inputs):
-    zeta2 = [exact(z) ** 2 for z in inputs["zeta"]]
+    zeta2 = [sq(exact(z)) for z in inputs["zeta"]]
     d2 = exact(inputs["d2"])
     for d1, beta, eta in inputs["cases"]:
         d1, beta_q, eta_q = int(d1), exact(beta), exact(eta)
         # Theorem 4: latent p active iff β < β_p = d2 ζ_p² / (p ζ_p² + Σ_{i>p} ζ_i²); complete collapse iff β >= β_1
         learnable = [d2 * zeta2[p - 1] / (p * zeta2[p - 1] + sum(zeta2[p:], fmpq(0))) for p in range(1, d1 + 1)]
-        fixed = [z / eta_q ** 2 for z in zeta2[:d1]]                 # Theorems 1-2: ζ_i² / η_dec²
+        fixed = [z / sq(eta_q) for z in zeta2[:d1]]                 # Theorems 1-2: ζ_i² / η_dec²
         n_learn = sum(beta_q < b for b in learnable)
         n_fixed = sum(beta_q < b for b in fixed)
         c.enclose(f"d1 = {d1}: learnable-eta threshold beta_1", arb(learnable[0]))
@@ -327,7 +327,7 @@ def _data_moments(x_text):
     Exy = sum((a * b for a, b in zip(x, y)), fmpq(0)) / n
     Eyy = sum((b * b for b in y), fmpq(0)) / n
     M = Exy / Exx
-    residual = sum(((b - M * a) ** 2 for a, b in zip(x, y)), fmpq(0)) / n
+    residual = sum((sq(b - M * a) for a, b in zip(x, y)), fmpq(0)) / n
     zeta2 = M * M * Exx                        # Z = M P_A Φ^{1/2}, ||Z||² = M² A
     return Exx, Exy, Eyy, residual, zeta2
 
@@ -402,7 +402,7 @@ def corollary_2(c, inputs):
     U = lam
     W = lam / z2.sqrt() / A_.sqrt()
     sig = beta.sqrt() / z2.sqrt()
-    recon = sum(((U * W * xi - (xi + xi * xi)) ** 2 for xi in x), arb(0)) / len(x) + U * U * sig * sig
+    recon = sum((sq((U * W * xi - (xi + xi * xi))) for xi in x), arb(0)) / len(x) + U * U * sig * sig
     value = c.enclose("L_VAE on the training set at Theorem 2's minimiser",
                       recon / 2 + beta * W * W * A_ / 2 + beta / 2 * (sig * sig - 1 - (sig * sig).log()))
     c.fact("L_VAE on the data overlaps eq. (43) + residual/2 and exceeds eq. (43) by more than 4",
@@ -431,7 +431,7 @@ EQ49 = {"zeta": ["2", "1", "1/2"], "d1": "1", "d2": "3", "beta": "2", "s": "1"}
 
 
 def _eq49(c, inputs):
-    zeta2 = [ball(z) ** 2 for z in inputs["zeta"]]
+    zeta2 = [sq(ball(z)) for z in inputs["zeta"]]
     d1, d2, beta, s = int(inputs["d1"]), ball(inputs["d2"]), ball(inputs["beta"]), ball(inputs["s"])
     true = c.enclose(f"G'({inputs['s']}) (Taylor derivative of eq. 44, sums to d*)",
                      _G_taylor(zeta2, beta, d1, d2, arb(0), 1)(s))
@@ -493,7 +493,7 @@ TABLE = {"zeta": ["2", "1.5", "1", "0.8"], "d1": "2", "d2": "4", "betas": ["1", 
 
 @certifies("wang_ziyin.table_1", inputs=TABLE)
 def table_1(c, inputs):
-    zeta2 = [exact(z) ** 2 for z in inputs["zeta"]]
+    zeta2 = [sq(exact(z)) for z in inputs["zeta"]]
     d1, d2 = int(inputs["d1"]), exact(inputs["d2"])
     tail = lambda p: sum(zeta2[p:], fmpq(0))
     beta_p = [d2 * zeta2[p - 1] / (p * zeta2[p - 1] + tail(p)) for p in range(1, d1 + 1)]   # eq. (58)-(59)
