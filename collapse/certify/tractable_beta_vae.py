@@ -349,7 +349,7 @@ def figure_1b(c, inputs):
     c.statement = (f"Tractable model at Fig. 1's A (N = {inputs['N']}, k = {inputs['k']}), beta in [{inputs['beta_low']}, inf): "
                    f"MIE is 0 at beta = 1 (enclosed) and for beta >= 66.25, positive on the rest of [{inputs['beta_low']}, "
                    f"66.25 - {inputs['mie_gap']}] outside |beta - 1| < {inputs['mie_gap']}, "
-                   f"with one interior maximum near beta = 59.6: its minimisers are not a single finite beta. TIE on the "
+                   f"with one interior maximum at beta = 59.53 (enclosed): its minimisers are not a single finite beta. TIE on the "
                    f"8 signed relabellings (latent j carries signs[j] u_perm[j], u_i = A v_i/s_i): 4 have a unique global "
                    f"minimiser (beta* = 1.1369, TIE = 19.1625 on 2; beta* = 1.4098, TIE = 19.2231 on 2), 4 decrease to the "
                    f"full-collapse value 63.2917 and have no finite minimiser (all enclosed).")
