@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flint import acb, arb
 
-from collapse.certify.core import (sq, ball, certifies, derivative, extremum, integral, root, sign_over,
+from collapse.certify.core import (ball, certifies, derivative, integral, root, sign_over, sq,
                                    sign_over_box)
 
 CLOSED = "closed form evaluated in ball arithmetic"

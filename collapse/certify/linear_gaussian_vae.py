@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flint import acb_mat, arb, arb_mat, fmpq
 
-from collapse.certify.core import CertificationError, ball, certifies, exact, sq
+from collapse.certify.core import ball, certifies, exact, sq
 
 CLOSED = "closed form evaluated in ball arithmetic"
 ITERATION = "Algorithm 1 (Lemma 3.1 / 4.1 block updates) iterated in ball arithmetic from exact inputs"

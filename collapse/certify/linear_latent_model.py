@@ -16,7 +16,7 @@ import itertools
 
 from flint import arb, arb_mat, fmpq
 
-from collapse.certify.core import sq, ball, certifies, exact, extremum, interval, sign_over, taylor
+from collapse.certify.core import ball, certifies, exact, extremum, sign_over, sq, taylor
 
 CLOSED = "closed form evaluated in ball arithmetic"
 EXACT = "exact rational arithmetic (FLINT fmpq)"

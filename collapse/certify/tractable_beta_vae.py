@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import itertools
 
-from flint import acb, arb, fmpq
+from flint import arb, fmpq
 
-from collapse.certify.core import (sq, CertificationError, ball, certifies, derivative, exact, extremum, integral,
-                                   sign_over, taylor)
+from collapse.certify.core import (CertificationError, ball, certifies, derivative, exact, extremum, integral,
+                                   sign_over, sq, taylor)
 
 CLOSED = "closed form evaluated in ball arithmetic"
 PIECES = ("extremum on each piece of beta (latents 1..r active; beta = lam_r - u^2): sign of the Taylor "
