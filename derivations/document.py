@@ -48,8 +48,9 @@ def modules():
     return sorted(found, key=lambda m: (PAPER_ORDER.index(m.PAPER), m.__name__))
 
 
-def build() -> str:
-    """The whole document as a string."""
+def build(appendix: str = "") -> str:
+    """The whole document as a string; ``appendix`` (LaTeX) goes before the end, e.g. the
+    certified values that the collapse layer passes in (derivations may not import it)."""
     parts = [BANNER, PREAMBLE]
     current = None
     for module in modules():
@@ -57,14 +58,16 @@ def build() -> str:
             current = module.PAPER
             parts.append(rf"\section{{{TITLES[current]}}}")
         parts.extend(render_section(s) for s in module.sections())
+    if appendix:
+        parts.append(appendix)
     parts.append(r"\end{document}")
     return "\n\n".join(parts) + "\n"
 
 
-def write(path: Path) -> Path:
+def write(path: Path, appendix: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build())
+    path.write_text(build(appendix))
     return path
 
 

@@ -1,7 +1,7 @@
 """``collapse latex``: write every derivation as a LaTeX document (and PDF when TeX exists)."""
 from pathlib import Path
 
-from collapse import ROOT
+from collapse import ROOT, certify
 from derivations import document
 
 HELP = "regenerate the LaTeX document of all derivations (compiled to PDF when TeX is installed)"
@@ -14,7 +14,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    tex = document.write(args.output)
+    tex = document.write(args.output, certify.latex_section())
     print(f"wrote {tex}")
     if not args.no_pdf:
         pdf = document.compile_pdf(tex)

@@ -1,0 +1,73 @@
+"""``collapse certify``: compute ball-arithmetic certificates, or re-check stored ones."""
+import time
+from pathlib import Path
+
+from collapse import catalogue, certify
+from collapse.certify import core
+
+HELP = "compute Arb certificates of scalar claims (--check: re-derive stored ones from their inputs)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--paper", choices=sorted(catalogue.PAPERS), help="only this paper's claims")
+    parser.add_argument("--claim", action="append", metavar="ID", help="only this claim (repeatable)")
+    parser.add_argument("--check", nargs="*", type=Path, metavar="FILE",
+                        help="re-check these certificate files (all stored ones when none is given)")
+    parser.add_argument("--output-dir", type=Path, default=core.DIRECTORY,
+                        help="where to write certificates (default: collapse/certificates)")
+
+
+def _error(message: str) -> int:
+    print(f"collapse certify: error: {message}")
+    return 2
+
+
+def _check(files: list[Path]) -> int:
+    files = files or certify.stored()
+    if not files:
+        return _error(f"no certificate files in {core.DIRECTORY}")
+    failed = 0
+    for path in files:
+        start = time.perf_counter()
+        problems = core.check(path)
+        if problems:
+            failed += 1
+            for problem in problems:
+                print(f"FAIL {problem}")
+        else:
+            print(f"ok   {path} ({time.perf_counter() - start:.2f} s)")
+    print(f"{len(files) - failed} of {len(files)} certificates re-derived")
+    return 1 if failed else 0
+
+
+def run(args) -> int:
+    try:
+        known = certify.builders()
+    except core.CertificationError as err:
+        return _error(str(err))
+    if args.check is not None:
+        if args.paper or args.claim:
+            return _error("--check takes files, not --paper or --claim")
+        return _check(args.check)
+    claims = sorted(known)
+    if args.paper:
+        claims = [c for c in claims if c.split(".")[0] == args.paper]
+    if args.claim:
+        unknown = [c for c in args.claim if c not in known]
+        if unknown:
+            return _error(f"no certificate for claim(s) {', '.join(unknown)}; certified claims: "
+                          f"{', '.join(sorted(known))}")
+        claims = [c for c in claims if c in args.claim]
+    if not claims:
+        return _error("no certified claim matches --paper / --claim")
+    for claim in claims:
+        start = time.perf_counter()
+        try:
+            data = core.compute(claim)
+        except core.CertificationError as err:
+            print(f"FAIL {claim}: {err}")
+            return 1
+        path = core.write(data, args.output_dir)
+        print(f"wrote {path} ({len(data['enclosures'])} enclosures, {len(data['facts'])} facts, "
+              f"{time.perf_counter() - start:.2f} s)")
+    return 0
