@@ -70,6 +70,24 @@ def verdict_problems(verdict: str, grade: str) -> list[str]:
     return []
 
 
+def certificate_grade(covers: str, verdict: str, certificate: str, statement: str) -> dict:
+    """The grade a ball-arithmetic certificate gives a claim with ``verdict``.
+
+    ``certified`` when the certificate proves what the verdict asserts: the claim as stated
+    (``covers == "statement"``; an unbounded domain cut to a stated box) for a verified one,
+    the failure of the printed statement (``"counterexample"``) for a refuted or corrected
+    one. A certificate of a general statement at stated points only (``"instances"``) is a
+    rigorous proof at those inputs, not of the claim: ``exact``.
+    """
+    where = f"certificate {certificate}: {statement}"
+    if covers == "statement" and verdict == "verified" or covers == "counterexample" and verdict in (
+            "refuted", "verified_with_correction"):
+        part = "" if covers == "statement" else ("; the refutation is certified, the corrected statement rests "
+                                                 "on the other checks" if verdict == "verified_with_correction" else "")
+        return {"grade": "certified", "detail": where + part}
+    return {"grade": "exact", "detail": f"ball arithmetic at stated inputs only ({covers}); {where}"}
+
+
 def experiment_detail(fraction: float | None, converged: bool | None, what: str) -> dict:
     """The grade of a check on networks trained at ``fraction`` of the paper's training.
 
@@ -90,6 +108,22 @@ def experiment_detail(fraction: float | None, converged: bool | None, what: str)
 
 STORED = Path(__file__).resolve().parents[1] / "docs" / "grades.json"
 """Each claim's grade in the default run, written by ``pytest --write-grades`` (source checkout only)."""
+
+
+def table(claims: dict, stored: dict[str, dict]) -> str:
+    """The README's table of recorded grades per paper (Markdown): claims, then one column per grade."""
+    columns = [*GRADES, "no passing check"]
+    lines = ["| paper | claims | " + " | ".join(f"`{c}`" if c in GRADES else c for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for paper in sorted({c.paper for c in claims.values()}, key=["mi_collapse", "lambda_vae", "optimal_beta",
+                                                                 "wang_ziyin"].index):
+        mine = [cid for cid, c in claims.items() if c.paper == paper]
+        counts = {c: 0 for c in columns}
+        for cid in mine:
+            counts[stored[cid]["grade"] if cid in stored else "no passing check"] += 1
+        lines.append(f"| `{paper}` | {len(mine)} | " + " | ".join(str(counts[c]) if counts[c] else ""
+                                                                   for c in columns) + " |")
+    return "\n".join(lines)
 
 
 def load_stored(path: Path = STORED) -> dict[str, dict]:

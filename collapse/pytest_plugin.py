@@ -241,9 +241,13 @@ class Evidence:
         detail = method if digits is None else f"{method}; agreement to {digits} digits"
         self._grade({"grade": "exact", "detail": detail})
 
-    def certified(self, certificate: str):
-        """The check re-derived the ball-arithmetic certificate stored at ``certificate``."""
-        self._grade({"grade": "certified", "detail": f"certificate {certificate} re-derived in ball arithmetic"})
+    def certified(self, certificate: str, covers: str, statement: str):
+        """The check re-derived the ball-arithmetic certificate stored at ``certificate``, which
+        ``covers`` its claim as stated, a counterexample, or instances only (see
+        :func:`collapse.grades.certificate_grade`)."""
+        known = catalogue.load()
+        for cid in _claim_ids(self._node):
+            self._grade(grades.certificate_grade(covers, known[cid].verdict, certificate, statement))
 
     def experiment(self, fraction: float | None, converged: bool | None, what: str):
         """The check rests on networks trained at ``fraction`` of the paper's training (1 = paper

@@ -249,4 +249,7 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
         Path(markdown_path).write_text(to_markdown(rows))
     if latex_path:
         Path(latex_path).write_text(to_latex(rows))
+    if write_grades:
+        print("\nRecorded grades per paper (the README's table):\n" +
+              grades.table(catalogue.load(), grades.load_stored()), file=out)
     return 0 if status == 0 and all(r.ok for r in rows) else 1

@@ -71,7 +71,7 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys):
     broken.write_text("{")
     assert "not valid JSON" in _cli(capsys, "--check", broken)[1]
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"format": core.FORMAT, "claim": "lambda_vae.nope", "statement": "", "inputs": {},
+    other.write_text(json.dumps({"format": core.FORMAT, "claim": "lambda_vae.nope", "covers": "statement", "statement": "", "inputs": {},
                                  "method": [], "precision_bits": 64, "enclosures": {}, "facts": []}))
     assert "no certificate builder for claim 'lambda_vae.nope'" in _cli(capsys, "--check", other)[1]
     status, out = _cli(capsys, "--claim", "foo.bar")

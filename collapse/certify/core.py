@@ -18,6 +18,12 @@ File format (JSON, ``collapse/certificates/<claim id>.json``)::
     format        "collapse-certificate/1"
     claim         catalogue id, e.g. "lambda_vae.eq_13"
     statement     one line: exactly what is proved, at which inputs / over which box
+    covers        how much of the catalogue claim that is: ``statement`` (the claim as
+                  stated, or over the largest bounded box of its domain, named in the
+                  statement), ``counterexample`` (the printed statement fails at the
+                  inputs: the refutation behind a refuted or corrected verdict) or
+                  ``instances`` (the general statement at stated points only); see
+                  :func:`collapse.grades.certificate_grade`
     inputs        the exact inputs (strings, lists of strings, or objects of them)
     method        how: closed form, root isolated by sign change + monotonicity, ...
     precision_bits  Arb working precision
@@ -130,6 +136,7 @@ class Certificate:
     claim: str
     inputs: dict
     prec: int
+    covers: str = ""
     statement: str = ""
     method: list = field(default_factory=list)
     enclosures: dict = field(default_factory=dict)
@@ -175,7 +182,7 @@ class Certificate:
         self.fact(f"{name} != {value}", not x.overlaps(flint().arb(exact(value))))
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, "claim": self.claim, "statement": self.statement,
+        return {"format": FORMAT, "claim": self.claim, "covers": self.covers, "statement": self.statement,
                 "inputs": self.inputs, "method": self.method, "precision_bits": self.prec,
                 "enclosures": {k: enclosure_text(v) for k, v in self.enclosures.items()},
                 "facts": self.facts, "versions": versions()}
@@ -201,17 +208,24 @@ class Spec:
     build: Callable
     inputs: dict
     prec: int
+    covers: str
 
+
+COVERS = ("statement", "counterexample", "instances")
 
 REGISTRY: dict[str, Spec] = {}
 
 
-def certifies(claim: str, *, inputs: dict, prec: int = 128):
-    """Register ``build(c, inputs)`` as the certificate of ``claim`` with default ``inputs``."""
+def certifies(claim: str, *, covers: str, inputs: dict, prec: int = 128):
+    """Register ``build(c, inputs)`` as the certificate of ``claim`` with default ``inputs``;
+    ``covers`` says how much of the claim it proves (one of :data:`COVERS`)."""
+    if covers not in COVERS:
+        raise ValueError(f"covers must be one of {COVERS}, got {covers!r}")
+
     def register(build):
         if claim in REGISTRY:
             raise ValueError(f"claim {claim!r} has two certificate builders")
-        REGISTRY[claim] = Spec(claim, build, inputs, prec)
+        REGISTRY[claim] = Spec(claim, build, inputs, prec, covers)
         return build
     return register
 
@@ -220,7 +234,7 @@ def derive(claim: str, inputs: dict, prec: int) -> Certificate:
     """Run the builder of ``claim`` on ``inputs`` at ``prec`` bits."""
     if claim not in REGISTRY:
         raise CertificateFileError(f"no certificate builder for claim {claim!r}")
-    cert = Certificate(claim, inputs, prec)
+    cert = Certificate(claim, inputs, prec, REGISTRY[claim].covers)
     with workprec(prec):
         REGISTRY[claim].build(cert, inputs)
     if not cert.statement:
@@ -257,7 +271,7 @@ def load(path: Path) -> dict:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CertificateFileError(f"{path}: not valid JSON ({err})") from None
-    keys = ("format", "claim", "statement", "inputs", "method", "precision_bits", "enclosures", "facts")
+    keys = ("format", "claim", "covers", "statement", "inputs", "method", "precision_bits", "enclosures", "facts")
     missing = [k for k in keys if not isinstance(data, dict) or k not in data]
     if missing:
         raise CertificateFileError(f"{path}: not a certificate (missing {', '.join(missing)})")
@@ -282,7 +296,8 @@ def check(path: Path) -> list[str]:
         return [str(err)]
     name = Path(path).name
     problems = []
-    for key, mine in (("statement", fresh.statement), ("method", fresh.method), ("facts", fresh.facts)):
+    for key, mine in (("covers", fresh.covers), ("statement", fresh.statement), ("method", fresh.method),
+                      ("facts", fresh.facts)):
         if data[key] != mine:
             problems.append(f"{name}: {key} is not what the inputs give: stored {data[key]!r}, recomputed {mine!r}")
     stored = data["enclosures"]

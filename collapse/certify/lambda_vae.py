@@ -91,7 +91,7 @@ def _posterior_entropy(weights, means, sds, half_width):
 # ---------------------------------------------------------------- σ*(λ): eq. (13), §4.3
 
 
-@certifies("lambda_vae.eq_13", inputs={"lam": ["1.01", "3/2", "2", "5.3", "20"],
+@certifies("lambda_vae.eq_13", covers="instances", inputs={"lam": ["1.01", "3/2", "2", "5.3", "20"],
                                         "bracket": ["1/1000", "1"], "box": ["1.01", "1000"]})
 def sigma_star(c, inputs):
     lo, hi = (ball(x) for x in inputs["bracket"])
@@ -119,7 +119,7 @@ def sigma_star(c, inputs):
     c.less(f"sigma*({b})", _sigma_star(ball(b)), "1", arb(1))
 
 
-@certifies("lambda_vae.section_4_3", inputs={"lam": ["2", "5.3"], "bracket": ["1/1000", "1"]})
+@certifies("lambda_vae.section_4_3", covers="instances", inputs={"lam": ["2", "5.3"], "bracket": ["1/1000", "1"]})
 def attractor(c, inputs):
     lo, hi = (ball(x) for x in inputs["bracket"])
     for text in inputs["lam"]:
@@ -147,7 +147,7 @@ def attractor(c, inputs):
 # ---------------------------------------------------------------- λ*(σ, δ): Prop. 3, App. B.2, eq. (17), Fig. 7, Fig. 4
 
 
-@certifies("lambda_vae.proposition_3", inputs={"points": [["0.4", "1.01"], ["0.9", "1.001"], ["0.7", "3/2"]],
+@certifies("lambda_vae.proposition_3", covers="instances", inputs={"points": [["0.4", "1.01"], ["0.9", "1.001"], ["0.7", "3/2"]],
                                                 "lam_box": ["1", "1000"], "sigma_box": ["0.5", "0.99"],
                                                 "delta": "1.01"})
 def optimal_lambda(c, inputs):
@@ -175,7 +175,7 @@ def optimal_lambda(c, inputs):
                    f"[{a}, {b}] at delta = {inputs['delta']}.")
 
 
-@certifies("lambda_vae.appendix_b_2", inputs={"lam_box": ["1", "100"], "sigma_box": ["0.001", "0.999"],
+@certifies("lambda_vae.appendix_b_2", covers="statement", inputs={"lam_box": ["1", "100"], "sigma_box": ["0.001", "0.999"],
                                                "points": [["2", "0.5"], ["7", "0.9"]], "delta": "1.01"})
 def kl_derivatives(c, inputs):
     (l0, l1), (s0, s1) = ([ball(x) for x in inputs[k]] for k in ("lam_box", "sigma_box"))
@@ -210,7 +210,7 @@ def kl_derivatives(c, inputs):
                    f"sigma^(2 lam) = 1 - 1/delta (eq. 35) within its enclosure.")
 
 
-@certifies("lambda_vae.eq_14", inputs={"lam_box": ["1.0001", "1000"], "sigma_box": ["0.0001", "0.9999"],
+@certifies("lambda_vae.eq_14", covers="statement", inputs={"lam_box": ["1.0001", "1000"], "sigma_box": ["0.0001", "0.9999"],
                                         "points": [["2", "0.5"], ["10", "0.9"]]})
 def kl_positive(c, inputs):
     (l0, l1), (s0, s1) = ([ball(x) for x in inputs[k]] for k in ("lam_box", "sigma_box"))
@@ -235,7 +235,7 @@ def kl_positive(c, inputs):
                    f"in {box} (eq. 14); the box stands for lam > 1, sigma < 1 up to 1e-4 from the edges.")
 
 
-@certifies("lambda_vae.eq_17", inputs={"delta": ["1.001", "1.01", "2"], "sigma_low": "0.001",
+@certifies("lambda_vae.eq_17", covers="instances", inputs={"delta": ["1.001", "1.01", "2"], "sigma_low": "0.001",
                                         "sigma_high": "0.999", "margin": "1e-6"})
 def sigma_c(c, inputs):
     margin = ball(inputs["margin"])
@@ -258,7 +258,7 @@ def sigma_c(c, inputs):
                    f"delta -> infinity are not certified.")
 
 
-@certifies("lambda_vae.figure_7_caption", inputs={"delta": "1.001", "sigma": "0.01", "clamp": "20",
+@certifies("lambda_vae.figure_7_caption", covers="counterexample", inputs={"delta": "1.001", "sigma": "0.01", "clamp": "20",
                                                    "sigma_high": "0.9999", "lam_box": ["1", "100"]})
 def figure_7(c, inputs):
     delta, sigma, clamp = ball(inputs["delta"]), ball(inputs["sigma"]), ball(inputs["clamp"])
@@ -291,7 +291,7 @@ def _joint(delta, lo, hi):
     return lam, _sigma_star(lam)
 
 
-@certifies("lambda_vae.figure_4_joint_convergence",
+@certifies("lambda_vae.figure_4_joint_convergence", covers="counterexample",
            inputs={"band_sigma": "0.4", "delta": ["1.01", "1.001"], "reported_lam": "5.3", "clamp": "20",
                    "bracket": ["1.01", "1000"]})
 def figure_4(c, inputs):
@@ -322,7 +322,7 @@ def figure_4(c, inputs):
 # ---------------------------------------------------------------- the decay model: §3.1, Prop. 1, App. A.1-A.2
 
 
-@certifies("lambda_vae.section_3_1_sole_stable_point",
+@certifies("lambda_vae.section_3_1_sole_stable_point", covers="counterexample",
            inputs={"g0": "8", "brackets": [["1/10", "3/10"], ["6/10", "8/10"]],
                    "edges": ["0.001", "0.999"], "below": ["1/2", "9/10"], "above": ["11/10", "2"]})
 def sole_stable_point(c, inputs):
@@ -369,7 +369,7 @@ def sole_stable_point(c, inputs):
                    f"equilibrium exists. This refutes 'sigma = 1 is the sole stable fixed point'.")
 
 
-@certifies("lambda_vae.proposition_1", inputs={"g0": "8", "sigma0": "1/10", "bracket": ["1/10", "3/10"], "rho_crit": "2"})
+@certifies("lambda_vae.proposition_1", covers="counterexample", inputs={"g0": "8", "sigma0": "1/10", "bracket": ["1/10", "3/10"], "rho_crit": "2"})
 def gradient_imbalance(c, inputs):
     g0 = ball(inputs["g0"])
     f = _flow(g0)
@@ -392,7 +392,7 @@ def gradient_imbalance(c, inputs):
                    f"'some finite rho_crit').")
 
 
-@certifies("lambda_vae.appendix_a_2", inputs={"g": "1", "bracket": ["1", "3"], "box": ["0.001", "1"]})
+@certifies("lambda_vae.appendix_a_2", covers="counterexample", inputs={"g": "1", "bracket": ["1", "3"], "box": ["0.001", "1"]})
 def equilibrium_root(c, inputs):
     g = ball(inputs["g"])
     printed = c.enclose("printed sigma = (-g + sqrt(g^2 + 4))/2", (-g + (g * g + 4).sqrt()) / 2)   # eq. (A.2)
@@ -412,7 +412,7 @@ def equilibrium_root(c, inputs):
                    f"= 1.618 > 1, and dL/dsigma > 0 on [{inputs['box'][0]}, 1].")
 
 
-@certifies("lambda_vae.proposition_1_rates", inputs={"g0": "8"})
+@certifies("lambda_vae.proposition_1_rates", covers="statement", inputs={"g0": "8"})
 def collapsed_rates(c, inputs):
     kl_sigma = lambda s: 1 / s - s              # -∂KL/∂σ, KL of eq. (1)
     kl_mu = lambda m: -m                        # -∂KL/∂μ
@@ -429,7 +429,7 @@ def collapsed_rates(c, inputs):
 # ---------------------------------------------------------------- §3.2, §4.1-4.3: channel, gains, corrections
 
 
-@certifies("lambda_vae.figure_1b", inputs={"S": "1.5", "sigma": ["1", "0.9"], "box": ["0.001", "1"]})
+@certifies("lambda_vae.figure_1b", covers="counterexample", inputs={"S": "1.5", "sigma": ["1", "0.9"], "box": ["0.001", "1"]})
 def figure_1b(c, inputs):
     S = ball(inputs["S"])
     info = lambda s: (1 + S / (s * s)).log() / 2          # eq. (7)
@@ -452,7 +452,7 @@ def _finite_gap(c, mu, sd, name, width=40):
     return c.enclose(name, _posterior_entropy(weights, mu, [sd] * len(mu), L))
 
 
-@certifies("lambda_vae.section_4_2_residual_gap", inputs={"mu": ["-1.5", "-0.5", "0.5", "1.5"], "sigma": "1/2",
+@certifies("lambda_vae.section_4_2_residual_gap", covers="counterexample", inputs={"mu": ["-1.5", "-0.5", "0.5", "1.5"], "sigma": "1/2",
                                                           "lam": ["1", "2", "3"]}, prec=96)
 def residual_gap(c, inputs):
     mu, sigma = [ball(m) for m in inputs["mu"]], ball(inputs["sigma"])
@@ -468,7 +468,7 @@ def residual_gap(c, inputs):
                    f"-0.541: the residual-gap formula is false.")
 
 
-@certifies("lambda_vae.proposition_2", inputs={"mu": ["-1.5", "-0.5", "0.5", "1.5"], "sigma": ["0.5", "0.7"]}, prec=96)
+@certifies("lambda_vae.proposition_2", covers="counterexample", inputs={"mu": ["-1.5", "-0.5", "0.5", "1.5"], "sigma": ["0.5", "0.7"]}, prec=96)
 def attenuation(c, inputs):
     mu = [ball(m) for m in inputs["mu"]]
     h_phi = c.enclose("I(X;phi) = H[phi] = log 4", arb(len(mu)).log())
@@ -483,7 +483,7 @@ def attenuation(c, inputs):
                    f"log 4 is the same: I(X;Z) changes although I(X;phi) does not, so dDelta I/dI(X;phi) is undefined.")
 
 
-@certifies("lambda_vae.eq_7", inputs={"sigma": ["0.1", "1"], "weights": ["1/2", "1/2"]}, prec=96)
+@certifies("lambda_vae.eq_7", covers="counterexample", inputs={"sigma": ["0.1", "1"], "weights": ["1/2", "1/2"]}, prec=96)
 def channel_noise_varies(c, inputs):
     sds = [ball(s) for s in inputs["sigma"]]
     weights = [ball(w) for w in inputs["weights"]]
@@ -495,7 +495,7 @@ def channel_noise_varies(c, inputs):
                    f"{', '.join(inputs['weights'])}: I(X;Z) = 0.433 nats (enclosed) while eq. (7) gives 0 for any sigma.")
 
 
-@certifies("lambda_vae.eq_4", inputs={"data_sd": "0.1", "sigma": "0.01"})
+@certifies("lambda_vae.eq_4", covers="counterexample", inputs={"data_sd": "0.1", "sigma": "0.01"})
 def differential_entropy(c, inputs):
     v, s2 = sq(ball(inputs["data_sd"])), sq(ball(inputs["sigma"]))
     h = c.enclose("h(X) = log(2 pi e Var X)/2", (2 * arb.pi() * arb(1).exp() * v).log() / 2)
@@ -507,7 +507,7 @@ def differential_entropy(c, inputs):
                    f"2.308 (both enclosed, Gaussian closed forms), so H[X] >= I(X;Z) fails with differential entropy.")
 
 
-@certifies("lambda_vae.eq_5", inputs={"data_sd": "0.1", "sigma": "0.01"})
+@certifies("lambda_vae.eq_5", covers="counterexample", inputs={"data_sd": "0.1", "sigma": "0.01"})
 def differential_gap(c, inputs):
     v, s2 = sq(ball(inputs["data_sd"])), sq(ball(inputs["sigma"]))
     h = c.enclose("h[mu(X)] = log(2 pi e Var X)/2", (2 * arb.pi() * arb(1).exp() * v).log() / 2)
@@ -519,7 +519,7 @@ def differential_gap(c, inputs):
                    f"= -3.19 < 0 (enclosed): with H[phi] read as a differential entropy the 'gap' is negative.")
 
 
-@certifies("lambda_vae.eq_12", inputs={"sigma": "0.9", "lam": "2"})
+@certifies("lambda_vae.eq_12", covers="counterexample", inputs={"sigma": "0.9", "lam": "2"})
 def information_gain(c, inputs):
     sigma, lam = ball(inputs["sigma"]), ball(inputs["lam"])
     S = 1 - sigma * sigma                                          # marginal matching, §3.2
@@ -534,7 +534,7 @@ def information_gain(c, inputs):
                    f"0.1054 nats, the exact gain of eq. (7) is 0.0218 > 0 (enclosed), 4.8 times smaller.")
 
 
-@certifies("lambda_vae.section_4_1_protection", inputs={"sigma": "1/2", "rho": "1/2", "lam": "10", "rho_crit": "1",
+@certifies("lambda_vae.section_4_1_protection", covers="counterexample", inputs={"sigma": "1/2", "rho": "1/2", "lam": "10", "rho_crit": "1",
                                                                "bracket": ["1", "5/2"]})
 def protection(c, inputs):
     sigma, rho, lam, crit = (ball(inputs[k]) for k in ("sigma", "rho", "lam", "rho_crit"))
@@ -554,7 +554,7 @@ def protection(c, inputs):
                    f"lam = -1/log sigma = 1.4427, the unique critical point in [{inputs['bracket'][0]}, {inputs['bracket'][1]}] (enclosed).")
 
 
-@certifies("lambda_vae.eq_21", inputs={"a": "1", "sigma": "1/2", "lam": "2", "bracket": ["0.55", "0.95"]})
+@certifies("lambda_vae.eq_21", covers="counterexample", inputs={"a": "1", "sigma": "1/2", "lam": "2", "bracket": ["0.55", "0.95"]})
 def separate_gradients(c, inputs):
     a, sigma, lam = (ball(inputs[k]) for k in ("a", "sigma", "lam"))
 
@@ -580,7 +580,7 @@ def separate_gradients(c, inputs):
                    f"[{inputs['bracket'][0]}, {inputs['bracket'][1]}]).")
 
 
-@certifies("lambda_vae.appendix_b_1", inputs={"lam": "2", "g": ["1", "-1"], "edges": ["0.001", "1"], "gap": "0.001"})
+@certifies("lambda_vae.appendix_b_1", covers="counterexample", inputs={"lam": "2", "g": ["1", "-1"], "edges": ["0.001", "1"], "gap": "0.001"})
 def attractor_sign(c, inputs):
     lam = ball(inputs["lam"])
     star = c.enclose("sigma*(2)", _sigma_star(lam))
@@ -601,7 +601,7 @@ def attractor_sign(c, inputs):
                    f"repels), for g = -1 it converges to sigma* (attracts).")
 
 
-@certifies("lambda_vae.section_4_3_equalisation",
+@certifies("lambda_vae.section_4_3_equalisation", covers="counterexample",
            inputs={"lam": ["1", "2", "4"], "a": ["1/4", "1/2", "1", "2", "4", "8", "16", "32", "64"],
                    "bracket": ["0.001", "1"]})
 def equalisation(c, inputs):

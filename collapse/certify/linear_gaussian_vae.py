@@ -117,7 +117,7 @@ def _statement_run(inputs):
             f"beta = {inputs['beta']}, lambda = {inputs['lam']}, at t in {{{', '.join(inputs['report'])}}}")
 
 
-@certifies("mi_collapse.eq_26", inputs={**RUN, "beta": "2", "lam": "0"}, prec=256)
+@certifies("mi_collapse.eq_26", covers="instances", inputs={**RUN, "beta": "2", "lam": "0"}, prec=256)
 def eq_26(c, inputs):
     _recursion(c, inputs, False)
     c.uses(ITERATION)
@@ -125,14 +125,14 @@ def eq_26(c, inputs):
                    "entrywise (the identity itself is proved symbolically elsewhere).")
 
 
-@certifies("mi_collapse.eq_27", inputs={**RUN, "beta": "2", "lam": "0"}, prec=256)
+@certifies("mi_collapse.eq_27", covers="instances", inputs={**RUN, "beta": "2", "lam": "0"}, prec=256)
 def eq_27(c, inputs):
     _bound(c, inputs, False)
     c.uses(ITERATION)
     c.statement = _statement_run(inputs) + ": ||B^(t)||_2 < beta^-t C_0 (eq. 27), all enclosed."
 
 
-@certifies("mi_collapse.eq_30", inputs={**RUN, "beta": "3", "lam": "1/2"}, prec=256)
+@certifies("mi_collapse.eq_30", covers="instances", inputs={**RUN, "beta": "3", "lam": "1/2"}, prec=256)
 def eq_30(c, inputs):
     _recursion(c, inputs, True)
     c.uses(ITERATION)
@@ -140,14 +140,14 @@ def eq_30(c, inputs):
                    "Sigma_z^(k)) (eq. 30, product ordered left to right) holds to 1e-30 entrywise.")
 
 
-@certifies("mi_collapse.eq_31", inputs={**RUN, "beta": "3", "lam": "1/2"}, prec=256)
+@certifies("mi_collapse.eq_31", covers="instances", inputs={**RUN, "beta": "3", "lam": "1/2"}, prec=256)
 def eq_31(c, inputs):
     _bound(c, inputs, True)
     c.uses(ITERATION)
     c.statement = _statement_run(inputs) + ": ||B^(t)||_2 < ((1 + 2 lambda ||Sigma_y||_2)/beta)^t C_0 (eq. 31), all enclosed."
 
 
-@certifies("mi_collapse.lemma_d_1", inputs={**RUN, "beta": "3/2", "lam": "1"}, prec=256)
+@certifies("mi_collapse.lemma_d_1", covers="instances", inputs={**RUN, "beta": "3/2", "lam": "1"}, prec=256)
 def lemma_d_1(c, inputs):
     for t, _, Sigma_w, _ in _iterate(inputs):
         if str(t) in inputs["report"]:
@@ -157,7 +157,7 @@ def lemma_d_1(c, inputs):
     c.statement = _statement_run(inputs) + ": ||Sigma_w^(t)||_2 < 1 (Lemma D.1), enclosed."
 
 
-@certifies("mi_collapse.appendix_e", inputs={"Sigma_y": RUN["Sigma_y"], "lam": "2", "factors": ["9/10", "11/10"]})
+@certifies("mi_collapse.appendix_e", covers="instances", inputs={"Sigma_y": RUN["Sigma_y"], "lam": "2", "factors": ["9/10", "11/10"]})
 def threshold(c, inputs):
     Sigma_y, lam = _mat(inputs["Sigma_y"]), ball(inputs["lam"])
     d1 = c.enclose("||Sigma_y||_2", _lambda_max(Sigma_y))
@@ -180,7 +180,7 @@ def threshold(c, inputs):
                    f"threshold of eq. (31) is sharp at these inputs.")
 
 
-@certifies("mi_collapse.section_4_2", inputs={"d": ["2", "1", "3/10", "1/10"], "m": "2", "beta": "5/2", "lam": "1"})
+@certifies("mi_collapse.section_4_2", covers="instances", inputs={"d": ["2", "1", "3/10", "1/10"], "m": "2", "beta": "5/2", "lam": "1"})
 def fixed_point(c, inputs):
     d = [ball(x) for x in inputs["d"]]
     n, m = len(d), int(inputs["m"])
@@ -211,7 +211,7 @@ def fixed_point(c, inputs):
                    f"I = log(2 lambda d_i/(beta - 1))/2 nats, and the modes switch off at beta_i = 1 + 2 lambda d_i (enclosed).")
 
 
-@certifies("mi_collapse.eq_29", inputs={"Sigma_y": "1", "B0": "1", "Sigma_w0": "1", "beta": "2", "lam": "1"})
+@certifies("mi_collapse.eq_29", covers="counterexample", inputs={"Sigma_y": "1", "B0": "1", "Sigma_w0": "1", "beta": "2", "lam": "1"})
 def eq_29(c, inputs):
     Sy, B0, Sw0, beta, lam = (exact(inputs[k]) for k in ("Sigma_y", "B0", "Sigma_w0", "beta", "lam"))
     Sz = 1 / (1 / Sy + B0 * B0 / Sw0)                     # Lemma 3.1, n = m = 1, exact
@@ -233,7 +233,7 @@ def eq_29(c, inputs):
                    "but the right-hand side of (29) is 4/7; with M = beta^-1 (Sigma_z^-1 + 2 lambda) = 2 both are 2/3 (exact).")
 
 
-@certifies("mi_collapse.eq_11", inputs={"var_v": "0.05", "noise": "0.001"})
+@certifies("mi_collapse.eq_11", covers="counterexample", inputs={"var_v": "0.05", "noise": "0.001"})
 def mig_entropy(c, inputs):
     v, noise = ball(inputs["var_v"]), ball(inputs["noise"])
     two_pi_e = 2 * arb.pi() * arb(1).exp()
@@ -249,7 +249,7 @@ def mig_entropy(c, inputs):
                    f"H(v_j) = -0.079 nats and eq. (11) gives MIG = -24.9 (enclosed).")
 
 
-@certifies("mi_collapse.eq_12", inputs={"sigma2": "0.01", "B": [["1", "1"], ["0", "0"]], "Sigma_w": "0.1"})
+@certifies("mi_collapse.eq_12", covers="counterexample", inputs={"sigma2": "0.01", "B": [["1", "1"], ["0", "0"]], "Sigma_w": "0.1"})
 def lim_partition(c, inputs):
     B, sw, s2 = _mat(inputs["B"]), ball(inputs["Sigma_w"]), ball(inputs["sigma2"])
     # Γ = Σ_v = I: y = v + noise, x = B y + w; Var x_k and Var(x_k | v_S) in closed form (eq. 1-4)
@@ -264,7 +264,7 @@ def lim_partition(c, inputs):
                    "{v_1, v_2} -> x_1 carries 1.44 nats, the best assignment 0.32 nats (Gaussian informations, enclosed).")
 
 
-@certifies("mi_collapse.algorithm_1", inputs={"Sigma_y": [["2", "0", "0", "0"], ["0", "1", "0", "0"], ["0", "0", "3/10", "0"],
+@certifies("mi_collapse.algorithm_1", covers="counterexample", inputs={"Sigma_y": [["2", "0", "0", "0"], ["0", "1", "0", "0"], ["0", "0", "3/10", "0"],
                                                           ["0", "0", "0", "1/10"]],
                                               "B0": [["1", "0", "0", "0"], ["0", "1", "0", "0"]], "Sigma_w0": [["1", "0"], ["0", "1"]],
                                               "beta": "1/2", "lam": "0", "steps": "200", "report": ["200"]}, prec=1024)
@@ -305,7 +305,7 @@ def _figure_3_gamma() -> list[list[str]]:
     return [[str(Fraction(float(v))) for v in row] for row in Gamma]
 
 
-@certifies("mi_collapse.section_5_1", inputs={"Gamma": _figure_3_gamma(), "sigma2": "0.05", "lam": "32", "beta": "512"})
+@certifies("mi_collapse.section_5_1", covers="counterexample", inputs={"Gamma": _figure_3_gamma(), "sigma2": "0.05", "lam": "32", "beta": "512"})
 def figure_3_collapse(c, inputs):
     G = _mat(inputs["Gamma"])
     s2, lam, beta = ball(inputs["sigma2"]), ball(inputs["lam"]), ball(inputs["beta"])

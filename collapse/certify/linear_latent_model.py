@@ -108,7 +108,7 @@ def _prop2(c, inputs):
 FIXED = {"zeta": ["2", "1"], "sigma": ["1", "0.5"], "beta": "1", "angle": "45"}
 
 
-@certifies("wang_ziyin.proposition_2", inputs=FIXED)
+@certifies("wang_ziyin.proposition_2", covers="counterexample", inputs=FIXED)
 def proposition_2(c, inputs):
     _, _, V_printed, V_sorted, (A, Z, U, V, sigma, beta) = _prop2(c, inputs)
     P = _rotation(inputs["angle"])
@@ -123,7 +123,7 @@ def proposition_2(c, inputs):
                    f"0.5625 (P is not free). All values enclosed from eq. (5)-(6).")
 
 
-@certifies("wang_ziyin.corollary_1", inputs=FIXED)
+@certifies("wang_ziyin.corollary_1", covers="counterexample", inputs=FIXED)
 def corollary_1(c, inputs):
     _prop2(c, inputs)
     c.uses(CLOSED)
@@ -132,7 +132,7 @@ def corollary_1(c, inputs):
                    f"min L there (an upper bound).")
 
 
-@certifies("wang_ziyin.eq_12", inputs=FIXED)
+@certifies("wang_ziyin.eq_12", covers="counterexample", inputs=FIXED)
 def eq_12(c, inputs):
     _, _, V_printed, V_sorted, _ = _prop2(c, inputs)
     gap = c.enclose("eq. (12) minus L_VAE at the sorted feasible point", V_printed - V_sorted)
@@ -162,7 +162,7 @@ def _thm2_point(zeta, beta, sigma_last=None):
     return U, V, sigma
 
 
-@certifies("wang_ziyin.theorem_2", inputs={"a": {"A": "1", "M": "2", "d1": "2", "beta": "1", "sigma_2": "1e-8"},
+@certifies("wang_ziyin.theorem_2", covers="counterexample", inputs={"a": {"A": "1", "M": "2", "d1": "2", "beta": "1", "sigma_2": "1e-8"},
                                            "b": {"zeta": ["3", "2"], "beta": "1", "angle": "45"}})
 def theorem_2(c, inputs):
     a = inputs["a"]
@@ -190,7 +190,7 @@ def theorem_2(c, inputs):
                    f"minimiser, 2.9654 after a {b['angle']}-degree P (P is not arbitrary). Values from eq. (5), enclosed.")
 
 
-@certifies("wang_ziyin.theorem_1_partial_collapse", inputs={"zeta": ["4", "2"], "beta": "9", "eta_dec": "1",
+@certifies("wang_ziyin.theorem_1_partial_collapse", covers="counterexample", inputs={"zeta": ["4", "2"], "beta": "9", "eta_dec": "1",
                                                              "t_box": ["0", "100"]})
 def partial_collapse(c, inputs):
     zeta = [exact(z) for z in inputs["zeta"]]
@@ -214,7 +214,7 @@ def partial_collapse(c, inputs):
 MNIST_ZETA = ["5.12", "3.74", "3.25", "2.84", "2.57"]
 
 
-@certifies("wang_ziyin.theorem_1_complete_collapse", inputs={"zeta": MNIST_ZETA, "eta_dec": "1",
+@certifies("wang_ziyin.theorem_1_complete_collapse", covers="instances", inputs={"zeta": MNIST_ZETA, "eta_dec": "1",
                                                              "factors": ["9/10", "11/10"]})
 def complete_collapse(c, inputs):
     zeta = [ball(z) for z in inputs["zeta"]]
@@ -239,7 +239,7 @@ def complete_collapse(c, inputs):
                    f"minimum is the origin (complete collapse): Theorem 1's condition at these inputs.")
 
 
-@certifies("wang_ziyin.proposition_3", inputs={"zeta": ["2", "1", "1/2"], "beta": "1", "sigma_box": ["0.01", "10"]})
+@certifies("wang_ziyin.proposition_3", covers="instances", inputs={"zeta": ["2", "1", "1/2"], "beta": "1", "sigma_box": ["0.01", "10"]})
 def sigma_star(c, inputs):
     beta = ball(inputs["beta"])
     lo, hi = (ball(x) for x in inputs["sigma_box"])
@@ -271,7 +271,7 @@ def sigma_star(c, inputs):
                    f"enclosed, equal to sqrt(beta)/zeta when beta < zeta^2 and to eta_enc = 1 otherwise (eq. 14).")
 
 
-@certifies("wang_ziyin.section_4_5", inputs={"zeta": ["2", "1"], "d2": "2",
+@certifies("wang_ziyin.section_4_5", covers="counterexample", inputs={"zeta": ["2", "1"], "d2": "2",
                                              "cases": [["2", "9/5", "1/2"], ["1", "1/2", "3"]]})
 def learnable_eta(c, inputs):
     zeta2 = [sq(exact(z)) for z in inputs["zeta"]]
@@ -294,7 +294,7 @@ def learnable_eta(c, inputs):
                    f"(threshold 4/9): learnability neither causes nor prevents collapse (exact rationals).")
 
 
-@certifies("wang_ziyin.eq_9", inputs={"M": [["1", "1"], ["0", "1"]], "A": ["1", "2"]})
+@certifies("wang_ziyin.eq_9", covers="counterexample", inputs={"M": [["1", "1"], ["0", "1"]], "A": ["1", "2"]})
 def eq_9(c, inputs):
     M, A = _mat(inputs["M"]), _diag([ball(a) for a in inputs["A"]])
     Z = M * _diag([ball(a).sqrt() for a in inputs["A"]])            # Z = M P_A Φ^{1/2}, A diagonal
@@ -332,7 +332,7 @@ def _data_moments(x_text):
     return Exx, Exy, Eyy, residual, zeta2
 
 
-@certifies("wang_ziyin.eq_72", inputs=DATA)
+@certifies("wang_ziyin.eq_72", covers="counterexample", inputs=DATA)
 def eq_72(c, inputs):
     Exx, _, Eyy, residual, zeta2 = _data_moments(inputs["x"])
     c.enclose("E||y||^2", arb(Eyy))
@@ -388,7 +388,7 @@ def _minimise_G(c, name, zeta2, beta, d1, d2, residual, box):
     return s, sum(active)
 
 
-@certifies("wang_ziyin.corollary_2", inputs={**DATA, "beta": "1"})
+@certifies("wang_ziyin.corollary_2", covers="counterexample", inputs={**DATA, "beta": "1"})
 def corollary_2(c, inputs):
     Exx, Exy, _, residual, zeta2 = _data_moments(inputs["x"])
     beta = ball(inputs["beta"])
@@ -414,7 +414,7 @@ def corollary_2(c, inputs):
                    f"eq. (43) misses residual/(2 eta_dec^2).")
 
 
-@certifies("wang_ziyin.eq_44", inputs={**DATA, "beta": "1", "s": "2"})
+@certifies("wang_ziyin.eq_44", covers="counterexample", inputs={**DATA, "beta": "1", "s": "2"})
 def eq_44(c, inputs):
     _, _, _, residual, zeta2 = _data_moments(inputs["x"])
     s, beta = ball(inputs["s"]), ball(inputs["beta"])
@@ -440,7 +440,7 @@ def _eq49(c, inputs):
     return zeta2, d1, d2, beta, s, p, true
 
 
-@certifies("wang_ziyin.eq_49", inputs=EQ49)
+@certifies("wang_ziyin.eq_49", covers="counterexample", inputs=EQ49)
 def eq_49(c, inputs):
     zeta2, d1, d2, beta, s, p, true = _eq49(c, inputs)
     printed = c.enclose("eq. (49) as printed (sum to d1_hat)", ((d2 - beta * p) * s - sum(zeta2[p:d1], arb(0))) / (2 * s * s))
@@ -453,7 +453,7 @@ def eq_49(c, inputs):
                    f"to d*_hat; the printed eq. (49) (sum to d1_hat, empty) gives +0.5.")
 
 
-@certifies("wang_ziyin.eq_54", inputs=EQ49)
+@certifies("wang_ziyin.eq_54", covers="counterexample", inputs=EQ49)
 def eq_54(c, inputs):
     zeta2, d1, d2, beta, s, p, true = _eq49(c, inputs)
     printed = c.enclose("eq. (54) as printed, (d2/beta - d1_hat) s",
@@ -466,7 +466,7 @@ def eq_54(c, inputs):
                    f"s = {inputs['s']} (in (0, s_d1_hat)): G'(1) = -0.125 (enclosed) while eq. (54) as printed gives -0.375.")
 
 
-@certifies("wang_ziyin.theorem_4", inputs={**DATA, "beta": "1/5", "box": ["1/1000", "1000"], "tiny_s": "1e-200"})
+@certifies("wang_ziyin.theorem_4", covers="counterexample", inputs={**DATA, "beta": "1/5", "box": ["1/1000", "1000"], "tiny_s": "1e-200"})
 def theorem_4(c, inputs):
     _, _, _, residual, zeta2 = _data_moments(inputs["x"])
     beta = ball(inputs["beta"])
@@ -491,7 +491,7 @@ TABLE = {"zeta": ["2", "1.5", "1", "0.8"], "d1": "2", "d2": "4", "betas": ["1", 
          "box": ["1/1000", "1000"]}
 
 
-@certifies("wang_ziyin.table_1", inputs=TABLE)
+@certifies("wang_ziyin.table_1", covers="counterexample", inputs=TABLE)
 def table_1(c, inputs):
     zeta2 = [sq(exact(z)) for z in inputs["zeta"]]
     d1, d2 = int(inputs["d1"]), exact(inputs["d2"])

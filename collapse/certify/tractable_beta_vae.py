@@ -181,7 +181,7 @@ def _collapse_value(model, which):
     return model.tie(beta, zero, *which) if isinstance(which, tuple) else model.terms(beta, zero)[which]
 
 
-@certifies("optimal_beta.figure_1a", inputs={**FIG1, "points": ["1/2", "1", "2"]})
+@certifies("optimal_beta.figure_1a", covers="statement", inputs={**FIG1, "points": ["1/2", "1", "2"]})
 def figure_1a(c, inputs):
     model = _model(inputs)
     c.enclose("lam_1", model.lam[0])
@@ -221,7 +221,7 @@ def _monotone(c, inputs, index, label):
     return model
 
 
-@certifies("optimal_beta.figure_1cd", inputs=FIG1)
+@certifies("optimal_beta.figure_1cd", covers="statement", inputs=FIG1)
 def figure_1cd(c, inputs):
     for index, label in ((0, "reconstruction*"), (1, "KL*")):
         _monotone(c, inputs, index, label)
@@ -231,7 +231,7 @@ def figure_1cd(c, inputs):
                    f"continuous at 1.25) and constant for beta >= 66.25 (KL* = 0).")
 
 
-@certifies("optimal_beta.proposition_2", inputs=FIG1)
+@certifies("optimal_beta.proposition_2", covers="instances", inputs=FIG1)
 def proposition_2(c, inputs):
     _monotone(c, inputs, 1, "KL*")
     c.uses("sign of the Taylor derivative in u by subdivision on each piece")
@@ -240,7 +240,7 @@ def proposition_2(c, inputs):
                    f"general proposition is not certified.")
 
 
-@certifies("optimal_beta.eq_13", inputs=FIG1)
+@certifies("optimal_beta.eq_13", covers="instances", inputs=FIG1)
 def reconstruction_monotone(c, inputs):
     _monotone(c, inputs, 0, "reconstruction*")
     c.uses("sign of the Taylor derivative in u by subdivision on each piece")
@@ -254,7 +254,7 @@ def _value_and_slope(model, beta, which):
     return taylor(f, beta, 1)
 
 
-@certifies("optimal_beta.proposition_1", inputs={**FIG1, "points": ["1/2", "1", "2", "10"]})
+@certifies("optimal_beta.proposition_1", covers="instances", inputs={**FIG1, "points": ["1/2", "1", "2", "10"]})
 def envelope(c, inputs):
     model = _model(inputs)
     for b in inputs["points"]:
@@ -270,7 +270,7 @@ def envelope(c, inputs):
                    f"The general statement (needs a unique optimal KL) is not certified.")
 
 
-@certifies("optimal_beta.proposition_3", inputs={**FIG1, "points": ["1/2", "2", "10"]})
+@certifies("optimal_beta.proposition_3", covers="instances", inputs={**FIG1, "points": ["1/2", "2", "10"]})
 def elbo_identity(c, inputs):
     model = _model(inputs)
     for b in inputs["points"]:
@@ -287,7 +287,7 @@ def elbo_identity(c, inputs):
                    f"and negative above (the maximiser at beta = 1 is certified under optimal_beta.figure_1a).")
 
 
-@certifies("optimal_beta.section_4b_log_likelihood", inputs={**FIG1, "points": ["1/2", "1"]})
+@certifies("optimal_beta.section_4b_log_likelihood", covers="counterexample", inputs={**FIG1, "points": ["1/2", "1"]})
 def log_likelihood(c, inputs):
     model = _model(inputs)
     found = _shape(c, model, 2, "E log p_theta*(x)", ball(inputs["beta_low"]))
@@ -305,7 +305,7 @@ def log_likelihood(c, inputs):
                    f"constant beyond; -183.8578 at beta = 0.5 < -183.8324 at beta = 1: it is not decreasing in beta.")
 
 
-@certifies("optimal_beta.figure_1b", inputs={**FIG1, "mie_gap": "1/100"})
+@certifies("optimal_beta.figure_1b", covers="counterexample", inputs={**FIG1, "mie_gap": "1/100"})
 def figure_1b(c, inputs):
     model = _model(inputs)
     beta_low = ball(inputs["beta_low"])
@@ -358,7 +358,7 @@ def figure_1b(c, inputs):
 # ---------------------------------------------------------------- App. B counterexamples
 
 
-@certifies("optimal_beta.eq_38", inputs={"D": "1", "x": "0", "Sigma_z": "1", "mu": ["0", "1"]})
+@certifies("optimal_beta.eq_38", covers="counterexample", inputs={"D": "1", "x": "0", "Sigma_z": "1", "mu": ["0", "1"]})
 def eq_38(c, inputs):
     D, x, S = (ball(inputs[k]) for k in ("D", "x", "Sigma_z"))
     diffs = []
@@ -388,7 +388,7 @@ def _eq46(c, inputs):
 EQ46 = {"W_sigma": ["1", "1"], "Sigma_x": "identity"}
 
 
-@certifies("optimal_beta.eq_46", inputs=EQ46)
+@certifies("optimal_beta.eq_46", covers="counterexample", inputs=EQ46)
 def eq_46(c, inputs):
     _eq46(c, inputs)
     c.statement = ("N = 2, k = 1, Sigma_x = I, W_sigma = (1, 1), b_sigma = 0: the exponent of the W_sigma gradient is "
@@ -396,14 +396,14 @@ def eq_46(c, inputs):
                    "(factor 1.649) for each b.")
 
 
-@certifies("optimal_beta.eq_23", inputs=EQ46)
+@certifies("optimal_beta.eq_23", covers="counterexample", inputs=EQ46)
 def eq_23(c, inputs):
     _eq46(c, inputs)
     c.statement = ("The W_sigma equation of (23) at N = 2, k = 1, Sigma_x = I, W_sigma = (1, 1), b_sigma = 0: the summed "
                    "exponent gives exp(1) = 2.718, the printed index exp(1/2) = 1.649.")
 
 
-@certifies("optimal_beta.eq_58", inputs={"D": "1", "z": "0", "half_width": "60"}, prec=96)
+@certifies("optimal_beta.eq_58", covers="counterexample", inputs={"D": "1", "z": "0", "half_width": "60"}, prec=96)
 def eq_58(c, inputs):
     D, z, L = (ball(inputs[k]) for k in ("D", "z", "half_width"))
     log_norm = lambda x, m, v: -(2 * arb.pi() * v).log() / 2 - sq(x - m) / (2 * v)
@@ -422,7 +422,7 @@ def eq_58(c, inputs):
                    f"of (58) integrates to 2 over x (enclosure contains 2), so it is not the density p_theta(x|z).")
 
 
-@certifies("optimal_beta.eq_59", inputs={"D": [["1", "1"], ["0", "1"]]})
+@certifies("optimal_beta.eq_59", covers="counterexample", inputs={"D": [["1", "1"], ["0", "1"]]})
 def eq_59(c, inputs):
     D = [[exact(v) for v in row] for row in inputs["D"]]
     DDt = [[sum((D[i][k] * D[j][k] for k in range(2)), fmpq(0)) + (1 if i == j else 0) for j in range(2)] for i in range(2)]
