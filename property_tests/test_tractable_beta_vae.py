@@ -306,6 +306,45 @@ def test_optimum_is_stationary(problem, evidence):
     evidence("max |gradient| at the optimum", grad)
 
 
+ENCODER = ("W_mu", "b_mu", "W_sigma", "b_sigma")
+
+
+@pytest.mark.claim("optimal_beta.section_4a", "optimal_beta.section_4b_optimum")
+@s.examples(10)
+@given(A=s.tbv_mixing(max_N=4), beta=s.log_uniform(0.05, 20.0), data=st.data())
+def test_derived_optimal_encoder_maximises_the_objective(A, beta, data, evidence):
+    """The SymPy optimal encoder of derivations (W_μ*, b_μ*, W_σ* = 0, Σ̄_z* = diag e^{b_σ*}),
+    evaluated for a random decoder (D, b_D), is numerics.encoder_optimum and a maximiser of
+    the reference objective over the encoder: its central-difference gradient vanishes and
+    random encoder steps lower L_β."""
+    p = data.draw(s.tbv_networks(A))
+    N, k = A.shape
+    dims = {d.N: N, d.k: k}
+    enc = d.optimal_encoder()
+    derived = {name: to_numpy(enc[name], [d.D, d.b_D, d.beta], dims)(p["D"], p["b_D"][:, None], beta)
+               for name in ("W_mu", "b_mu", "Sigmabar_z")}
+    assert enc["W_sigma"] == sp.ZeroMatrix(d.k, d.N)
+    Sigmabar = derived["Sigmabar_z"]
+    assert np.count_nonzero(Sigmabar - np.diag(np.diag(Sigmabar))) == 0
+    derived = {"W_mu": derived["W_mu"], "b_mu": derived["b_mu"][:, 0], "W_sigma": np.zeros((k, N)),
+               "b_sigma": np.log(np.diag(Sigmabar)), "D": p["D"], "b_D": p["b_D"]}
+    numeric = t.encoder_optimum(p["D"], p["b_D"], beta).as_dict()
+    error = max(rel_frobenius(derived[n], numeric[n]) for n in ENCODER if np.any(numeric[n]))
+    assert error < 1e-12
+    v = ref.pack(derived)
+    sizes = {"W_mu": k * N, "b_mu": k, "W_sigma": k * N, "b_sigma": k, "D": N * k, "b_D": N}
+    free = np.concatenate([np.full(sizes[n], n in ENCODER) for n in ref.SHAPES])
+    f = lambda u: ref.objective_batch(u, A, beta)[0]
+    scale = max(1.0, abs(f(v)))
+    grad = np.max(np.abs(fd_gradient(f, v, h=1e-5)[free]))
+    # central differences with h = 1e-5 on an O(10-100) objective: ~1e-9 relative
+    assert grad < 1e-7 * scale
+    steps = 1e-3 * np.random.default_rng(0).standard_normal((50, v.size)) * free
+    assert np.all(ref.objective_batch(v + steps, A, beta) < f(v))
+    evidence("derived vs numerics encoder (rel. Frobenius)", error)
+    evidence("max |encoder gradient| at the derived encoder (scaled)", grad / scale)
+
+
 @pytest.mark.claim("optimal_beta.section_4b_optimum", "optimal_beta.eq_22")
 @s.examples(6)
 @given(problem=s.tbv_problems(max_N=4, max_k=2))
@@ -385,6 +424,35 @@ def test_equivalent_optima(problem, evidence):
     assert abs(t.objective(rotated, A2, 0.5) - t.objective(base, A2, 0.5)) < 1e-12
     assert np.max(np.abs(ref.pack(t.gradient(rotated, A2, 0.5).as_dict()))) < 1e-12
     assert abs(t.tie(rotated, A2) - t.tie(base, A2)) > 1e-3
+
+
+@pytest.mark.claim("optimal_beta.section_4b_optimum")
+@pytest.mark.parametrize("A, lam", [
+    (np.array([[2.0, 0.0], [0.0, 0.5], [0.0, 0.0]]), (5.0, 1.25)),     # exact: λ = 1 + 2², 1 + 0.5²
+    (t.paper_mixing(), None),
+], ids=["diagonal", "figure_1"])
+def test_number_of_optima_at_the_thresholds(A, lam, evidence):
+    """r = #{λ_i > β} counts active latents only: at β exactly on λ_i latent i is collapsed
+    (g_i = 0), so there are k!/(k-r)! 2^r optima with r = #{λ_j > λ_i}, all distinct; one
+    floating-point step below λ_i it is active. Fig. 1's λ = 66.25, 1.25 are not exact in
+    float64 after the SVD of A, so there β is put on the eigenvalues as computed (1 + s²
+    from the same SVD call as numerics)."""
+    if lam is None:
+        lam = tuple(1.0 + np.linalg.svd(A, full_matrices=False)[1] ** 2)
+        assert np.allclose(lam, (66.25, 1.25), rtol=1e-14)
+    counts = []
+    for i, beta in enumerate(lam):
+        for b, r in ((beta, i), (np.nextafter(beta, 0.0), i + 1)):
+            found = t.optima(A, b)
+            expected = math.perm(2, r) * 2**r
+            assert t.number_of_optima(A, b) == len(found) == expected, (b, r)
+            vectors = np.array([ref.pack(o.as_dict()) for o in found])
+            gaps = [np.max(np.abs(u - v)) for j, u in enumerate(vectors) for v in vectors[:j]]
+            assert min(gaps, default=1.0) > 0.0               # no duplicates
+            counts.append(expected)
+        assert not np.any(t.optimum(A, beta).D[:, i])        # collapsed exactly on its threshold
+    assert counts == [1, 4, 4, 8]
+    evidence("optima at beta = lambda_1, below, lambda_2, below", ", ".join(map(str, counts)))
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum", "optimal_beta.section_4b_decoder")
