@@ -534,6 +534,17 @@ def test_equivalent_optima(problem, evidence):
     assert abs(t.objective(rotated, A2, 0.5) - t.objective(base, A2, 0.5)) < 1e-12
     assert np.max(np.abs(ref.pack(t.gradient(rotated, A2, 0.5).as_dict()))) < 1e-12
     assert abs(t.tie(rotated, A2) - t.tie(base, A2)) > 1e-3
+    # λ_k = λ_{k+1} > β: rank-deficient A (λ_2 = 1 = λ_3, β < 1): u_2 may be any unit vector of that eigenspace
+    A3 = np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    assert t.number_of_optima(A3, 0.5) == math.inf
+    base = t.optimum(A3, 0.5)
+    assert np.any(base.D[:, 1])
+    D3 = base.D[:, [0, 1]]
+    D3[1:, 1] = D3[[2, 1], 1]                                       # u_2: e_2 -> e_3
+    moved = t.encoder_optimum(D3, np.zeros(3), 0.5)
+    assert rel_frobenius(moved.D, base.D) > 0.1
+    assert abs(t.objective(moved, A3, 0.5) - t.objective(base, A3, 0.5)) < 1e-12
+    assert np.max(np.abs(ref.pack(t.gradient(moved, A3, 0.5).as_dict()))) < 1e-12
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum")
