@@ -78,6 +78,29 @@ def test_proposition_4_on_concave_objectives(objective, evidence):
     evidence("max increase of B(κ*) along the grid", float(np.max(np.diff(Bs))))
 
 
+@pytest.mark.claim("optimal_beta.proposition_4", "optimal_beta.proposition_2", "optimal_beta.eq_13",
+                   "optimal_beta.proposition_3")
+def test_propositions_2_to_4_for_any_objective(evidence):
+    """App. A's argument, for any objective whose maximisers exist. With κ_i optimal at β_i
+    (β₁ < β₂), the optimality gaps g₁ = O(κ₁; β₁) - O(κ₂; β₁) ≥ 0 and g₂ = O(κ₂; β₂) - O(κ₁; β₂) ≥ 0
+    satisfy, identically: (30)-(31)'s O(κ; β₁) = O(κ; β₂) + (β₂ - β₁)B(κ); g₁ + g₂ = (β₂ - β₁)(B₁ - B₂),
+    so B₁ ≥ B₂ (Prop. 4, 2); A₁ - A₂ = g₁ + β₁(B₁ - B₂) ≥ 0 (eq. 13); and for the ELBO A - B
+    (Prop. 3): ELBO₁ - ELBO₂ = g₁ + (β₁ - 1)(B₁ - B₂) ≥ 0 when β₁ ≥ 1, ELBO₂ - ELBO₁ =
+    g₂ + (1 - β₂)(B₁ - B₂) ≥ 0 when β₂ ≤ 1, and O(·; 1) = ELBO, so ELBO*(1) = max ELBO."""
+    A1, A2, B1, B2, b1, b2, b = sp.symbols("A_1 A_2 B_1 B_2 beta_1 beta_2 beta", real=True)
+    O = lambda a, c, beta: a - beta * c                      # eq. (28)
+    g1, g2 = O(A1, B1, b1) - O(A2, B2, b1), O(A2, B2, b2) - O(A1, B1, b2)
+    for identity in (O(A1, B1, b1) - (O(A1, B1, b2) + (b2 - b1) * B1),     # eq. (30), first line
+                     g1 + g2 - (b2 - b1) * (B1 - B2),
+                     (A1 - A2) - (g1 + b1 * (B1 - B2)),
+                     (A1 - B1) - (A2 - B2) - (g1 + (b1 - 1) * (B1 - B2)),
+                     (A2 - B2) - (A1 - B1) - (g2 + (1 - b2) * (B1 - B2)),
+                     O(A1, B1, 1) - (A1 - B1)):
+        assert sp.expand(identity) == 0
+    evidence.exact("symbolic identities behind the sign argument")
+    evidence("identities", 6)
+
+
 # ---------------------------------------------------------------- Proposition 1: the envelope identity
 
 
@@ -158,6 +181,7 @@ def test_eq_14_identity(evidence):
     for the Monte Carlo estimates of the tractable model."""
     R, K, beta = sp.symbols("R K beta")
     assert sp.expand((R - beta * K) - ((R - K) + (1 - beta) * K)) == 0
+    evidence.exact("symbolic identity")
     A = t.paper_mixing(6, 2)
     p = t.optimum(A, 0.7).as_dict()
     mc = {b: ref.objective_monte_carlo(p, A, b, samples=20_000, seed=4) for b in (0.7, 1.0)}
@@ -250,6 +274,14 @@ def test_fixed_decoder_mie_minimal_at_one(A, data, evidence):
         assert best <= exact + 1e-9 * abs(exact)
         worst = max(worst, abs(best - exact) / abs(exact))
     assert worst < 1e-8
+    # MIE(1) = ½[Σ log K_ii - log|K|], K = DᵀD + I: Hadamard's gap, zero iff DᵀD is diagonal
+    K = p["D"].T @ p["D"] + np.eye(p["D"].shape[1])
+    hadamard = 0.5 * (np.sum(np.log(np.diag(K))) - np.linalg.slogdet(K)[1])
+    assert abs(q1.mie - hadamard) < 1e-10 * max(1.0, hadamard)
+    if A.shape[1] > 1:
+        assert q1.mie > 0
+    Q = np.linalg.qr(p["D"])[0] * 1.5                # orthogonal columns: DᵀD diagonal
+    assert abs(t.quantities(t.encoder_optimum(Q, p["b_D"], 1.0), A, 1.0).mie) < 1e-12
     evidence("MIE(1) (nats)", q1.mie)
     evidence("min over grid of MIE(β) - MIE(1)", float(np.min(mie - q1.mie)), reduce=min)
     evidence("encoder multistart vs closed form (relative)", worst)
