@@ -79,6 +79,54 @@ def kl_force_near_collapse():
     return sp.limit((1 / sigma - sigma) / (2 * (1 - sigma)), sigma, 1, dir="-")
 
 
+def equilibrium_ratio():
+    """ρ = |g|/|1/σ - σ| at an equilibrium of eq. (A.1), where g = σ - 1/σ: 1 for every σ ≠ 1
+    (footnote 1: an active equilibrium has ρ = 1 exactly, not only ρ ≥ 1)."""
+    (g_eq,) = sp.solve(sp.Eq(g + 1 / sigma - sigma, 0), g)
+    return sp.simplify(sp.Abs(g_eq) / sp.Abs(1 / sigma - sigma))
+
+
+def decay_model_flow(sign=-1, exponent=alpha):
+    """dσ/dt = ∂L/∂σ (eq. A.1) with the decay model g = sign · g_0 (1 - σ)^α (Fig. 1a prints sign = +1;
+    noise that hurts reconstruction gives sign = -1)."""
+    return sign * g0 * (1 - sigma) ** exponent + 1 / sigma - sigma
+
+
+def decay_model_sign_polynomial(p: int, q: int, sign=-1):
+    """Q(t) with dσ/dt = t^p / (1 - t^q) · Q(t) for the decay model with α = p/q, under 1 - σ = t^q.
+
+    t ↦ σ = 1 - t^q maps (0, 1) onto (0, 1) and the factor t^p / (1 - t^q) is positive there, so
+    on the whole interval the flow has the sign of the polynomial Q (t -> 0 is σ -> 1).
+    """
+    t = sp.Symbol("t", positive=True)
+    flow = decay_model_flow(sign, sp.Rational(p, q)).subs(sigma, 1 - t**q)
+    return sp.expand(sp.cancel(sp.powdenest(flow, force=True) * (1 - t**q) / t**p)), t
+
+
+def sign_pattern(poly, var, low=0, high=1):
+    """The roots of a polynomial with rational coefficients in the open interval (low, high) and its
+    sign on each open piece between them, left to right, in exact rational arithmetic.
+
+    Roots are isolated by SymPy's real-root isolation (disjoint rational intervals of width at
+    most 1e-12); each piece's sign is the sign of the polynomial at a rational point inside it.
+    Returns (roots, signs) with len(signs) = len(roots) + 1.
+    """
+    P = sp.Poly(poly, var)
+    if not all(c.is_Rational for c in P.all_coeffs()):
+        raise ValueError(f"poly must have rational coefficients; got {P.all_coeffs()}")
+    low, high = sp.Rational(low), sp.Rational(high)
+    if P.eval(low) == 0 or P.eval(high) == 0:
+        raise ValueError(f"poly must not vanish at the ends {low}, {high}")
+    boxes = sorted(iv for iv, _ in P.intervals(eps=sp.Rational(1, 10**12)))
+    inside = [(a, b) for a, b in boxes if b > low and a < high]
+    if any(a <= low or b >= high for a, b in inside):
+        raise ValueError("a root lies within 1e-12 of an end of the interval")
+    roots = sorted((r for r in P.real_roots() if low < r < high), key=lambda r: sp.N(r, 30))
+    cuts = [low] + [x for box in inside for x in box] + [high]
+    points = [(cuts[2 * k] + cuts[2 * k + 1]) / 2 for k in range(len(inside) + 1)]
+    return tuple(dict.fromkeys(roots)), tuple(int(sp.sign(P.eval(x))) for x in points)
+
+
 def decay_model_ratio():
     """ρ for |g^σ| = g_0 (1 - σ)^α (Fig. 1a, eq. A.5), simplified for 0 < σ < 1."""
     t = sp.Symbol("t", positive=True)            # t = 1 - σ
@@ -164,6 +212,35 @@ def duality_residual():
     return sp.simplify(from_a12 - (kl_cond - I_phi + gap))
 
 
+def conditional_entropy():
+    """H[Z|X = x] = E_q[-log q(z|x)] for q(z|x) = N(μ, σ²): eq. (A.7) before the average over x."""
+    z = stats.Normal("z", mu, sigma)
+    return _simplify(stats.E(sp.log(2 * sp.pi * sigma**2) / 2 + (z - mu) ** 2 / (2 * sigma**2)))
+
+
+def binary_entropy_bound():
+    """f(p) = h(p) - 2 p log 2 with h the binary entropy (nats): (f'', f(1/2), lim_{p->0⁺} f).
+
+    f'' = -1/(p(1 - p)) < 0 and f vanishes at both ends of [0, 1/2], so h(p) ≥ 2 log 2 · min(p, 1 - p):
+    the step that bounds the gap H[φ|Z] below by the overlap of two posteriors (App. A.2).
+    """
+    p = sp.Symbol("p", positive=True)
+    f = -p * sp.log(p) - (1 - p) * sp.log(1 - p) - 2 * p * sp.log(2)
+    return sp.simplify(sp.diff(f, p, 2)), sp.simplify(f.subs(p, sp.Rational(1, 2))), sp.limit(f, p, 0, "+")
+
+
+def two_point_gap_bound():
+    """A lower bound on ΔI = H[φ|Z] for two equally likely encoder outputs μ₁, μ₂ = μ₁ + D with noise σ.
+
+    ΔI = E_z h(P(1|z)) ≥ 2 log 2 ∫ min(q₁, q₂)/2 dz (:func:`binary_entropy_bound`), and on the segment
+    [μ₁, μ₂] each density is at least its value at distance D, so ΔI ≥ log 2 · D N(D; 0, σ²) > 0 for
+    every σ > 0 (App. A.2: the gap is strictly positive once φ takes two values).
+    """
+    D = sp.Symbol("D", positive=True)
+    density_at_distance = sp.exp(-D**2 / (2 * sigma**2)) / (sp.sqrt(2 * sp.pi) * sigma)
+    return 2 * sp.log(2) * D * density_at_distance / 2, D
+
+
 # ---------------------------------------------------------------- §4.2: information gain
 
 
@@ -207,6 +284,22 @@ def equalisation_sensitivity():
     slope = -sp.diff(stationary, v) / sp.diff(stationary, u)
     return sp.simplify(slope.subs(sp.exp(v), (1 - sp.exp(2 * u)) / (lam * sp.exp(2 * lam * u)))
                        .subs(u, sp.log(sigma)))
+
+
+def linear_decoder_reconstruction_gradient(noise):
+    """g = E[∂_z log p(x|z) ε] (eq. 19) at z = μ + noise·ε for log p(x|z) = -a (x - z)²/2 with μ = x: -a·noise."""
+    eps = stats.Normal("epsilon", 0, 1)
+    x = sp.Symbol("x", real=True)
+    return sp.simplify(stats.E(-a * (x + noise * eps - x) * eps))
+
+
+def separate_gradient_correction():
+    """Δ∇ = ∂L_λ/∂log σ - ∂L_1/∂log σ = λσ^λ g_λ - σ g_1 for the linear decoder of
+    :func:`linear_decoder_reconstruction_gradient`, g_λ and g_1 taken at the noises σ^λ and σ:
+    a (σ² - λ σ^{2λ}), whose zero is λ^{-1/(2(λ-1))} = sqrt(σ*), not σ* (eq. 21, corrected)."""
+    g_lam = linear_decoder_reconstruction_gradient(sigma**lam)
+    g_one = linear_decoder_reconstruction_gradient(sigma)
+    return sp.expand(lam * sigma**lam * g_lam - sigma * g_one)
 
 
 # ---------------------------------------------------------------- §4.4, App. B.2: λ*
@@ -266,6 +359,8 @@ def sections() -> list[Section]:
     lim_above, lim_one, lim_below = decay_model_limits()
     mutual, marginal, expected = linear_gaussian_terms()
     lam_J, sigma_J = joint_fixed_point()
+    half_poly, half_t = decay_model_sign_polynomial(1, 2)
+    gap_bound, _ = two_point_gap_bound()
     return [
         Section("ELBO, KL force and the collapsed fixed point (\\S 2--3.1, App. A.1)",
                 r"Per latent dimension, $q(z|x) = \mathcal{N}(\mu, \sigma^2)$, $p(z) = \mathcal{N}(0,1)$, "
@@ -294,7 +389,13 @@ def sections() -> list[Section]:
                       "- \\sigma$ are the roots of", quadratic, "0", "Prop. 1"),
                  Step("which are real once $g_0$ reaches the threshold below; then a stable active "
                       "equilibrium (with $\\rho = 1$) coexists with the collapsed one, so $\\sigma = 1$ is "
-                      "not the sole stable point:", g0_c, r"g_{0,c}", "Prop. 1, corrected"))),
+                      "not the sole stable point:", g0_c, r"g_{0,c}", "Prop. 1, corrected"),
+                 Step("At every equilibrium $\\sigma \\ne 1$ of (A.1), $g = \\sigma - 1/\\sigma$, so the ratio is",
+                      equilibrium_ratio(), r"\rho", "footnote 1"),
+                 Step("With the physical sign $g = -g_0(1-\\sigma)^{1/2}$ and $1 - \\sigma = t^2$, the flow has "
+                      "the sign of the polynomial below on all of $(0, 1)$: $-g_0$ at $t \\to 0$ ($\\sigma \\to 1$), "
+                      "so $\\sigma = 1$ repels from below; with the printed sign $g > 0$ the flow is positive "
+                      "everywhere and every start collapses:", half_poly, r"Q(t)", "eq. (A.5), corrected"))),
         Section("Information gap and duality (\\S 3.2, App. A.2)",
                 r"Linear-Gaussian channel: $\mu(X) \sim \mathcal{N}(0, S)$, $z = \mu + \sigma\epsilon$.",
                 (Step("Mutual information from differential entropies:", mutual, r"I(X;Z)", "eq. (7)"),
@@ -309,7 +410,13 @@ def sections() -> list[Section]:
                  Step("Eq. (6) is the chain rule: its residual along any path is",
                       attenuation_chain_rule_residual(), None, "eq. (6), (A.10)-(A.11)"),
                  Step("Eq. (8) minus (A.12) after $I(X;Z) = I(X;\\phi) - \\Delta I$:",
-                      duality_residual(), None, "eq. (8), (A.13)"))),
+                      duality_residual(), None, "eq. (8), (A.13)"),
+                 Step("Conditional entropy of $q(z|x) = \\mathcal{N}(\\mu, \\sigma^2)$:", conditional_entropy(),
+                      r"H[Z|X=x]", "eq. (A.7)"),
+                 Step("Two equally likely encoder outputs at distance $D$: since the binary entropy satisfies "
+                      "$h(p) \\ge 2\\log 2 \\min(p, 1-p)$ and each density is at least $\\mathcal{N}(D; 0, "
+                      "\\sigma^2)$ between the means, the gap is bounded below, for every $\\sigma > 0$, by",
+                      gap_bound, r"\Delta I", "App. A.2, corrected", relation=r"\ge"))),
         Section("Information gain and the residual gap (\\S 4.2)", "",
                 (Step("Exact Gaussian-channel gain minus eq. (12) (negative: eq. (12) overestimates):",
                       information_gain_error(), r"\Delta_{\mathrm{gain}}", "eq. (12), corrected"),
@@ -324,6 +431,10 @@ def sections() -> list[Section]:
                       "\\S 4.1, corrected"),
                  Step("Linearisation rate of $\\dot\\sigma = \\sigma - \\lambda\\sigma^\\lambda$ at $\\sigma^*$:",
                       correction_flow_rate(), r"\partial \dot\sigma / \partial \sigma", "\\S 4.3"),
+                 Step("With $\\log p(x|z) = -a(x - z)^2/2$ the reconstruction gradients at the two noises "
+                      "$\\sigma^\\lambda$ and $\\sigma$ differ, and the difference of the two ELBO gradients in "
+                      "$\\log\\sigma$ is (zero at $\\sqrt{\\sigma^*}$, not $\\sigma^*$):",
+                      separate_gradient_correction(), r"\Delta\nabla", "eq. (21), corrected"),
                  Step("With a linear decoder ($g = -a\\sigma^\\lambda$) the full gradient (11) vanishes where "
                       "$\\lambda a \\sigma^{2\\lambda} = 1 - \\sigma^2$, not at $\\sigma^*$; the stationary "
                       "$\\sigma$ moves with the signal $a$ at the rate (at most $1/(2\\lambda)$ in size):",

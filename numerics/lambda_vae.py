@@ -91,6 +91,36 @@ def lambda_star(sigma, delta) -> np.ndarray:
     return np.maximum(1.0, unconstrained)
 
 
+def lambda_star_inverse(lam, delta) -> np.ndarray:
+    """The σ with λ*(σ, δ) = λ for λ > 1: σ = (1 - 1/δ)^{1/(2λ)}.  # eq. (16) of [lambda_vae], inverted
+
+    Reads off the σ that the λ* schedule saw (the EMA of σ at its last update) from an
+    unclamped exponent λ_i = λ*(σ_EMA, δ) in (1, λ_max).
+
+    Parameters
+    ----------
+    lam : array_like
+        Exponents λ > 1 (at λ = 1, λ* is constant below σ_c and has no inverse).
+    delta : array_like
+        Trade-off δ > 1, broadcast against ``lam``.
+
+    Returns
+    -------
+    numpy.ndarray
+        σ in (σ_c, 1), increasing in λ.
+
+    References
+    ----------
+    [lambda_vae] Proposition 3, eq. (16).
+
+    >>> float(lambda_star(lambda_star_inverse(3.0, 1.01), 1.01))
+    3.0
+    """
+    lam = validation.array_in("lam", lam, 1.0)
+    delta = validation.array_in("delta", delta, 1.0)
+    return np.exp(np.log1p(-1.0 / delta) / (2.0 * lam))
+
+
 def sigma_c(delta) -> np.ndarray:
     """The threshold σ_c = sqrt(1 - 1/δ) below which λ* = 1.  # eq. (17) of [lambda_vae]
 

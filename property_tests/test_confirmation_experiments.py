@@ -208,8 +208,13 @@ def lambda_dimensions(result: dict):
 
 @pytest.mark.claim("lambda_vae.section_6_2_conv")
 def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma_star(evidence):
+    """Not reproduced at 0.64 % of the paper's training examples: the spread of sigma_i narrows and capacity
+    rises, but sigma_i sit below sigma*(lambda_i), not around it, and active units are not more."""
+    from property_tests.test_lambda_vae import quoted
+
     result = confirmation.load(lvc.NAME, lvc.config())
-    evidence.experiment(**lvc.scale(result["config"]))
+    scale = lvc.scale(result["config"])
+    evidence.experiment(**scale)
     models = result["models"]
     spread = {name: [float(np.std(d["sigma"])) for d in block["dimensions"]] for name, block in models.items()}
     for name, block in models.items():
@@ -217,33 +222,100 @@ def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma
         evidence(f"{name}: std of sigma_i across dimensions per seed", str(np.round(spread[name], 3).tolist()))
         evidence(f"{name}: SNR / decoder capacity nats (mean)",
                  f"{np.mean(block['snr_capacity']):.1f} / {np.mean(block['decoder_capacity']):.0f}")
-    # corrected statement: the spread narrows in every seed, capacity rises, active units do not rise significantly
+    # reproduced: the spread narrows in every seed, capacity rises; not: more active units
     assert all(a < b for a, b in zip(spread["lambda"], spread["vae"]))
     assert all(a < b for a, b in zip(spread["lambda"], spread["beta_0.5"]))
     for key in ("snr_capacity", "decoder_capacity"):
         assert confirmation.exceeds(models["lambda"][key], models["vae"][key])[0]
     for other in ("vae", "beta_0.5"):
         assert not confirmation.exceeds(models["lambda"]["active_units"], models[other]["active_units"])[0]
-    # the original "around sigma*(lambda_i)" fails: the sigma_i sit well below eq. (13)
+    # not reproduced: "around sigma*(lambda_i)": the sigma_i sit well below eq. (13)
     ratios = [float(np.median(sigma / s_star)) for sigma, _, s_star, _ in lambda_dimensions(result)]
     evidence("median sigma_i / sigma*(lambda_i) per seed", str(np.round(ratios, 3).tolist()))
     assert all(r < 0.9 for r in ratios)
     assert not result["criteria"]["equalisation"]["holds"] and not result["criteria"]["active_units"]["holds"]
+    # the numbers the catalogue entry quotes
+    quoted(100 * scale["fraction"], "0.64")
+    for name, texts in (("lambda", ("0.115", "0.147")), ("vae", ("0.330", "0.336")), ("beta_0.5", ("0.301", "0.301"))):
+        for value, text in zip(spread[name], texts):
+            quoted(value, text)
+    for key, name, texts in (("snr_capacity", "lambda", ("45.0", "41.1")), ("snr_capacity", "vae", ("17.1", "16.9")),
+                             ("decoder_capacity", "lambda", ("499", "524")),
+                             ("decoder_capacity", "vae", ("248", "232")),
+                             ("reconstruction_nll", "lambda", ("84.0", "71.3")),
+                             ("reconstruction_nll", "vae", ("89.4", "81.3")),
+                             ("reconstruction_nll", "beta_0.5", ("85.8", "83.7")),
+                             ("kl", "lambda", ("8.3", "12.3")), ("kl", "vae", ("19.1", "18.8"))):
+        for value, text in zip(models[name][key], texts):
+            quoted(value, text)
+    for value, text in zip(ratios, ("0.75", "0.67")):
+        quoted(value, text)
+    assert models["lambda"]["active_units"] == [20, 20] and models["vae"]["active_units"] == [17, 19]
+    assert models["beta_0.5"]["active_units"] == [20, 20]
+    quoted(result["criteria"]["active_units"]["vae"]["z"], "2.0")
+    quoted(result["criteria"]["active_units"]["beta_0.5"]["z"], "0")
+    sigma, lam, s_star, _ = next(lambda_dimensions(result))
+    low = int(np.argmin(sigma))
+    for value, text in ((lam[low], "3.43"), (s_star[low], "0.602"), (sigma[low], "0.331")):
+        quoted(value, text)
+    deviations = result["criteria"]["equalisation"]["median_relative_deviation_from_sigma_star"]
+    for value, text in zip(deviations, ("0.25", "0.33")):
+        quoted(value, text)
 
 
 @pytest.mark.claim("lambda_vae.section_6_3_conv")
-def test_sigma_lambda_pairs_follow_eq_16_up_to_the_ema_lag(evidence):
+def test_sigma_lambda_pairs_are_off_eq_16_where_the_ema_lags_sigma(evidence):
+    """Not reproduced at 0.64 % of the paper's training examples: the pairs (sigma_i, lambda_i) lie up to 64 %
+    off the curve of eq. (16) at the end of training. Measured from the stored numbers: the sigma that the
+    schedule last saw, sigma_EMA = (1 - 1/delta)^(1/(2 lambda_i)) (eq. 16 inverted, every lambda_i being
+    unclamped), lies above the final sigma_i."""
+    from numerics import lambda_vae as lv
+    from property_tests.test_lambda_vae import quoted
+
     result = confirmation.load(lvc.NAME, lvc.config())
     evidence.experiment(**lvc.scale(result["config"]))
+    schedule = result["config"]["models"]["lambda"]
+    lags, above, worst, correlations = [], [], [], []
     for seed, (sigma, lam, _, target) in zip(result["config"]["seeds"], lambda_dimensions(result)):
+        # consistency check, not evidence: lambda_i is computed from the EMA of sigma_i, so the two correlate
         r = float(np.corrcoef(lam, target)[0, 1])
+        assert r > 0.95
         deviation = np.abs(lam - target) / target
-        evidence(f"seed {seed}: Pearson r(lambda_i, lambda*(sigma_i)) / max relative deviation",
-                 f"{r:.4f} / {deviation.max():.3f}")
-        assert r > 0.95                       # corrected: on the curve up to the EMA's lag ...
-        assert np.mean(lam >= target) >= 0.9  # ... which puts lambda_i above it while sigma_i still falls
-        assert deviation.max() > 0.1          # original: "exactly on the curve" fails at the end of training
+        assert np.all((lam > 1) & (lam < schedule["lambda_max"]))
+        ema = lv.lambda_star_inverse(lam, schedule["delta"])
+        lag = np.median(ema / sigma)
+        evidence(f"seed {seed}: Pearson r / max relative deviation / median sigma_EMA / sigma_i",
+                 f"{r:.4f} / {deviation.max():.3f} / {lag:.3f}")
+        assert deviation.max() > 0.1                          # off the curve at the end of training
+        assert np.all((lam >= target) == (ema >= sigma))       # above the curve exactly where the EMA is above sigma_i
+        lags.append(lag)
+        above.append(float(np.mean(ema > sigma)))
+        worst.append(float(deviation.max()))
+        correlations.append(r)
     assert not result["criteria"]["on_the_curve"]["holds"]
+    # the first EMA window's weight after steps / update_every updates: too small to carry the excess
+    updates = result["config"]["steps"] // schedule["update_every"]
+    first = schedule["ema_decay"] ** (updates - 1)
+    evidence("weight of the first window in the final EMA", first)
+    quoted(100 * first, "1.6")
+    for values, texts in (([100 * a for a in above], ("95", "100")), ([100 * w for w in worst], ("64", "48")),
+                          (lags, ("1.25", "1.24")), (correlations, ("0.984", "0.989"))):
+        for value, text in zip(values, texts):
+            quoted(value, text)
+    sigma, lam, _, target = next(lambda_dimensions(result))
+    low = int(np.argmin(sigma))
+    for value, text in ((sigma[low], "0.331"), (lam[low], "3.43"), (target[low], "2.09")):
+        quoted(value, text)
+    sigma, lam, _, target = list(lambda_dimensions(result))[1]
+    worst_1 = int(np.argmax(np.abs(lam - target) / target))
+    for value, text in ((sigma[worst_1], "0.213"), (lam[worst_1], "2.21"), (target[worst_1], "1.49")):
+        quoted(value, text)
+    sigmas = np.concatenate([d[0] for d in lambda_dimensions(result)])
+    lams = np.concatenate([d[1] for d in lambda_dimensions(result)])
+    joint = result["joint_fixed_point"]
+    for value, text in ((sigmas.min(), "0.21"), (sigmas.max(), "0.81"), (lams.min(), "2.1"), (lams.max(), "10.5"),
+                        (joint["lambda"], "7.34"), (joint["sigma"], "0.730")):
+        quoted(value, text)
 
 
 @pytest.mark.slow
@@ -255,4 +327,4 @@ def test_variance_equalisation_trained_again(tmp_path, evidence):
     evidence("std of sigma_i: lambda-VAE / standard VAE", f"{spread['lambda']} / {spread['vae']}")
     assert all(a < b for a, b in zip(spread["lambda"], spread["vae"]))
     assert all(np.median(sigma / s_star) < 0.9 for sigma, _, s_star, _ in lambda_dimensions(result))
-    assert all(np.corrcoef(lam, target)[0, 1] > 0.95 for _, lam, _, target in lambda_dimensions(result))
+    assert all(np.max(np.abs(lam - target) / target) > 0.1 for _, lam, _, target in lambda_dimensions(result))

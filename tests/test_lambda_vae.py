@@ -17,6 +17,8 @@ from numerics import lambda_vae as lv
     (lambda: lv.lambda_star(0.5, 1.0), "delta must lie in (1, inf)"),
     (lambda: lv.lambda_star(0.5, np.inf), "delta must be finite"),
     (lambda: lv.sigma_c(0.9), "delta must lie in (1, inf)"),
+    (lambda: lv.lambda_star_inverse(1.0, 1.01), "lam must lie in (1, inf)"),
+    (lambda: lv.lambda_star_inverse(2.0, 1.0), "delta must lie in (1, inf)"),
     (lambda: lv.joint_fixed_point([2.0, 1.0]), "delta must lie in (1, inf)"),
     (lambda: lv.elbo_gradient_sigma(-1.0, 0.0, 2.0), "sigma must lie in (0, inf)"),
     (lambda: lv.elbo_gradient_sigma(np.nan, 0.5, 2.0), "g must be finite"),
@@ -55,6 +57,9 @@ def test_vectorised_shapes_and_edges():
     assert lv.sigma_star(1.0 + 1e-12) == pytest.approx(np.exp(-1.0), rel=1e-11)
     assert np.all(lv.lambda_star([1.0, 1.5, 40.0], 1.01) == 1)                  # σ ≥ 1: no gain
     assert np.all(lv.lambda_star(lv.sigma_c(3.0) * 0.999, 3.0) == 1)
+    lams = np.array([1.0 + 1e-9, 1.5, 7.0, 1e4])
+    assert lv.lambda_star(lv.lambda_star_inverse(lams, 1.01), 1.01) == pytest.approx(lams, rel=1e-12)  # round trip
+    assert np.all(lv.lambda_star_inverse(lams, 1.01) > lv.sigma_c(1.01))
     lam, sig = lv.joint_fixed_point([1.5, 1.01])
     assert lam[0] == 1 and sig[0] == pytest.approx(np.exp(-1.0)) and lam[1] > 7
     assert lv.sigma_equilibrium([-1e12, 0.0])[1] == 1 and lv.sigma_equilibrium(-1e12)[()] > 0

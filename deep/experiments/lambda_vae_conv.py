@@ -20,7 +20,7 @@ per run, a ramp over 75 % of it). A first run with 1200 steps, updates every 100
 first steps while the runs collapsed (steps 300-900, total KL 0.02 nats) and escaped
 (steps 1000-1100), so λ stayed 1 throughout and the λ-VAE followed the standard VAE of
 its seed step for step; at the end every model had all 20 units active and λ_i sat at
-the clamp, far from eq. (16). The catalogue keeps that run's numbers. Measured on ``eval_samples`` training images:
+the clamp, far from eq. (16) (that run is not stored). Measured on ``eval_samples`` training images:
 active units (Var_x μ_i > 0.01), σ_i = E_x σ_i(x), the exponents λ_i in force at the end,
 SNR capacity (eq. 7), decoder capacity (eq. 18), reconstruction -log p(x|z).
 
