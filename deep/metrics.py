@@ -5,8 +5,8 @@ array of factor classes (integers) or values. Papers that report "MIG" or "SAP" 
 one convention of it, and the conventions give different numbers for the same
 representation; so each metric here comes in named variants, ``metric:variant``
 (:data:`VARIANTS`, :func:`variant`), each with its source and its exact convention, and
-every result names the variant that produced it. :data:`PAPER_000` lists the variants of
-disentanglement_lib [locatello2019], which paper 000's code copies.
+every result names the variant that produced it. :data:`PAPER_000` lists the variants
+behind paper 000's Fig. 4-5: disentanglement_lib's [locatello2019], which its code copies.
 
 - :func:`sap`, Separated Attribute Predictability [kumar2018] (eq. 10 of [mi_collapse]):
   ``dlib`` is disentanglement_lib's sap_score.py (LinearSVC(C = 0.01, balanced) per
@@ -107,7 +107,8 @@ VARIANTS = {v.spec: v for v in (
     Variant("lim", "partition", "[mi_collapse] eq. (12)",
             "maximum over partitions of the independent factors into m groups of sum_k I(x_k; v_S_k) (Gaussian "
             "information); numerics.linear_gaussian_vae.lim(method='partition')"),
-    Variant("lim", "assignment", "[mi_collapse] §4.1 after eq. (12); the seed code",
+    Variant("lim", "assignment", "[mi_collapse] §4.1 after eq. (12), the paper's stated reduction (and, per "
+            "issue 16, the seed code's)",
             "maximum-weight assignment of one factor per latent of I(x_k; v_j) (needs s <= m); "
             "numerics.linear_gaussian_vae.lim(method='assignment')"),
     Variant("dci", "dlib", "[eastwood2018] as disentanglement_lib dci.py [locatello2019]",
@@ -121,13 +122,13 @@ VARIANTS = {v.spec: v for v in (
 DEFAULT_VARIANT = {"sap": "dlib", "mig": "binned", "lim": "partition", "dci": "dlib", "active_units": "0.01"}
 """The variant a bare metric name means: disentanglement_lib's where it has one."""
 
-PAPER_000 = ("sap:dlib", "mig:binned", "dci:dlib", "active_units:0.01")
+PAPER_000 = ("sap:dlib", "mig:binned")
 """The conventions behind paper 000's Fig. 4-5 (its code copies disentanglement_lib)."""
 
 DEFAULT_METRICS = ("sap:dlib", "mig:binned", "mig:chen", "dci:dlib", "active_units:0.01")
 """What :func:`deep.evaluate.evaluate` computes unless told otherwise: paper 000's conventions
-first (so its ``mig`` and ``sap`` are disentanglement_lib's) and the posterior MIG of
-[chen2018] beside them."""
+first (so its ``mig`` and ``sap`` are disentanglement_lib's), the posterior MIG of [chen2018]
+beside them, disentanglement_lib's DCI and active units at 0.01."""
 
 
 def variant(spec: str) -> Variant:

@@ -325,6 +325,10 @@ def test_every_variant_names_its_source_and_is_accepted_by_its_metric():
         assert M.variant(spec) is v
     assert {M.variant(m).spec for m in M.DEFAULT_VARIANT} <= set(M.VARIANTS)
     assert set(M.PAPER_000) <= set(M.VARIANTS) and set(M.DEFAULT_METRICS) <= set(M.VARIANTS)
+    first = {}
+    for spec in M.DEFAULT_METRICS:
+        first.setdefault(M.variant(spec).metric, spec)
+    assert {first["sap"], first["mig"]} == set(M.PAPER_000)  # evaluate's top-level mig, sap: the paper's
     assert M.variant("active_units:0.05").name == "0.05"
     codes, factors = np.random.default_rng(0).standard_normal((60, 3)), np.arange(60)[:, None] % 3
     assert {M.sap(codes, factors, [True], variant=n)["variant"] for n in ("dlib", "sap:logistic")} == {"dlib", "logistic"}
