@@ -34,6 +34,9 @@ def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
         assert key in metrics
     assert metrics["training"]["steps"] == 200 and len(metrics["kl_per_dim"]) == 10
     assert set(metrics["dci"]) == {"disentanglement", "completeness", "informativeness"}
+    assert metrics["variants"] == {"sap": "dlib", "mig": "binned", "dci": "dlib", "active_units": "0.01"}
+    assert set(metrics["by_variant"]) == {"sap:dlib", "mig:binned", "mig:chen", "dci:dlib", "active_units:0.01"}
+    assert set(metrics["information_budget"]["estimators"]) == {"sap:dlib", "mig:binned", "mig:chen"}
     log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
     assert [line["step"] for line in log] == list(range(20, 201, 20))
     assert log[-1]["loss"] < log[0]["loss"]
@@ -48,6 +51,43 @@ def test_evaluate_reads_a_run_directory(tiny_run, capsys):
     metrics = json.loads(out.read_text())
     assert metrics["step"] == 200 and metrics["samples"] == 200 and metrics["dci"] is None
     assert "MIG" in capsys.readouterr().out
+
+
+def test_evaluate_computes_the_named_variants_and_reports_the_information_budget(tiny_run, capsys):
+    out = tiny_run / "variants.json"
+    specs = ["sap:logistic", "sap:dlib", "mig:chen", "mig", "lim:assignment", "active_units:0.05"]
+    assert main(["evaluate", str(tiny_run), "--samples", "300", "--no-dci", "--chen-samples", "200",
+                 *[a for spec in specs for a in ("--metric", spec)], "--output", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["variants"] == {"sap": "logistic", "mig": "chen", "lim": "assignment", "active_units": "0.05"}
+    assert list(metrics["by_variant"]) == ["sap:logistic", "sap:dlib", "mig:chen", "mig:binned", "lim:assignment",
+                                           "active_units:0.05"]
+    assert metrics["sap"] == metrics["by_variant"]["sap:logistic"]["score"]
+    assert metrics["mig"] == metrics["by_variant"]["mig:chen"]["score"] and metrics["dci"] is None
+    assert metrics["lim"] == metrics["by_variant"]["lim:assignment"]["score"] >= 0
+    budget = metrics["information_budget"]
+    assert set(budget["estimators"]) == {"sap:logistic", "sap:dlib", "mig:chen", "mig:binned"}
+    assert budget["kl_per_dim"] == pytest.approx(metrics["kl_per_dim"])  # lambda = 1: no sampling excess
+    text = capsys.readouterr().out
+    assert "MIG[chen]" in text and "SAP[logistic]" in text and "information budget" in text
+
+
+def test_evaluate_help_lists_every_variant_with_its_source(capsys):
+    from deep.metrics import VARIANTS
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    for spec, v in VARIANTS.items():
+        assert spec in text and v.source in text
+
+
+@pytest.mark.parametrize("spec, message", [("sap:svm", "sap has no variant 'svm'"),
+                                           ("mig:exact", "closed form for linear-Gaussian codes")])
+def test_evaluate_refuses_a_variant_it_cannot_compute(tiny_run, spec, message, capsys):
+    assert main(["evaluate", str(tiny_run), "--samples", "50", "--no-dci", "--metric", spec,
+                 "--output", str(tiny_run / "bad.json")]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_killed_process_resumes_to_the_uninterrupted_result(tmp_path):

@@ -15,9 +15,13 @@ have decided the β = 1 column. Phase 1 (the "stabilisation phase"): β-VAEs ove
 β grid, {1, 8, 64, 256}, two seeds, ``phase1_steps`` steps, on both data sets. Phase 2
 (the "restoration phase", dSprites): every phase-1 network continues for ``phase2_steps``
 steps with the λβ objective, λ in {0, 8, 32} (λ = 0: the β-VAE trained as long), Adam's
-state carried over. Metrics on ``eval_samples`` training images: MIG, SAP, active units,
-total KL, the binned factor information Σ_j max_i I(z_i; v_j) (the MI that MIG uses),
-reconstruction -log p(x|z) and ||x - E[x|μ]||².
+state carried over. Metrics on ``eval_samples`` training images (:data:`METRICS`): MIG and
+SAP as disentanglement_lib computes them (``mig:binned``, ``sap:dlib``, the conventions of
+the paper's figures; the result records them under ``metric_variants``), the posterior
+MIG of Chen et al. (``mig:chen``) beside them, active units, total KL, the binned factor
+information Σ_j max_i I(μ_i; v_j) (the MI that ``mig:binned`` reads), reconstruction
+-log p(x|z) and ||x - E[x|μ]||². The stored result (made before issue 16) has SAP from the
+logistic-regression variant (``sap:logistic``) and no ``metric_variants``.
 
 Statistics: for a cell, mean and standard error over seeds; "a exceeds b" means
 mean(a) - mean(b) > 2 sqrt(se_a² + se_b²) (:func:`deep.confirmation.exceeds`).
@@ -64,6 +68,7 @@ References
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +99,9 @@ SCALE = ("cpu-reduced: beta-VAEs for 800 Adam steps of batch 32 (lr 1e-3; KL wei
          "lambda in {0, 8, 32} of 5; 2 seeds instead of 10; m = 10 instead of 15; 4096 fixed images of the "
          "procedural dSprites and Shapes3D-like sets; no MPI3D-real")
 
+
+METRICS = ("mig:binned", "sap:dlib", "mig:chen", "active_units:0.01")
+"""The metric variants of every run (:mod:`deep.metrics`): paper 000's first."""
 
 PAPER_STEPS = {"phase1": 150_000, "phase2": 50_000, "batch_size": 64}   # Table 2 of [mi_collapse]
 
@@ -126,7 +134,7 @@ def runs(cfg: dict) -> list:
                                      "init_logvar": cfg["init_logvar"]},
                            "objective": objective, "steps": steps, "batch_size": cfg["batch_size"], "lr": cfg["lr"],
                            "seed": seed, "checkpoint_every": 200, "log_every": 50,
-                           "evaluation": {"samples": cfg["eval_samples"], "dci": False}})
+                           "evaluation": {"samples": cfg["eval_samples"], "dci": False, "metrics": list(METRICS)}})
 
     n1, total = cfg["phase1_steps"], cfg["phase1_steps"] + cfg["phase2_steps"]
     out = []
@@ -145,6 +153,14 @@ def runs(cfg: dict) -> list:
                 out.append(Run(f"{first}+lam={lam:g}", run(data, objective, total, seed),
                                {"data": data, "beta": beta, "seed": seed, "lam": lam}, init_from=first))
     return out
+
+
+def metric_variants(metrics: dict) -> dict | None:
+    """The variants behind every run's ``mig``, ``sap``, ... (one dict; ValueError if runs disagree; None if unrecorded)."""
+    found = {json.dumps(m.get("variants"), sort_keys=True) for m in metrics.values()}
+    if len(found) > 1:
+        raise ValueError(f"the runs' metrics were computed with different variants: {sorted(found)}")
+    return json.loads(found.pop()) if found else None
 
 
 def factor_information(metrics: dict) -> float:
@@ -377,7 +393,8 @@ def run(args) -> int:
     grid_runs = runs(cfg)
     metrics = confirmation.train(grid_runs, args, work)
     p2, grid = prediction_2(cfg, grid_runs, metrics)
-    result = {"config": cfg, "prediction_1": prediction_1(cfg, grid_runs, metrics), "prediction_2": p2,
+    result = {"config": cfg, "metric_variants": metric_variants(metrics),
+              "prediction_1": prediction_1(cfg, grid_runs, metrics), "prediction_2": p2,
               "section_6": section_6(cfg, grid), "appendix_f": appendix_f(cfg, grid)}
     top = cfg["betas"][-1]
     pairs = [(b, 0.0) for b in cfg["betas"]] + [(b, max(cfg["lams"])) for b in cfg["betas"][1:]]

@@ -116,7 +116,8 @@ def runs(cfg: dict, beta_c: float) -> list:
     def run(objective, steps, seed):
         return run_config({"data": cfg["data"], "model": model, "objective": objective, "steps": steps,
                            "batch_size": cfg["batch_size"], "lr": cfg["lr"], "seed": seed, "checkpoint_every": 200,
-                           "log_every": 50, "evaluation": {"samples": cfg["eval_samples"], "dci": False}})
+                           "log_every": 50, "evaluation": {"samples": cfg["eval_samples"], "dci": False,
+                                                           "metrics": [f"active_units:{cfg['active_threshold']:g}"]}})
 
     n0 = cfg["pretrain_steps"]
     out = [Run(f"pretrain,seed={seed}", run({"name": "beta", "beta": cfg["pretrain_beta"]}, n0, seed), {"seed": seed})
