@@ -131,8 +131,8 @@ def load_stored(path: Path = STORED) -> dict[str, dict]:
 
 
 def write_stored(grades: dict[str, dict], path: Path = STORED) -> None:
-    """Merge ``grades`` into the stored file (atomically)."""
-    merged = {**load_stored(path), **grades}
+    """Merge ``grades`` into the stored file (atomically); a claim mapped to None is dropped."""
+    merged = {k: v for k, v in {**load_stored(path), **grades}.items() if v is not None}
     data = {"generated": "by `python -m pytest --write-grades` (or `collapse verify --write-grades`); "
                          "do not edit: a run whose grades differ from this file fails",
             "claims": {k: merged[k] for k in sorted(merged)}}

@@ -302,7 +302,8 @@ def pytest_sessionstart(session):
 
 def run_grades(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, dict]:
     """The grade of every claim whose listed checks were all collected, none deselected except
-    slow or GPU ones, and whose checks that ran all passed (the grade of the default run)."""
+    slow or GPU ones, and whose checks that ran all passed (the grade of the default run);
+    ``None`` for a claim that lists no check."""
     other = [d for d in report["deselected"] if not d.get("slow")]
     other_deselected = {d["nodeid"] for d in other}
     tests = report["tests"]
@@ -310,6 +311,7 @@ def run_grades(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, di
     out = {}
     for claim in claims.values():
         if not claim.checks:
+            out[claim.id] = None  # nothing checks it: no grade to record
             continue
         mine = [t for t in tests if claim.id in t["claims"] and not t.get("slow")]
 
@@ -348,8 +350,8 @@ def pytest_sessionfinish(session, exitstatus):
     stored = grades.load_stored(stored_path)
     if not stored:
         return
-    changes = [(cid, stored.get(cid, {}).get("grade"), g["grade"]) for cid, g in ran.items()
-               if stored.get(cid, {}).get("grade") != g["grade"]]
+    changes = [(cid, stored.get(cid, {}).get("grade"), g and g["grade"]) for cid, g in ran.items()
+               if stored.get(cid, {}).get("grade") != (g and g["grade"])]
     if changes:
         state["grade_changes"] = changes
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
