@@ -31,6 +31,6 @@ def test_certificate(path, evidence):
     assert not problems, "\n".join(problems)
     data = json.loads(path.read_text())
     assert data["claim"] == path.stem
-    evidence.certified(f"collapse/certificates/{path.name}")
+    evidence.certified(f"collapse/certificates/{path.name}", data["covers"], data["statement"])
     evidence("statement", data["statement"])
     evidence("enclosures, facts", f"{len(data['enclosures'])}, {len(data['facts'])}")
