@@ -14,6 +14,8 @@ strategies keep β a factor e^0.1 away from every threshold); minimisers' singul
 values at 1e-5 relative to the largest (the value converges quadratically faster than
 the argument); Monte Carlo at 5 standard errors; finite-difference Hessians at 1e-6.
 """
+from fractions import Fraction
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -636,6 +638,127 @@ def test_proposition_5_constant_variance_is_never_worse(seed, evidence):
 # ---------------------------------------------------------------- App. D: G(s)
 
 
+def _ddv_loss_mp(X, Y, U, W, C, f, beta, eta_enc=1, eta_dec=1):
+    """L^DDV of eq. (28)-(29) on a training set in mpmath at the current precision, with E_ε taken
+    over the symmetric design ε ∈ {±√d1 e_k} (exact for polynomials of degree <= 3 in ε; the
+    reconstruction is quadratic): no moment formula, no Σ^DDV, no float64."""
+    mpm = lambda a: mp.matrix(np.asarray(a, float).tolist()) if np.ndim(a) == 2 else mp.matrix(np.asarray(a, float))
+    X, Y, U, W, C = (mpm(a) for a in (X, Y, U, W, C))
+    f = mp.matrix([[mp.mpf(v) if isinstance(v, mp.mpf) else mp.mpf(float(v))] for v in f])
+    beta, eta_enc, eta_dec = mp.mpf(beta), mp.mpf(eta_enc), mp.mpf(eta_dec)
+    n, d1 = X.rows, W.cols
+    design = [sign * mp.sqrt(d1) * mp.matrix([[1 if i == k else 0] for i in range(d1)]) for k in range(d1)
+              for sign in (1, -1)]
+    total = mp.mpf(0)
+    for j in range(n):
+        x, y = X[j, :].T, Y[j, :].T
+        mean, std = W.T * x, C * x + f
+        recon = mp.fsum(mp.norm(U * (mean + mp.matrix([[std[i] * e[i]] for i in range(d1)])) - y) ** 2
+                        for e in design) / len(design)
+        kl = sum(std[i] ** 2 / eta_enc**2 - 1 - mp.log(std[i] ** 2 / eta_enc**2) for i in range(d1))
+        total += (recon + beta * eta_dec**2 / eta_enc**2 * mp.norm(mean) ** 2) / (2 * eta_dec**2) + beta / 2 * kl
+    return total / n
+
+
+def _jensen_gaps_mp(X, C, f):
+    """log E_x σ_i²(x) - E_x log σ_i²(x) for every latent i, in mpmath."""
+    q = [[(mp.fsum(mp.mpf(c) * mp.mpf(v) for c, v in zip(row, x)) + mp.mpf(fi)) ** 2 for row, fi in zip(C, f)]
+         for x in X]
+    n = len(q)
+    return [mp.log(mp.fsum(qj[i] for qj in q) / n) - mp.fsum(mp.log(qj[i]) for qj in q) / n for i in range(len(f))]
+
+
+@pytest.mark.claim("wang_ziyin.eq_42", "wang_ziyin.proposition_5")
+def test_eq_42_gap_is_beta_half_jensen_summed_over_latents(evidence):
+    """L^DDV(U, W, C, f) - L^DDV(U, W, 0, f') with f' of Lemma 1 against β/2 Σ_i [log E σ_i² -
+    E log σ_i²] at 48 digits, compared at 40, for β from 1e-3 to 50 and η's 0.3-3 (both sides
+    from the data: the design route above and the σ² means); eq. (42) as printed (no β/2, one
+    latent) fails at β != 2. The gap is >= 0 for all U, W, C, f: Prop. 5 everywhere."""
+    rng = np.random.default_rng(4)
+    half = rng.standard_normal((4, 3)) @ rng.standard_normal((3, 3))
+    X = np.vstack([half, -half])                          # exactly zero-mean, as Lemma 1 assumes
+    Y = X @ rng.standard_normal((3, 2)) + rng.standard_normal((8, 2))
+    worst, checked = mp.mpf(0), 0
+    with mp.workdps(48):
+        A = mp.matrix(X.tolist()).T * mp.matrix(X.tolist()) / len(X)                # E[x x^T], zero-mean x
+        for beta, eta_enc, eta_dec in ((1e-3, 1.0, 1.0), (0.5, 0.3, 3.0), (2.0, 3.0, 0.3), (50.0, 1.0, 1.0)):
+            U, W, f = _random_params(checked, 3, 3, 2)
+            C = rng.standard_normal((3, 3))
+            f_prime = [mp.sqrt(mp.mpf(fi) ** 2 + mp.fsum(mp.mpf(C[i, a]) * A[a, b] * mp.mpf(C[i, b])
+                                                        for a in range(3) for b in range(3)))
+                       for i, fi in enumerate(f)]                                  # eq. (37)
+            gap = (_ddv_loss_mp(X, Y, U, W, C, f, beta, eta_enc, eta_dec)
+                   - _ddv_loss_mp(X, Y, U, W, 0 * C, f_prime, beta, eta_enc, eta_dec))
+            corrected = mp.mpf(beta) / 2 * mp.fsum(_jensen_gaps_mp(X, C, f))
+            assert gap >= 0 and abs(gap - corrected) <= mp.mpf(10) ** -40 * abs(corrected)
+            worst = max(worst, abs(gap - corrected) / abs(corrected))
+            checked += 1
+        # the catalogue's counterexample: x = (1, -1, 2, -2), C = 1, f = 0.5, β = 0.5, d1 = 1
+        x = np.array([[1.0], [-1.0], [2.0], [-2.0]])
+        C, f, U, W = np.array([[1.0]]), [0.5], np.array([[1.0]]), np.array([[0.5]])
+        f_prime = mp.sqrt(mp.mpf(0.5) ** 2 + mp.mpf(2.5))
+        gap = _ddv_loss_mp(x, x, U, W, C, f, 0.5) - _ddv_loss_mp(x, x, U, W, 0 * C, [f_prime], 0.5)
+        printed = _jensen_gaps_mp(x, C, f)[0]
+    assert float(printed) == pytest.approx(0.49456, abs=5e-6) and float(gap) == pytest.approx(0.12364, abs=5e-6)
+    assert float(gap) == pytest.approx(0.25 * float(printed), rel=1e-14) and abs(float(gap - printed)) > 0.3
+    evidence.exact("mpmath at 48 digits: loss difference by the epsilon design vs beta/2 sum_i Jensen gap", digits=40)
+    evidence("max rel. |gap - beta/2 sum Jensen| (40-digit check)", float(worst))
+    evidence("counterexample: gap, printed eq.(42)", f"{float(gap):.5f}, {float(printed):.5f}")
+
+
+@pytest.mark.claim("wang_ziyin.proposition_5", "wang_ziyin.lemma_1")
+def test_proposition_5_where_it_stops_holding(evidence):
+    """The edges of Prop. 5: (a) for x not zero-mean Lemma 1's f' no longer matches E σ²(x) and
+    L(C, f) < L(0, f'_Lemma1), while f' = sqrt(E σ²(x)) still never loses; (b) C != 0 with
+    |C x + f| constant on the data is as good as C = 0, and reaches the global minimum (the
+    minimiser is not unique in C); (c) σ_i(x) = 0 at a data point makes L(C, f) = +inf."""
+    x = np.array([[0.0], [2.0]])                                     # mean 1, E x² = 2
+    U, W, C, f = np.array([[1.0]]), np.array([[0.3]]), np.array([[1.0]]), np.array([-1.0])   # σ(x) = |x - 1| = 1
+    lemma_1 = llm.equivalent_offset(C, f, x.T @ x / 2)               # sqrt(1 + 2) = 1.732
+    with_c, _ = ref.loss_and_grad({"U": U, "W": W, "f": f, "C": C}, x, x, 1.0)
+    assert lemma_1 == pytest.approx([np.sqrt(3.0)], rel=1e-15)
+    lemma_value, _ = ref.loss_and_grad({"U": U, "W": W, "f": lemma_1}, x, x, 1.0)
+    jensen_value, _ = ref.loss_and_grad({"U": U, "W": W, "f": np.array([1.0])}, x, x, 1.0)   # sqrt(E σ²) = 1
+    assert with_c < lemma_value - 0.5 and with_c == pytest.approx(jensen_value, rel=1e-15)
+    # (b) x = ±1, y = 3x, β = 1: σ* = 1/3 (Thm. 2); C = 1/3, f = 0 gives σ(x) = 1/3 on the data
+    x = np.array([[1.0], [-1.0]])
+    closed = llm.global_minimum(*llm.moments(x, 3 * x)[:2], 1, 1.0)
+    assert closed.sigma == pytest.approx([1 / 3], rel=1e-15)
+    at_c, _ = ref.loss_and_grad({"U": closed.U, "W": closed.W, "f": np.zeros(1), "C": np.array([[1 / 3]])}, x, 3 * x, 1.0)
+    assert at_c == pytest.approx(closed.loss, rel=1e-14)
+    # (c) σ(x) = |x - 1| vanishes at x = 1: the log barrier makes the loss infinite
+    with mp.workdps(30):
+        infinite = _ddv_loss_mp(x, 3 * x, closed.U, closed.W, np.array([[1.0]]), [-1.0], 1.0)
+    assert infinite == mp.inf
+    evidence("L(C, f) - L(0, f'_Lemma1) for x = (0, 2)", with_c - lemma_value)
+
+
+@pytest.mark.claim("wang_ziyin.proposition_5")
+def test_proposition_5_global_minimum_at_the_edges(evidence):
+    """Many-start minimisation over (U, W, C, f) reaches Theorem 2's minimum (C -> 0) with tied ζ,
+    d1 > d*, a rank-deficient A (C free along its null space), and β far below / above the
+    thresholds."""
+    half = np.array([[2.0, 0.0, 2.0], [0.0, 2.0, 0.0]])                 # x_3 = x_1: A of rank 2
+    X = np.vstack([half, -half])
+    worst, largest_c = 0.0, 0.0
+    tied = np.diag([2.0, 2.0, 0.0])                                      # ζ = (√8, √8)
+    assert llm.spectrum(X.T @ X / 4, tied).zeta == pytest.approx([np.sqrt(8.0)] * 2, rel=1e-14)
+    for M, d1, beta in ((tied, 2, 1.0),                                  # ζ tied, A rank 2
+                        (tied, 3, 1.0),                                  # d1 = 3 > d* = 2
+                        (np.array([[1.0, 0.5, 0.0]]), 2, 0.05),          # d2 = 1: d* = 1 < d1, small β
+                        (np.diag([1.5, 0.5, 0.0]), 2, 30.0)):            # complete collapse
+        Y = X @ M.T
+        A, M_hat, residual = llm.moments(X, Y)
+        closed = llm.global_minimum(A, M_hat, d1, beta, residual=residual)
+        numeric = _numeric_min(X, Y, d1, beta, 1.0, 1.0, learn=("U", "W", "f", "C"), starts=4)
+        largest_c = max(largest_c, np.max(np.abs(X @ numeric.params["C"].T)))
+        assert numeric.loss == pytest.approx(closed.loss, rel=LOSS_RTOL)
+        assert np.max(np.abs(X @ numeric.params["C"].T)) < 1e-6           # σ(x) constant on the data
+        worst = max(worst, abs(numeric.loss - closed.loss) / closed.loss)
+    evidence("max rel. |min over (U, W, C, f) - Thm. 2|", worst)
+    evidence("max |C x| on the data at the numerical minimum", largest_c)
+
+
 def _G_mp(spec, s_value, beta, dps=40):
     return llm.decoder_variance_objective(spec["zeta"], s_value, beta, spec["d1"], spec["d2"],
                                           residual=spec["residual"], dps=dps)
@@ -771,6 +894,115 @@ def _sign_changes(values):
 def _grid(spec, beta, n=4000):
     top = max(np.sum(spec["zeta"] ** 2) + spec["residual"], 1e-3) / beta * 100
     return np.logspace(np.log10(top) - 10, np.log10(top), n)
+
+
+def _exact_pieces(zeta, d1, d2, beta, residual=0):
+    """2 s² G'(s) on all of (0, ∞) in exact rational arithmetic: a list of (lo, hi, p, slope,
+    intercept) with 2 s² G'(s) = slope s + intercept on [lo, hi) (lo = 0 open, hi = None for
+    ∞) and p latents active there (eq. 49 with the sums to d̂* and the residual). Floats
+    enter exactly (a float is a dyadic rational); ``beta`` may be a Fraction."""
+    z2 = [Fraction(float(z)) ** 2 for z in zeta]
+    beta, residual = Fraction(beta), Fraction(float(residual)) if not isinstance(residual, Fraction) else residual
+    breaks = sorted({z / beta for z in z2[:d1] if z > 0}, reverse=True)          # s_1 > s_2 > ... (ties merged)
+    edges = [None] + breaks + [Fraction(0)]
+    pieces = []
+    for hi, lo in zip(edges[:-1], edges[1:]):
+        p = 0 if hi is None else sum(1 for z in z2[:d1] if z > 0 and z / beta >= hi)   # active on [lo, hi)
+        pieces.append((lo, hi, p, d2 - beta * p, -(sum(z2[p:], Fraction(0)) + residual)))
+    return pieces[::-1]                                                           # left to right
+
+
+def _exact_zeros(pieces):
+    """The zeros of 2 s² G'(s) on (0, ∞): a list of Fractions, or None if some piece vanishes."""
+    zeros = []
+    for lo, hi, _, slope, intercept in pieces:
+        if slope == 0:
+            if intercept == 0:
+                return None
+            continue
+        root = -intercept / slope
+        if root > 0 and root >= lo and (hi is None or root < hi):
+            zeros.append(root)
+    return zeros
+
+
+@st.composite
+def _exact_cases(draw):
+    """A spectrum and a β that is either drawn or exactly critical: d2/d̂1, d2/p, or a
+    threshold β_p of Theorem 4 (as a Fraction)."""
+    spec = draw(s.llm_spectra())
+    z2 = [Fraction(float(z)) ** 2 for z in spec["zeta"]]
+    d_hat1 = sum(1 for z in z2[:spec["d1"]] if z > 0)
+    kind = draw(st.sampled_from(("free", "d2/d_hat1", "d2/p", "beta_p")))
+    if kind == "free" or d_hat1 == 0:
+        return spec, Fraction(draw(s.log_uniform(0.05, 20.0)))
+    p = draw(st.integers(1, d_hat1))
+    if kind == "d2/d_hat1":
+        return spec, Fraction(spec["d2"], d_hat1)
+    if kind == "d2/p":
+        return spec, Fraction(spec["d2"], p)
+    tail = sum(z2[p:], Fraction(0)) + Fraction(float(spec["residual"]))
+    return spec, spec["d2"] * z2[p - 1] / (p * z2[p - 1] + tail)                  # β_p, eq. (58) corrected
+
+
+@pytest.mark.claim("wang_ziyin.lemma_2", "wang_ziyin.lemma_3", "wang_ziyin.corollary_3", "wang_ziyin.lemma_4",
+                   "wang_ziyin.proposition_6", "wang_ziyin.proposition_7", "wang_ziyin.theorem_4")
+@s.examples(60)
+@given(case=_exact_cases())
+def test_stationary_points_of_G_exactly_on_all_of_0_inf(case, evidence):
+    """Exact rational arithmetic over the whole of (0, ∞): 2 s² G'(s) is continuous at every s_p
+    (Lemma 2), linear on each [s_{p+1}, s_p) with slope d2 - β p non-decreasing in s; its zeros
+    are enumerated piece by piece: at most one per piece unless it vanishes there, which happens
+    iff d2 = β d̂1 and Σ_{i>d̂1} ζ_i² + residual = 0 (Lemma 3); end values of opposite signs
+    around a zero (Cor. 3); strictly increasing right of s_p for p <= d2/β (Lemma 4); at most
+    one zero in all of (0, ∞) (Prop. 6); in Case 3 (or with a residual) exactly one, where G'
+    turns from - to +, in the piece that Theorem 4's β_p put it in, and the classifier's s*."""
+    spec, beta = case
+    zeta, d1, d2, res = spec["zeta"], spec["d1"], spec["d2"], spec["residual"]
+    pieces = _exact_pieces(zeta, d1, d2, beta, res)
+    z2 = [Fraction(float(z)) ** 2 for z in zeta]
+    d_hat1, d_hat_star = sum(1 for z in z2[:d1] if z > 0), sum(1 for z in z2 if z > 0)
+    tail = sum(z2[d_hat1:], Fraction(0)) + Fraction(float(res))                  # S_{d̂1}
+    for (_, hi, _, a, b), (lo, _, _, a2, b2) in zip(pieces[:-1], pieces[1:]):
+        assert hi == lo and a * hi + b == a2 * lo + b2                             # continuous (Lemma 2)
+        assert a2 >= a                                                             # slope non-decreasing
+    assert pieces[-1][3] == d2 > 0 and pieces[0][2] == d_hat1
+    vanishing = [piece for piece in pieces if piece[3] == 0 and piece[4] == 0]
+    assert bool(vanishing) == (d2 == beta * d_hat1 and tail == 0)                 # Lemma 3's exception
+    assert all(piece[2] == d_hat1 == d_hat_star for piece in vanishing)
+    zeros = _exact_zeros(pieces)
+    if zeros is None:
+        evidence.exact("exact rational arithmetic: 2s^2 G'(s) vanishes on (0, s_d1hat] (Case 2)")
+        return
+    assert len(zeros) <= 1                                                         # Lemma 3 and Prop. 6
+    for lo, hi, _, a, b in pieces:                                                 # Cor. 3
+        inside = [z for z in zeros if z >= lo and (hi is None or z < hi)]
+        if inside and lo > 0 and hi is not None:
+            assert (a * lo + b) * (a * hi + b) <= 0
+    breaks = sorted({z / beta for z in z2[:d1] if z > 0}, reverse=True)
+    for p, s_p in enumerate(breaks, start=1):                                      # Lemma 4
+        if p <= d2 / beta:
+            assert all(a > 0 for lo, _, _, a, _ in pieces if lo >= s_p)
+    case_3 = d_hat1 < d_hat_star or d2 < beta * d_hat1 or res > 0
+    if case_3:                                                                     # Prop. 7, Thm. 4
+        assert len(zeros) == 1
+        s_star = zeros[0]
+        lo, hi, p, a, b = next(pc for pc in pieces if pc[0] <= s_star and (pc[1] is None or s_star < pc[1]))
+        assert a > 0 or (a == 0 and b == 0) or (a * s_star + b == 0 and lo == s_star)
+        assert all(pc[3] * x + pc[4] < 0 for pc in pieces for x in (pc[0], pc[1]) if x is not None and 0 < x < s_star)
+        assert all(pc[3] * x + pc[4] > 0 for pc in pieces for x in (pc[0], pc[1]) if x is not None and x > s_star)
+        beta_p = [d2 * z2[q - 1] / (q * z2[q - 1] + sum(z2[q:], Fraction(0)) + Fraction(float(res)))
+                  for q in range(1, d_hat1 + 1)]                                   # eq. (57)-(59) corrected
+        assert p == sum(1 for bq in beta_p if beta < bq)
+        assert s_star == (sum(z2[p:], Fraction(0)) + Fraction(float(res))) / (d2 - beta * p)
+        critical = any(abs(beta - bq) <= bq * Fraction(1, 10**9) for bq in beta_p)
+        if Fraction(float(beta)) == beta and not critical:                         # the float64 classifier
+            c = llm.classify(zeta, d1, float(beta), eta_dec=None, d2=d2, residual=res)
+            assert c.n_active[0] == p and c.eta_dec2[0] == pytest.approx(float(s_star), rel=1e-12)
+    else:                                                                          # Case 1: G' > 0 throughout
+        assert zeros == [] and all(pc[3] * pc[0] + pc[4] > 0 for pc in pieces[1:]) and pieces[0][4] == 0
+    evidence.exact("exact rational arithmetic: every linear piece of 2s^2 G'(s) on (0, inf), its zeros and signs")
+    evidence("stationary points found (max)", len(zeros))
 
 
 @pytest.mark.claim("wang_ziyin.lemma_3", "wang_ziyin.corollary_3", "wang_ziyin.proposition_6")
