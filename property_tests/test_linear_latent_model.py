@@ -1054,7 +1054,7 @@ def _exact_pieces(zeta, d1, d2, beta, residual=0):
     ∞) and p latents active there (eq. 49 with the sums to d̂* and the residual). Floats
     enter exactly (a float is a dyadic rational); ``beta`` may be a Fraction."""
     z2 = [Fraction(float(z)) ** 2 for z in zeta]
-    beta, residual = Fraction(beta), Fraction(float(residual)) if not isinstance(residual, Fraction) else residual
+    beta, residual = Fraction(beta), Fraction(residual)
     breaks = sorted({z / beta for z in z2[:d1] if z > 0}, reverse=True)          # s_1 > s_2 > ... (ties merged)
     edges = [None] + breaks + [Fraction(0)]
     pieces = []
@@ -1135,10 +1135,9 @@ def test_stationary_points_of_G_exactly_on_all_of_0_inf(case, evidence):
         inside = [z for z in zeros if z >= lo and (hi is None or z < hi)]
         if inside and lo > 0 and hi is not None:
             assert (a * lo + b) * (a * hi + b) <= 0
-    breaks = sorted({z / beta for z in z2[:d1] if z > 0}, reverse=True)
-    for p, s_p in enumerate(breaks, start=1):                                      # Lemma 4
+    for p in range(1, d_hat1 + 1):                                                 # Lemma 4, s_p = ζ_p²/β
         if p <= d2 / beta:
-            assert all(a > 0 for lo, _, _, a, _ in pieces if lo >= s_p)
+            assert all(a > 0 for lo, _, _, a, _ in pieces if lo >= z2[p - 1] / beta)
     case_3 = d_hat1 < d_hat_star or d2 < beta * d_hat1 or res > 0
     if case_3:                                                                     # Prop. 7, Thm. 4
         assert len(zeros) == 1
