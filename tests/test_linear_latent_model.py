@@ -1,4 +1,4 @@
-"""numerics.linear_latent_model's argument checks, doctests and `collapse phase wang-ziyin`."""
+"""numerics.linear_latent_model's argument checks, rank rule, doctests and `collapse phase wang-ziyin`."""
 import csv
 import doctest
 
