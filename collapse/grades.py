@@ -59,6 +59,12 @@ def claim_grade(check_grades: list[dict]) -> dict:
     return min(check_grades, key=lambda d: rank(d["grade"]))
 
 
+def weakest(check_grades: list[dict]) -> str:
+    """The weakest grade among a claim's passing checks ('' when none passed): where its checks
+    cover different parts of a claim, that part rests on no more than this."""
+    return max((d["grade"] for d in check_grades), key=rank, default="")
+
+
 def verdict_problems(verdict: str, grade: str) -> list[str]:
     """The rules that tie a verdict to the grade of its evidence."""
     if verdict == "refuted" and grade == "experiment-reduced":

@@ -72,7 +72,7 @@ def test_row_grade_is_the_strongest_passing_check():
                test_entry("property_tests/test_m.py::test_c", grade={"grade": "certified", "detail": "c"},
                           outcome="failed"))
     (row,) = build_rows({"mi_collapse.eq_1": claim(checks=(CHECK, other))}, r)
-    assert row.grade == "exact" and len(row.check_grades) == 2
+    assert row.grade == "exact" and row.weakest == "experiment-reduced" and len(row.check_grades) == 2
 
 
 def test_refuted_on_a_reduced_experiment_is_a_problem_and_not_reproduced_is_not():
@@ -86,10 +86,10 @@ def test_refuted_on_a_reduced_experiment_is_a_problem_and_not_reproduced_is_not(
 def test_every_output_carries_the_grade(tmp_path):
     (row,) = build_rows({"mi_collapse.eq_1": claim()}, report(test_entry()))
     assert json.loads(to_json([row]))[0]["grade"] == "exact"
-    assert "| exact |" in to_markdown([row])
+    assert "| exact | exact |" in to_markdown([row])
     assert "mi_collapse: 1 exact" in to_text([row])
     tex = to_latex([row])
-    assert r"mi\_collapse.eq\_1 & 000 (1) & verified & exact" in tex and tex.rstrip().endswith(r"\end{document}")
+    assert r"mi\_collapse.eq\_1 & 000 (1) & verified & exact & exact" in tex and tex.rstrip().endswith(r"\end{document}")
 
 
 def test_run_grades_needs_every_listed_check_and_ignores_slow_ones():
