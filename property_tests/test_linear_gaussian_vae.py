@@ -8,6 +8,7 @@ Algorithm 1, mpmath iterates at 50 digits, and sweeps on both sides of threshold
 import mpmath as mp
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -191,6 +192,33 @@ def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evi
     evidence("max rel. error literal float64 vs 40-digit iterates", max(rel_fro(B_lit, B), rel_fro(Sw_lit, Sw)))
 
 
+@pytest.mark.claim("mi_collapse.lemma_3_1", "mi_collapse.algorithm_1")
+@s.examples(10)
+@given(model=s.lgv_models(max_n=8), beta=st.floats(0.2, 0.95), lam=s.lambdas, seed=s.seeds)
+def test_decoder_of_a_drifted_encoder_matches_68_digits(model, beta, lam, seed, evidence):
+    """beta < 1: Algorithm 1 runs until lambda_min(Sigma_w) reaches float64's floor (~1e-14). The
+    decoder it returns is Lemma 3.1's decoder (Sigma_y^-1 + B^T Sigma_w^-1 B)^-1 B^T Sigma_w^-1 of the
+    encoder it returns, computed with mpmath matrices at 68 digits, to 1e-10 (relative Frobenius);
+    and the objective there is within 0.01 nats of its value at the 68-digit decoder (the float64
+    Sigma_z's eigenvalues near 1e-15 carry only a few digits, which L feels to second order)."""
+    Sigma_y, m = model["Sigma_y"], model["m"]
+    r = lgv.alternating(Sigma_y, beta, lam, m=m, trials=2, seed=seed, max_iter=5000)
+    assert not r.regular.any()          # every trial drifted down to the floor
+    worst, worst_L = 0.0, 0.0
+    for i in range(2):
+        with mp.workdps(68):
+            B, Sigma_w, Sy = to_mp(r.B[i]), to_mp(r.Sigma_w[i]), to_mp(Sigma_y)
+            Sigma_z = (Sy ** -1 + B.T * Sigma_w ** -1 * B) ** -1          # Lemma 3.1, as printed
+            A = Sigma_z * B.T * Sigma_w ** -1
+            exact_L = lgv.objective(A, B, (Sigma_z + Sigma_z.T) / 2, Sigma_w, Sy, beta, lam, dps=68)
+            returned_L = lgv.objective(to_mp(r.A[i]), B, to_mp(r.Sigma_z[i]), Sigma_w, Sy, beta, lam, dps=68)
+        worst = max(worst, rel_fro(r.A[i], to_np(A)), rel_fro(r.Sigma_z[i], to_np(Sigma_z)))
+        worst_L = max(worst_L, abs(float(returned_L - exact_L)))
+    assert worst <= 1e-10 and worst_L <= 1e-2
+    evidence("max rel. error of the returned decoder vs 68 digits", worst)
+    evidence("max |L(returned) - L(exact decoder)| (nats)", worst_L)
+
+
 @pytest.mark.claim("mi_collapse.algorithm_1")
 @given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.3, 30.0), lam=s.lambdas, seed=s.seeds)
 def test_algorithm_1_never_increases_the_objective(model, beta, lam, seed, evidence):
@@ -364,9 +392,10 @@ def test_trivial_point_is_the_global_minimum_for_beta_above_one(model, beta, see
 
 
 def _spectrum_model(d, m):
-    """Sigma_y with the given eigenvalues in a random basis."""
+    """Sigma_y with the given eigenvalues in a random basis (exactly symmetric)."""
     q = s.orthogonal(len(d), np.random.default_rng(7))
-    return (q * np.asarray(d)) @ q.T
+    Sigma_y = (q * np.asarray(d)) @ q.T
+    return (Sigma_y + Sigma_y.T) / 2
 
 
 @pytest.mark.claim("mi_collapse.appendix_e", "mi_collapse.section_4_2")
@@ -438,17 +467,83 @@ def test_mode_thresholds_and_closed_form_fixed_point(model, lam, frac, seed, evi
     evidence("max |I(x;y) - sum_i 1/2 log(d_i / c)|", err)
 
 
+def _symbols(name, rows, cols, symmetric=False):
+    """A matrix of fresh symbols (symmetric: shared upper-triangle entries) and its free entries."""
+    M = sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}{min(i, j)}{max(i, j)}" if symmetric
+                                                      else f"{name}{i}{j}"))
+    return M, list(dict.fromkeys(M))
+
+
+def _inertia(H):
+    """(positive, negative, zero) eigenvalue counts of a rational symmetric matrix, exactly:
+    its characteristic polynomial has real roots only, so Descartes' rule of signs is exact."""
+    coeffs = H.charpoly(sp.Symbol("x")).all_coeffs()
+    zero = len(coeffs) - 1 - max(i for i, c in enumerate(coeffs) if c != 0)
+    signs = [sp.sign(c) for c in coeffs if c != 0]
+    positive = sum(a != b for a, b in zip(signs, signs[1:]))
+    return positive, H.rows - zero - positive, zero
+
+
+# (n, m, beta, lam) at Sigma_y = Q diag(2, 1/2) Q^T (Q the rational rotation (3/5, 4/5)):
+# below 1, at beta = 1 with and without lambda, between 1 and beta_c, on a mode threshold, above beta_c
+_HESSIAN_CASES = [(2, 1, sp.Rational(1, 2), 0), (2, 2, sp.Rational(1, 4), sp.Rational(1, 3)),
+                  (2, 1, 1, sp.Rational(1, 3)), (2, 1, 1, 0), (2, 2, sp.Rational(3, 2), 1),
+                  (2, 1, 2, sp.Rational(1, 4)), (2, 2, 4, 1), (2, 1, 2, 0)]
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1", "mi_collapse.appendix_e")
+@pytest.mark.parametrize("n, m, beta, lam", _HESSIAN_CASES)
+def test_trivial_point_is_stationary_and_a_saddle_below_the_threshold(n, m, beta, lam, evidence):
+    """Exact rational arithmetic on L of App. A (Sigma_z through P_z = Sigma_z^-1, which keeps the
+    critical points and, at them, the Hessian's inertia): at (0, 0, Sigma_y, I) every gradient is
+    exactly 0 for every beta > 0 (so for beta < 1 a stationary point exists), and the Hessian has
+    m #{i : beta < 1 + 2 lam d_i} negative and m #{i : beta = 1 + 2 lam d_i} zero eigenvalues,
+    with v^T H v = tr(b Sigma_y ((beta - 1) I - 2 lam Sigma_y) b^T) along v = (Sigma_y b^T, b, 0, 0)."""
+    rot = sp.Matrix([[sp.Rational(3, 5), -sp.Rational(4, 5)], [sp.Rational(4, 5), sp.Rational(3, 5)]])
+    d = [sp.Integer(2), sp.Rational(1, 2)]
+    Sigma_y = rot * sp.diag(*d) * rot.T
+    A, a = _symbols("a", n, m)
+    B, b = _symbols("b", m, n)
+    P_z, z = _symbols("z", n, n, symmetric=True)
+    Sigma_w, w = _symbols("w", m, m, symmetric=True)
+    I_n = sp.eye(n)
+    R = (I_n - A * B) * Sigma_y * (I_n - A * B).T + A * Sigma_w * A.T       # E[(y - Ax)(y - Ax)^T], App. A.3
+    L = (-sp.log(P_z.det()) / 2 + (P_z * R).trace() / 2                       # App. A.2 without n/2 log 2 pi
+         + beta * ((B * Sigma_y * B.T + Sigma_w).trace() - sp.log(Sigma_w.det()) - m) / 2   # App. A.1
+         + lam * R.trace())                                                  # eq. (8)
+    variables = a + b + z + w
+    at = {**dict.fromkeys(a + b, 0), **{P_z[i, j]: Sigma_y.inv()[i, j] for i in range(n) for j in range(n)},
+          **{Sigma_w[i, j]: int(i == j) for i in range(m) for j in range(m)}}
+    gradient = [sp.diff(L, v).subs(at) for v in variables]
+    assert all(g == 0 for g in gradient)
+    H = sp.hessian(L, variables).subs(at)
+    negative = m * sum(1 for di in d if beta < 1 + 2 * lam * di)
+    flat = m * sum(1 for di in d if beta == 1 + 2 * lam * di)
+    assert _inertia(H) == (len(variables) - negative - flat, negative, flat)
+    if not flat:
+        Sigma_y_float = np.array(Sigma_y.tolist(), dtype=float)
+        assert lgv.trivial_point_index((Sigma_y_float + Sigma_y_float.T) / 2, float(beta), float(lam), m) == negative
+    b_dir = sp.Matrix(m, n, lambda i, j: sp.Rational(i + 2 * j + 1, 3))
+    a_dir = Sigma_y * b_dir.T
+    v = sp.Matrix(list(a_dir) + list(b_dir) + [0] * (len(z) + len(w)))
+    assert (v.T * H * v)[0] == (b_dir * Sigma_y * ((beta - 1) * I_n - 2 * lam * Sigma_y) * b_dir.T).trace()
+    evidence.exact("exact rational gradient and Hessian of L at the trivial point; inertia by Descartes' rule")
+    evidence("negative eigenvalues of the Hessian", negative)
+
+
 @pytest.mark.claim("mi_collapse.algorithm_1")
 @pytest.mark.parametrize("beta, lam", [(0.25, 0.0), (0.5, 0.0), (0.5, 4.0), (1.0, 4.0)])
-def test_no_stationary_point_for_beta_below_one_or_beta_one_with_lambda(beta, lam, evidence):
-    """beta < 1, or beta = 1 < 1 + lam: the printed stopping rule fires, but Sigma_w keeps
-    shrinking; for beta < 1 like beta^t while L falls by a fixed amount per step (unbounded below)."""
+def test_below_one_the_iterates_leave_the_trivial_saddle_and_drift(beta, lam, evidence):
+    """beta < 1, or beta = 1 < 1 + lam: the only stationary point is the trivial saddle (index m n);
+    the printed stopping rule fires, but Sigma_w keeps shrinking, for beta < 1 like beta^t while L
+    falls by a fixed amount per step."""
     Sigma_y = _spectrum_model([2.0, 1.0, 0.3, 0.1], 4)
-    assert not lgv.has_stationary_point(beta, lam)
+    assert not lgv.converges_to_stationary_point(beta, lam)
+    assert lgv.trivial_point_index(Sigma_y, beta, lam, 2) == 2 * 4
     r = lgv.alternating(Sigma_y, beta, lam, m=2, trials=4, seed=1, max_iter=3000)
     assert not r.stationary.any()
-    if beta < 1:   # the printed rule fires, then Sigma_w reaches the float64 floor
-        assert r.converged.all() and not r.regular.any()
+    if beta < 1:   # the printed rule fires within 25 iterations, then Sigma_w reaches the float64 floor
+        assert r.converged.all() and not r.regular.any() and r.printed_stop.max() <= 25
     k = int(3 / np.log10(1 / beta)) if beta < 1 else 500
     smallest, values = [], []
     for steps in (k, 2 * k, 3 * k):
@@ -465,6 +560,32 @@ def test_no_stationary_point_for_beta_below_one_or_beta_one_with_lambda(beta, la
         evidence("L decrease per step (nats)", drop, reduce=min)
     evidence("iteration at which the printed rule fired (max)", int(r.printed_stop.max()))
     evidence("min eigenvalue of Sigma_w at the last step", smallest[2], reduce=min)
+
+
+@pytest.mark.claim("mi_collapse.algorithm_1")
+def test_below_one_the_objective_falls_without_bound_at_150_digits(evidence):
+    """The counterexample's numbers: Sigma_y with eigenvalues (2, 1, 0.3, 0.1), m = 2, beta = 1/2,
+    lam = 0, the first initialisation of seed 1, Algorithm 1 at 150 digits for 100 steps (each step
+    inverts matrices of condition beta^-t, so t = 100 costs about 60 of them):
+    lambda_min(Sigma_w^(100)) = 1.54e-30, L^(100) - L(0, 0, Sigma_y, I) = -34.22 nats, and L falls by
+    m (1 - beta) / 2 log(1 / beta) = 0.3466 nats per step (Sigma_z and Sigma_w shrink like beta^t
+    in m directions: 1/2 log|Sigma_z| - beta/2 log|Sigma_w|)."""
+    Sigma_y, beta, m = _spectrum_model([2.0, 1.0, 0.3, 0.1], 4), 0.5, 2
+    r = lgv.alternating(Sigma_y, beta, 0.0, m=m, trials=4, seed=1, max_iter=3000)
+    its = ref.iterates_mpmath(Sigma_y, beta, 0.0, r.B0[0], r.Sigma_w0[0], steps=100, dps=150)
+    n = Sigma_y.shape[0]
+    L = lambda it: lgv.objective(it["A"], it["B"], it["Sigma_z"], it["Sigma_w"], to_mp(Sigma_y), beta, dps=150)
+    with mp.workdps(150):
+        L0 = lgv.objective(np.zeros((n, m)), np.zeros((m, n)), Sigma_y, np.eye(m), Sigma_y, beta, dps=150)
+        smallest = min(mp.eigsy(its[100]["Sigma_w"])[0])
+        gap, slope = L(its[100]) - L0, (L(its[100]) - L(its[50])) / 50
+        predicted = -m * (1 - mp.mpf(beta)) / 2 * mp.log(1 / mp.mpf(beta))
+    assert 1.53e-30 < smallest < 1.55e-30
+    assert -34.23 < gap < -34.21
+    assert abs(slope / predicted - 1) < 1e-12 and abs(predicted + 0.3466) < 1e-4
+    evidence("lambda_min(Sigma_w^(100))", float(smallest))
+    evidence("L^(100) - L(trivial) (nats)", float(gap))
+    evidence("L decrease per step, t = 50..100 (nats)", float(-slope))
 
 
 @pytest.mark.claim("mi_collapse.algorithm_1")
