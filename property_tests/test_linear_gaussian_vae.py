@@ -5,6 +5,8 @@ formula code: Monte Carlo and quadrature with scipy densities (numerics.referenc
 central differences in mpmath, scipy minimisation from many starts, the literal
 Algorithm 1, mpmath iterates at 50 digits, and sweeps on both sides of thresholds.
 """
+from fractions import Fraction
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from numerics import linear_gaussian_vae as lgv
-from numerics.precision import spectral_norm, to_mp, to_np
+from numerics.precision import logdet, spectral_norm, to_mp, to_np
 from numerics.reference import finite_differences, gaussian, quadrature
 from numerics.reference import linear_gaussian_vae as ref
 from numerics.reference.optimize import multistart
@@ -310,6 +312,118 @@ def test_encoder_recursion_30_holds_exactly_at_50_digits(model, beta, lam, seed,
     evidence("working digits needed", dps)
 
 
+def _row_projector(B):
+    """Orthogonal projector onto the row space of B (full row rank), an mpmath matrix."""
+    return B.T * (B * B.T) ** -1 * B
+
+
+@pytest.mark.claim("mi_collapse.eq_26_row_space")
+@s.examples(6)
+@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.3, 20.0), seed=s.seeds)
+def test_row_space_of_the_encoder_is_invariant_without_lambda(model, beta, seed, evidence):
+    """lam = 0: eq. (26) gives B^(t) = K_t B^(0) with K_t = beta^-t Sigma_w^(t) Sigma_w^(0)^-1 invertible,
+    so the projector onto the row space of B^(t) is that of B^(0): the literal Algorithm 1 iterated at
+    high precision keeps it to 40 digits for t <= 40, for beta below and above 1 (that it turns for
+    lam > 0 is checked in test_information_limit_below_one_is_set_by_the_initialisation)."""
+    B0, Sw0 = _mp_problem(model, seed)
+    dps = 60 + int(np.ceil(80 * max(0.0, -np.log10(beta))))        # beta < 1: conditions up to beta^-40
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=40, dps=dps)
+    with mp.workdps(dps):
+        P0 = _row_projector(its[0]["B"])
+        worst = max(mp.mnorm(_row_projector(its[t]["B"]) - P0, "f") for t in (1, 2, 10, 40))
+    assert worst < mp.mpf(10) ** -40
+    evidence.exact("row-space projectors of high-precision Algorithm 1 iterates", digits=40)
+    evidence("max row-space movement (Frobenius)", float(worst))
+
+
+# (lam, beta) -> I(x; v)^(110) for the two initialisations; "bound": 1/2 sum_{i<=m} log(d_i / sigma^2), nats
+INFORMATION_EXPECTED = {"bound": 2.4294214712, (0.0, 0.5): (2.1348596515, 1.6209928322),
+                        (1.0, 0.5): (2.4150175849, 2.3723951439), (0.0, 1.0): (0.1415701629, 0.1459929047)}
+
+
+def _information_model():
+    """n = 4, s = 2, Sigma_v = I, sigma^2 = 1/8 and the dyadic Gamma below (Sigma_y exact in float64); m = 2."""
+    Gamma = np.array([[1.0, 0.0], [0.5, 1.0], [0.0, 0.5], [0.25, -0.375]])
+    return Gamma, 0.125, Gamma @ Gamma.T + 0.125 * np.eye(4)
+
+
+def _code_information(X, Sigma_y, sigma2):
+    """I(X y; v) = 1/2 log det(X Sigma_y X^T) / det(sigma^2 X X^T) of the noiseless code X y (mpmath)."""
+    return (logdet(X * to_mp(Sigma_y) * X.T) - logdet(mp.mpf(sigma2) * X * X.T)) / 2
+
+
+def _iterate_information(it, Sigma_y, sigma2):
+    """I(x; v) at an iterate: 1/2 log det Sigma_x / det Cov(x | v), Cov(x | v) = sigma^2 B B^T + Sigma_w."""
+    B, Sigma_w = it["B"], it["Sigma_w"]
+    return (logdet(B * to_mp(Sigma_y) * B.T + Sigma_w) - logdet(mp.mpf(sigma2) * B * B.T + Sigma_w)) / 2
+
+
+@pytest.mark.claim("mi_collapse.information_below_one", "mi_collapse.eq_26_row_space")
+def test_information_limit_below_one_is_set_by_the_initialisation(evidence):
+    """beta = 1/2 on a fixed model, two initialisations, Algorithm 1 at 100 digits for 110 steps.
+    lam = 0: the row space stays put and I(x; v)^(t) -> 1/2 log det(B0 Sigma_y B0^T) / det(sigma^2 B0 B0^T)
+    to 30 digits, the gap shrinking by beta per step. lam = 1: the row-space projector turns (by 0.83 and 1.13),
+    then freezes (change below 1e-15 over the last 55 steps) at R_inf, and I -> the same formula at R_inf
+    to 30 digits. Both stay below the top-m bound 1/2 sum_{i<=m} log(d_i / sigma^2), reached by the top
+    eigenvectors; the formula is 0 for rows with B0 Gamma = 0. At beta = 1 (lam = 0) it stops holding:
+    Sigma_w does not vanish and I ends far below it. The limits are printed in EXPECTED."""
+    Gamma, sigma2, Sigma_y = _information_model()
+    m, T = 2, 110
+    B0, Sw0 = lgv.random_initialisation(m, 4, 2, np.random.default_rng(1))
+    with mp.workdps(100):
+        d, U = mp.eigsy(to_mp(Sigma_y))
+        order = sorted(range(4), key=lambda i: -d[i])[:m]
+        top = _code_information(mp.matrix([[U[k, i] for k in range(4)] for i in order]), Sigma_y, sigma2)
+        bound = sum(mp.log(d[i] / mp.mpf(sigma2)) for i in order) / 2
+        null = mp.matrix([[0.5, -1, 2, 0], [-3.5, 3, 0, 8]])               # null * Gamma = 0 exactly
+        assert abs(top - bound) < mp.mpf(10) ** -40 and _code_information(null, Sigma_y, sigma2) < mp.mpf(10) ** -40
+        assert abs(bound - INFORMATION_EXPECTED["bound"]) < 1e-9
+    for key, values in INFORMATION_EXPECTED.items():
+        if key == "bound":
+            continue
+        lam, beta = key
+        dps = 100 if beta < 1 else 30               # beta < 1: conditions up to beta^-T cost 2 T log10(1/beta) digits
+        for i in range(2):
+            its = ref.iterates_mpmath(Sigma_y, beta, lam, B0[i], Sw0[i], steps=T, dps=dps)
+            with mp.workdps(dps):
+                info = _iterate_information(its[T], Sigma_y, sigma2)
+                formula_0 = _code_information(its[0]["B"], Sigma_y, sigma2)
+                formula_T = _code_information(its[T]["B"], Sigma_y, sigma2)
+                assert abs(info - values[i]) < 1e-9
+                if beta == 1:
+                    assert info < formula_0 - 1 and min(mp.eigsy(its[T]["Sigma_w"])[0]) > 0.5
+                    continue
+                assert 0 < info < bound
+                assert abs(info - formula_T) < mp.mpf(10) ** -30
+                gaps = [abs(_iterate_information(its[t], Sigma_y, sigma2) - formula_T) for t in (20, 40)]
+                assert abs((gaps[1] / gaps[0]) ** (mp.mpf(1) / 20) - beta) < 1e-6
+                turned = mp.mnorm(_row_projector(its[T]["B"]) - _row_projector(its[0]["B"]), "f")
+                frozen = mp.mnorm(_row_projector(its[T]["B"]) - _row_projector(its[T // 2]["B"]), "f")
+                if lam == 0:
+                    assert turned < mp.mpf(10) ** -30 and abs(info - formula_0) < mp.mpf(10) ** -30
+                else:
+                    assert abs(turned - (0.8297, 1.128)[i]) < 1e-3 and frozen < 1e-15 and abs(info - formula_0) > 0.1
+    evidence.exact("I(x; v) of 100-digit Algorithm 1 iterates against the closed form", digits=30)
+    evidence("top-m bound (nats)", float(bound))
+
+
+@pytest.mark.claim("mi_collapse.information_below_one")
+@s.examples(4)
+@given(model=s.lgv_models(max_n=5, max_s=3), beta=s.log_uniform(0.3, 0.6), seed=s.seeds)
+def test_information_limit_below_one_on_random_models(model, beta, seed, evidence):
+    """lam = 0, beta < 1, random models: I(x; v)^(t) reaches 1/2 log det(B0 Sigma_y B0^T) / det(sigma^2 B0 B0^T)
+    to 25 digits once beta^t < 1e-30 (iterates at 90 digits)."""
+    Sigma_y, sigma2, m = model["Sigma_y"], model["sigma2"], model["m"]
+    B0, Sw0 = _mp_problem(model, seed)
+    T = int(np.ceil(30 / np.log10(1 / beta)))
+    its = ref.iterates_mpmath(Sigma_y, beta, 0.0, B0, Sw0, steps=T, dps=90)
+    with mp.workdps(90):
+        gap = abs(_iterate_information(its[T], Sigma_y, sigma2) - _code_information(to_mp(B0), Sigma_y, sigma2))
+    assert gap < mp.mpf(10) ** -25
+    evidence.exact("I(x; v) of 90-digit Algorithm 1 iterates against the closed form", digits=25)
+    evidence("max |I^(T) - I_inf|", float(gap))
+
+
 @pytest.mark.claim("mi_collapse.eq_29")
 def test_eq_29_printed_operator_is_a_misprint(evidence):
     """App. E defines M^(0) := beta^-1 Sigma_z^-1 + 2 lam I; the algorithm (and eq. 29's next
@@ -329,20 +443,55 @@ def test_eq_29_printed_operator_is_a_misprint(evidence):
 
 @pytest.mark.claim("mi_collapse.eq_27", "mi_collapse.eq_31")
 @s.examples(10)
-@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.5, 100.0), lam=s.lambdas, seed=s.seeds)
-def test_spectral_bounds_27_and_31(model, beta, lam, seed, evidence):
-    """||B^(t)||_2 <= ((1 + 2 lam ||Sigma_y||_2) / beta)^t C0 along every trajectory (log space)."""
-    B0, Sw0 = _mp_problem(model, seed)
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=25, dps=30)
-    with mp.workdps(30):
+@given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.2, 100.0), lam=s.lambdas, seed=s.seeds,
+       noise=st.floats(-3.0, 3.0), spread=st.floats(0.0, 3.0), gain=st.floats(-2.0, 2.0))
+def test_spectral_bounds_27_and_31_from_the_first_iterate(model, beta, lam, seed, noise, spread, gain, evidence):
+    """||B^(t)||_2 <= ((1 + 2 lam ||Sigma_y||_2) / beta)^t C0 for t = 1..25 (log space, 50 digits plus what beta < 1 cancels), from
+    initialisations far outside Algorithm 1's usual range: Sigma_w^(0) with eigenvalues 10^noise ...
+    10^(noise + spread) (so ||Sigma_w^(0)||_2 from 1e-3 to 1e6), ||B^(0)|| scaled by 10^gain, beta
+    below and above 1 and lam = 0 or up to 100. At t = 0 the bound reads ||B^(0)|| <= C0: it holds
+    when ||Sigma_w^(0)||_2 <= 1 and is not asserted otherwise."""
+    n, m = model["Sigma_y"].shape[0], model["m"]
+    rng = np.random.default_rng(seed)
+    q = s.orthogonal(m, rng)
+    Sw0 = (q * 10.0 ** (noise + spread * rng.uniform(0, 1, m))) @ q.T
+    Sw0 = (Sw0 + Sw0.T) / 2
+    B0 = 10.0 ** gain * rng.standard_normal((m, n)) / np.sqrt(n)
+    # for beta < 1 each step inverts matrices of condition up to beta^-t: 2 t log10(1/beta) more digits
+    dps = 50 + int(np.ceil(50 * max(0.0, -np.log10(beta))))
+    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=25, dps=dps)
+    with mp.workdps(dps):
         base = (1 + 2 * mp.mpf(lam) * spectral_norm(to_mp(model["Sigma_y"]))) / mp.mpf(beta)
         C0 = spectral_norm(its[0]["Sigma_w"] ** -1 * its[0]["B"])
-        worst = -mp.inf
-        for t in range(1, 26):
-            margin = mp.log(spectral_norm(its[t]["B"])) - (t * mp.log(base) + mp.log(C0))
-            worst = max(worst, margin)
-    assert worst <= 1e-20
-    evidence("max log(||B^(t)|| / bound)", float(worst))
+        margins = [mp.log(spectral_norm(its[t]["B"])) - (t * mp.log(base) + mp.log(C0)) for t in range(26)]
+    assert max(margins[1:]) <= 1e-30
+    if np.linalg.eigvalsh(Sw0)[-1] <= 1:
+        assert margins[0] <= 1e-30
+    evidence("max log(||B^(t)|| / bound), t >= 1", float(max(margins[1:])))
+    evidence("||Sigma_w^(0)||_2 (max)", float(np.linalg.eigvalsh(Sw0)[-1]))
+
+
+@pytest.mark.claim("mi_collapse.eq_27", "mi_collapse.eq_31")
+@pytest.mark.parametrize("beta, lam", [(Fraction(2), Fraction(0)), (Fraction(2), Fraction(1, 2)),
+                                       (Fraction(1, 2), Fraction(0))])
+def test_spectral_bounds_fail_at_t0_when_the_initial_noise_exceeds_one(beta, lam, evidence):
+    """Exact rational arithmetic, n = m = 1, Sigma_y = 1, B^(0) = 1, Sigma_w^(0) = 2 (inside Algorithm 1's
+    random range): C0 = 1/2 < ||B^(0)|| = 1, so (27) and (31) fail at t = 0 whatever beta and lam;
+    at t = 1 they hold (beta = 2, lam = 0: B^(1) = 3/13 <= 1/4)."""
+    Sigma_y, B, Sigma_w = Fraction(1), Fraction(1), Fraction(2)
+    C0 = abs(B / Sigma_w)
+    assert C0 == Fraction(1, 2) and abs(B) > C0                     # t = 0: the bound fails
+    base = (1 + 2 * lam * Sigma_y) / beta
+    for t in range(1, 6):
+        Sigma_z = 1 / (1 / Sigma_y + B * B / Sigma_w)                # Algorithm 1, lines 5-6
+        A = Sigma_z * B / Sigma_w
+        M = (1 / Sigma_z + 2 * lam) / beta                           # lines 13-19
+        Sigma_w = 1 / (1 + A * M * A)
+        B = Sigma_w * A * M
+        assert abs(B) <= base ** t * C0
+        if t == 1 and (beta, lam) == (2, 0):
+            assert B == Fraction(3, 13) and base * C0 == Fraction(1, 4)
+    evidence.exact("exact rational iterates of Algorithm 1 (n = m = 1)")
 
 
 @pytest.mark.claim("mi_collapse.theorem_3_2")
