@@ -37,6 +37,7 @@ def test_derived_objective_equals_printed_eq_6_and_8(evidence):
     for seed in range(3):
         p = numeric_point(4, 3, seed)
         assert np.isclose(f(*p.values(), 2.5, 0.7), lgv.objective(**p, beta=2.5, lam=0.7), rtol=1e-12)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
 
 
@@ -74,6 +75,7 @@ def test_derived_gradients_equal_printed_and_finite_differences(evidence):
     """Term-by-term gradients equal eq. (23a-d) exactly and match central differences."""
     g, printed = d.gradients(), d.printed_gradients()
     points = sum(prove_identity(g[k], printed[k], KINDS, SIZES[:4], scalars=SCALARS) for k in g)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     dims = {d.n: 3, d.m: 2}
     args = [*d.MATRICES, d.beta, d.lam]
     f = to_numpy(d.objective(), args, dims)
@@ -103,6 +105,7 @@ def test_solved_stationary_points_equal_the_lemmas(evidence):
     points += prove_identity(sol["Sigma_w"], printed["Sigma_w"], KINDS, SIZES, scalars=SCALARS)
     prove_identity_symbolic(sol["B"].xreplace({d.lam: 0}), printed["B"].xreplace({d.lam: 0}), KINDS,
                             {d.n: 2, d.m: 1})
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
 
 
@@ -114,6 +117,7 @@ def test_woodbury_and_push_through_identities(identity, evidence):
     points = prove_identity(lhs, rhs, KINDS, SIZES, trials=3)
     for dims in ({d.n: 2, d.m: 2}, {d.n: 2, d.m: 1}):
         prove_identity_symbolic(lhs, rhs, KINDS, dims)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     with pytest.raises(AssertionError):      # the prover can fail: a wrong sign is caught
         prove_identity(lhs, 2 * rhs - lhs + sp.Identity(d.n) * 0 + (rhs - lhs) * 0 + rhs * sp.Rational(1, 3),
                        KINDS, SIZES[1:2])
@@ -133,6 +137,7 @@ def test_encoder_recursions_derived(evidence):
     eq29 = Sw1 * Sw0.I * B0 * (sp.Identity(d.n) + 2 * d.lam * Sz0) / d.beta
     kinds = {B0: GENERAL, Sw0: SPD, Sw1: SPD, Sz0: SPD}
     points = prove_identity(step, eq29, kinds, SIZES, scalars=SCALARS)
+    evidence.exact("symbolic induction step, and one step by exact rational evaluation (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
 
 
@@ -145,6 +150,7 @@ def test_linearisation_at_the_trivial_fixed_point(evidence):
     expected = B1 * (sp.Identity(d.n) + 2 * d.lam * d.Sigma_y) / d.beta
     points = prove_identity(dB, expected, {B1: GENERAL, d.Sigma_y: SPD}, SIZES, scalars=SCALARS)
     assert dW == sp.ZeroMatrix(d.m, d.m)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     beta_c = d.collapse_threshold()
     rng = random.Random(0)
     for seed in range(5):
@@ -160,6 +166,11 @@ def test_solved_mode_fixed_point_matches_numerics(evidence):
     numerics build, and I(x; y) = 1/2 log(2 lambda d / (beta - 1))."""
     sol, info, dsym = d.mode_fixed_point()
     a, b, s, z = sp.symbols("a b s z", positive=True)
+    c = (d.beta - 1) / (2 * d.lam)
+    for derived, closed in ((sol[z], c), (sol[s], c / dsym), (sol[b] ** 2, (dsym - c) / dsym ** 2),
+                            (info, sp.log(2 * d.lam * dsym / (d.beta - 1)) / 2)):
+        assert sp.simplify(sp.expand_log(derived - closed, force=True)) == 0
+    evidence.exact("sympy's solution against the closed form, symbolically in d, beta, lambda")
     Sigma_y = np.diag([3.0, 1.5, 0.4])
     beta, lam = 2.0, 1.0
     fp = lgv.fixed_point(Sigma_y, beta, lam, m=3)
