@@ -111,7 +111,8 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
         Sigma_x, Sigma_xv = lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
         S = lgv.squared_correlations(Sigma_x, Sigma_xv, Sigma_v)
         direct = {
-            "reconstruction": [lgv.terms(r.A[i], r.B[i], r.Sigma_z[i], r.Sigma_w[i], Sigma_y)[2] for i in range(trials)],
+            "reconstruction": [lgv.terms(A, B, Sz, Sw, Sigma_y)[2]
+                               for A, B, Sz, Sw in zip(r.A, r.B, r.Sigma_z, r.Sigma_w)],
             "sap": lgv.sap(S), "mig": lgv.mig(S, Sigma_v), "lim": lgv.lim(Sigma_x, Sigma_xv, Sigma_v),
             "spectral_norm_B": [np.linalg.svd(B, compute_uv=False)[0] for B in r.B],
             "information": lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y),
