@@ -29,7 +29,7 @@ def baseline_grid_seconds(Sigma_y, drift_max_iter=None):
     for lam in LAMBDAS:
         for beta in BETAS:
             cap = 50_000
-            if drift_max_iter and not lgv.has_stationary_point(beta, lam):
+            if drift_max_iter and not lgv.converges_to_stationary_point(beta, lam):
                 cap = drift_max_iter
             start = time.perf_counter()
             for i in range(BASELINE_TRIALS):

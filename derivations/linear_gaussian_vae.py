@@ -83,11 +83,22 @@ def objective():
     return reconstruction() + beta * kl() + lam * l2_penalty()
 
 
-def printed_eq_6():
-    """eq. (6) exactly as printed in [mi_collapse] (for comparison only)."""
+def printed_eq_6_trace_terms():
+    """The four signed summands inside the first trace of eq. (6), as printed.
+
+    Each is a conformable product, but two are m x m and two n x n: the printed
+    Tr[...] of their sum is defined only for m = n (see ``printed_eq_6``).
+    """
     Sigma_x = B * Sigma_y * B.T + Sigma_w
-    inner = (sp.Trace(A.T * Sigma_z.I * Sigma_y * B.T) + sp.Trace(Sigma_z.I * A * B * Sigma_y)
-             - sp.Trace(Sigma_z.I * Sigma_y) - sp.Trace(A.T * Sigma_z.I * A * Sigma_x))
+    return [A.T * Sigma_z.I * Sigma_y * B.T, Sigma_z.I * A * B * Sigma_y,
+            -Sigma_z.I * Sigma_y, -A.T * Sigma_z.I * A * Sigma_x]
+
+
+def printed_eq_6():
+    """eq. (6) as printed in [mi_collapse], its first trace read as the sum of the traces of
+    its summands (the printed sum itself mixes m x m and n x n matrices; for comparison only)."""
+    Sigma_x = B * Sigma_y * B.T + Sigma_w
+    inner = sp.Add(*[sp.Trace(term) for term in printed_eq_6_trace_terms()])
     return (-(inner - n * sp.log(2 * sp.pi) - sp.log(sp.Determinant(Sigma_z))) / 2
             + beta / 2 * (sp.Trace(Sigma_x) - sp.log(sp.Determinant(Sigma_w)) - m))
 

@@ -53,23 +53,30 @@ def _terms(xp, A, B, Sigma_z, Sigma_w, Sigma_y):
     return recon, kl, xp.tr(R)
 
 
-def _check_parameters(A, B, Sigma_z, Sigma_w, Sigma_y):
-    Sigma_y = validation.spd("Sigma_y", Sigma_y)
+def _check_parameters(A, B, Sigma_z, Sigma_w, Sigma_y, definite=("Sigma_z", "Sigma_w", "Sigma_y")):
+    """Shapes and finiteness; positive definiteness (in float64) of the covariances named in ``definite``."""
+    cov = lambda name, X, k: (validation.spd(name, X, k) if name in definite
+                              else validation.matrix(name, X, (k, k)))
+    Sigma_y = cov("Sigma_y", Sigma_y, None)
     n = Sigma_y.shape[0]
     B = validation.matrix("B", B, (None, n))
     m = B.shape[0]
-    return (validation.matrix("A", A, (n, m)), B, validation.spd("Sigma_z", Sigma_z, n),
-            validation.spd("Sigma_w", Sigma_w, m), Sigma_y)
+    return (validation.matrix("A", A, (n, m)), B, cov("Sigma_z", Sigma_z, n), cov("Sigma_w", Sigma_w, m), Sigma_y)
 
 
 def terms(A, B, Sigma_z, Sigma_w, Sigma_y, *, dps: int | None = None):
     """The reconstruction term (App. A.2), the KL term (App. A.1) and E||y - Ax||^2 (eq. 8).
 
     Float64 by default; with ``dps`` the same formula in mpmath at ``dps`` digits (the
-    arguments may then be ``mpmath.matrix`` objects, used at full precision).
+    arguments may then be ``mpmath.matrix`` objects, used at full precision; a covariance
+    given as one is judged positive definite by its mpmath Cholesky factor, not in float64,
+    so iterates with eigenvalues below float64's resolution can be evaluated).
     """
     raw = (A, B, Sigma_z, Sigma_w, Sigma_y)
-    args = _check_parameters(*(precision.to_np(a) if isinstance(a, mp.matrix) else a for a in raw))
+    names = ("A", "B", "Sigma_z", "Sigma_w", "Sigma_y")
+    definite = [k for k, a in zip(names, raw) if not (dps is not None and isinstance(a, mp.matrix))]
+    args = _check_parameters(*(precision.to_np(a) if isinstance(a, mp.matrix) else a for a in raw),
+                             definite=definite)
     if dps is None:
         return tuple(float(t) for t in _terms(NUMPY, *args))
     with mp.workdps(int(dps)):
@@ -129,9 +136,42 @@ def decoder_update(B, Sigma_w, Sigma_y):
     Sigma_y = validation.spd("Sigma_y", Sigma_y)
     B = validation.matrix("B", B, (None, Sigma_y.shape[0]))
     Sigma_w = validation.spd("Sigma_w", Sigma_w, B.shape[0])
-    Sw_inv = np.linalg.inv(Sigma_w)
-    Sigma_z = np.linalg.inv(np.linalg.inv(Sigma_y) + B.T @ Sw_inv @ B)
-    return Sigma_z @ B.T @ Sw_inv, (Sigma_z + Sigma_z.T) / 2
+    return _decoder(B, Sigma_w, Sigma_y)
+
+
+def _decoder(B, Sigma_w, Sigma_y):
+    """Lemma 3.1's decoder of a (batch of) encoder(s), without inverting an ill-conditioned matrix.
+
+    Inverting Sigma_w, or Sigma_y^-1 + B^T Sigma_w^-1 B, loses up to cond(Sigma_w) eps
+    relative accuracy when Sigma_w -> 0 (beta < 1), and the equivalent
+    Sigma_y - Sigma_y B^T Sigma_x^-1 B Sigma_y (eq. 21) cancels when Sigma_z << Sigma_y
+    (m = n). With Sigma_y = L L^T, W = Sigma_w^{1/2} and the SVD C = W^-1 B L = P S Q^T
+    (Q square; s_i = 0 beyond the rank), Lemma 3.1 reads
+    Sigma_z = (L Q) diag(1 / (1 + s_i^2)) (L Q)^T and A = Sigma_z B^T Sigma_w^-1 =
+    (L Q) diag(s_i / (1 + s_i^2)) P^T W^-1: sums of positive terms. On drifted encoders
+    (beta < 1, Sigma_w at its 1e-14 floor, m <= n including m = n) this agrees with Lemma 3.1
+    evaluated at 68 digits to about 1e-14 relative (Frobenius), where the inverse-based forms
+    lose up to 2e-2. A Sigma_w that is not positive definite in float64 gives NaN.
+    """
+    T = lambda X: np.swapaxes(X, -1, -2)
+    d, U = np.linalg.eigh(Sigma_y)
+    L = U * np.sqrt(d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w, V = np.linalg.eigh(Sigma_w)
+        W_inv = (V / np.sqrt(w)[..., None, :]) @ T(V)
+    C = W_inv @ B @ L
+    good = np.all(np.isfinite(C), axis=(-2, -1))
+    P = np.full(C.shape[:-1] + C.shape[-2:-1], np.nan)
+    s = np.full(C.shape[:-2] + (min(C.shape[-2:]),), np.nan)
+    QT = np.full(C.shape[:-2] + C.shape[-1:] * 2, np.nan)
+    P[good], s[good], QT[good] = np.linalg.svd(C[good])
+    k = s.shape[-1]
+    weights = np.ones(s.shape[:-1] + (L.shape[-1],))
+    weights[..., :k] = 1 / (1 + s**2)
+    F = L @ T(QT)
+    Sigma_z = (F * weights[..., None, :]) @ T(F)
+    A = (F[..., :k] * (s / (1 + s**2))[..., None, :]) @ T(P[..., :k]) @ W_inv
+    return A, (Sigma_z + T(Sigma_z)) / 2
 
 
 def encoder_update(A, Sigma_z, beta, lam=0.0):
@@ -170,15 +210,32 @@ def collapse_threshold(Sigma_y, lam) -> float:
     return float(mode_thresholds(Sigma_y, lam)[0])
 
 
-def has_stationary_point(beta, lam) -> bool:
-    """Whether Algorithm 1 has a stationary point that a generic initialisation can reach.
+def converges_to_stationary_point(beta, lam) -> bool:
+    """Whether Algorithm 1 from a generic initialisation converges to a stationary point.
 
-    False for beta < 1, and for beta = 1 with lambda > 0: the only fixed point is then the
-    trivial one, which is unstable, and the iterates drift to Sigma_w -> 0 (for beta < 1
-    the objective is unbounded below).
+    True for beta > 1 and for beta = 1 with lambda = 0. For beta < 1 (any lambda) and for
+    beta = 1 with lambda > 0 the only stationary point is the trivial one
+    (0, 0, Sigma_y, I_m) (a fixed point needs B ((beta - 1) I - 2 lambda Sigma_z) = 0 by
+    eq. (29), and that matrix is negative definite), and it is a saddle
+    (``trivial_point_index`` > 0): generic iterates leave it and drift to Sigma_w -> 0,
+    for beta < 1 while the objective falls without bound.
     """
     beta, lam = validation.positive("beta", beta), validation.nonnegative("lam", lam)
     return beta > 1 or (beta == 1 and lam == 0)
+
+
+def trivial_point_index(Sigma_y, beta, lam, m) -> int:
+    """Negative eigenvalues of the Hessian of L at the trivial stationary point (0, 0, Sigma_y, I_m).
+
+    To second order in (A, B) = epsilon (a, b) (the Sigma_z and Sigma_w blocks are positive
+    definite and decouple), L - L_0 = epsilon^2 [1/2 ||a - Sigma_y b^T||^2_N
+    + 1/2 tr(b Sigma_y ((beta - 1) I - 2 lambda Sigma_y) b^T)] with N = Sigma_y^-1 + 2 lambda I,
+    so the index is m #{i : beta < 1 + 2 lambda d_i}: m n for every beta < 1 (a saddle with
+    descent directions (Sigma_y b^T, b)), 0 (a strict local minimum) for beta > beta_c.
+    """
+    m = validation.positive_int("m", m)
+    beta = validation.positive("beta", beta)
+    return m * int(np.sum(mode_thresholds(Sigma_y, lam) > beta))
 
 
 @dataclass
@@ -202,9 +259,9 @@ def fixed_point(Sigma_y, beta, lam, m) -> FixedPoint:
     """
     Sigma_y = validation.spd("Sigma_y", Sigma_y)
     m = validation.positive_int("m", m)
-    if not has_stationary_point(beta, lam):
-        raise ValueError(f"no stationary point exists for beta={beta}, lam={lam} "
-                         "(beta < 1, or beta = 1 with lam > 0)")
+    if not converges_to_stationary_point(beta, lam):
+        raise ValueError(f"for beta={beta}, lam={lam} (beta < 1, or beta = 1 with lam > 0) the only "
+                         "stationary point is the trivial saddle (0, 0, Sigma_y, I)")
     if beta == 1:
         raise ValueError("at beta = 1, lam = 0 the stationary points form a continuum; "
                          "run `alternating` from an initialisation instead")
@@ -388,11 +445,7 @@ def alternating(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None,
     Sigma_w = (Sigma_w + np.swapaxes(Sigma_w, 1, 2)) / 2
     G = G @ np.swapaxes(V, 1, 2)                                     # back to y coordinates
     B = Sigma_w @ G
-    # decoder from the final encoder: Sigma_z = (Sigma_y^-1 + G^T Sigma_w G)^-1, A = Sigma_z G^T
-    # (Lemma 3.1 with G = Sigma_w^-1 B); a sum of SPD terms, accurate even as Sigma_w -> 0
-    Sigma_z = _solve(Sigma_y_inv + np.swapaxes(G, 1, 2) @ Sigma_w @ G, np.broadcast_to(np.eye(n), (trials, n, n)))
-    Sigma_z = (Sigma_z + np.swapaxes(Sigma_z, 1, 2)) / 2
-    A = Sigma_z @ np.swapaxes(G, 1, 2)
+    A, Sigma_z = _decoder(B, Sigma_w, Sigma_y)                     # the exact decoder of (B, Sigma_w)
     regular &= np.all(np.isfinite(Sigma_z), axis=(1, 2)) & np.all(np.isfinite(A), axis=(1, 2))
     return AlternatingResult(A, B, Sigma_z, Sigma_w, converged, printed_stop, stationary, regular,
                              iterations, np.array(history), B0, Sigma_w0)
@@ -616,10 +669,10 @@ def phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, *, m, trials=100, see
                   max_iter=50_000, drift_max_iter=2_000, progress=False) -> list[dict]:
     """Algorithm 1 over a (beta, lambda) grid with the metrics of Fig. 2-3 of [mi_collapse].
 
-    Every cell starts from the same ``trials`` random initialisations. Cells where no
-    stationary point exists (beta < 1, or beta = 1 with lambda > 0; see
-    ``has_stationary_point``) only drift towards Sigma_w -> 0, so they run at most
-    ``drift_max_iter`` iterations and are reported with ``stationary`` = 0.
+    Every cell starts from the same ``trials`` random initialisations. In cells where the
+    only stationary point is the trivial saddle (beta < 1, or beta = 1 with lambda > 0; see
+    ``converges_to_stationary_point``) the iterates only drift towards Sigma_w -> 0, so they
+    run at most ``drift_max_iter`` iterations and are reported with ``stationary`` = 0.
 
     Returns one dict per cell: beta, lam, beta_c, the mean and standard deviation of each
     of PHASE_METRICS (reconstruction = E||y - A x||^2 of eq. 8, SAP eq. 10, MIG eq. 11,
@@ -634,7 +687,7 @@ def phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, *, m, trials=100, see
     cells = [(float(b), float(l)) for l in lambdas for b in betas]
     rows = []
     for beta, lam in tqdm(cells, disable=not progress, desc="phase diagram", unit="cell"):
-        budget = max_iter if has_stationary_point(beta, lam) else min(max_iter, drift_max_iter)
+        budget = max_iter if converges_to_stationary_point(beta, lam) else min(max_iter, drift_max_iter)
         r = alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, tol=tol, max_iter=budget)
         Sigma_x, Sigma_xv = latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
         S = squared_correlations(Sigma_x, Sigma_xv, Sigma_v)

@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 from derivations import linear_gaussian_vae as d
-from derivations.matrix_calculus import GENERAL, SPD, prove_identity, prove_identity_symbolic, to_numpy
+from derivations.matrix_calculus import (GENERAL, SPD, evaluate, prove_identity, prove_identity_symbolic,
+                                        random_rational, to_numpy)
 from numerics import linear_gaussian_vae as lgv
 from numerics.reference import finite_differences
 from property_tests.strategies import spd_from
@@ -27,7 +28,7 @@ def numeric_point(n, m, seed):
 
 
 @pytest.mark.claim("mi_collapse.eq_6", "mi_collapse.eq_8", "mi_collapse.appendix_a_1",
-                   "mi_collapse.appendix_a_2", "mi_collapse.appendix_a_3")
+                   "mi_collapse.appendix_a_2", "mi_collapse.appendix_a_3", "mi_collapse.eq_6_traces")
 def test_derived_objective_equals_printed_eq_6_and_8(evidence):
     """The objective derived from the Gaussian definitions is eq. (6) + lambda eq. (8)."""
     points = prove_identity(d.objective(), d.printed_eq_6() + d.lam * d.printed_eq_8(), KINDS, SIZES,
@@ -36,7 +37,37 @@ def test_derived_objective_equals_printed_eq_6_and_8(evidence):
     for seed in range(3):
         p = numeric_point(4, 3, seed)
         assert np.isclose(f(*p.values(), 2.5, 0.7), lgv.objective(**p, beta=2.5, lam=0.7), rtol=1e-12)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
+
+
+@pytest.mark.claim("mi_collapse.eq_6_traces")
+def test_eq_6_traces_hold_conformable_products_of_two_sizes(evidence):
+    """At explicit rational matrices with n = 3, m = 2 every product inside the traces of eq. (6),
+    of eq. (8) and of App. A.2's last line evaluates (a non-conformable product would raise), but
+    the summands of eq. (6)'s first trace are 2 x 2, 3 x 3, 3 x 3, 2 x 2 (likewise App. A.2's):
+    their printed sum raises. At m = n it exists, and its trace is the sum of the summands' traces,
+    the reading that equals the derived objective (test_derived_objective_equals_printed_eq_6_and_8)."""
+    rng = random.Random(1)
+    Sigma_x = d.B * d.Sigma_y * d.B.T + d.Sigma_w
+    a2_terms = [d.A.T * d.Sigma_z.I * d.A * Sigma_x, -d.A.T * d.Sigma_z.I * d.Sigma_y * d.B.T,
+                -d.Sigma_z.I * d.A * d.B * d.Sigma_y, d.Sigma_z.I * d.Sigma_y]          # App. A.2, last line
+    kl_terms = [d.B * d.Sigma_y * d.B.T, d.Sigma_w]                                    # eq. (6), KL trace
+    l2_terms = [(d.I_n - d.A * d.B) * d.Sigma_y * (d.I_n - d.A * d.B).T, d.A * d.Sigma_w * d.A.T]   # eq. (8)
+    for dims, mixed in (({d.n: 3, d.m: 2}, True), ({d.n: 2, d.m: 2}, False)):
+        values = {X.name: random_rational(*(int(k.xreplace(dims)) for k in X.shape), kind, rng)
+                  for X, kind in KINDS.items()}
+        for terms in (d.printed_eq_6_trace_terms(), a2_terms, kl_terms, l2_terms):
+            shapes = [evaluate(t, dims, values).shape for t in terms]
+            if terms in (kl_terms, l2_terms) or not mixed:
+                assert len(set(shapes)) == 1
+                together = evaluate(sp.Trace(sp.MatAdd(*terms)), dims, values)
+                assert sp.simplify(together - sum(evaluate(sp.Trace(t), dims, values) for t in terms)) == 0
+            else:
+                assert shapes in ([(2, 2), (3, 3), (3, 3), (2, 2)], [(2, 2), (2, 2), (3, 3), (3, 3)])
+                with pytest.raises(sp.ShapeError):
+                    evaluate(sp.MatAdd(*terms), dims, values)
+    evidence.exact("shapes and traces of explicit rational matrices")
 
 
 @pytest.mark.claim("mi_collapse.eq_16", "mi_collapse.eq_23")
@@ -44,6 +75,7 @@ def test_derived_gradients_equal_printed_and_finite_differences(evidence):
     """Term-by-term gradients equal eq. (23a-d) exactly and match central differences."""
     g, printed = d.gradients(), d.printed_gradients()
     points = sum(prove_identity(g[k], printed[k], KINDS, SIZES[:4], scalars=SCALARS) for k in g)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     dims = {d.n: 3, d.m: 2}
     args = [*d.MATRICES, d.beta, d.lam]
     f = to_numpy(d.objective(), args, dims)
@@ -73,6 +105,7 @@ def test_solved_stationary_points_equal_the_lemmas(evidence):
     points += prove_identity(sol["Sigma_w"], printed["Sigma_w"], KINDS, SIZES, scalars=SCALARS)
     prove_identity_symbolic(sol["B"].xreplace({d.lam: 0}), printed["B"].xreplace({d.lam: 0}), KINDS,
                             {d.n: 2, d.m: 1})
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
 
 
@@ -84,13 +117,14 @@ def test_woodbury_and_push_through_identities(identity, evidence):
     points = prove_identity(lhs, rhs, KINDS, SIZES, trials=3)
     for dims in ({d.n: 2, d.m: 2}, {d.n: 2, d.m: 1}):
         prove_identity_symbolic(lhs, rhs, KINDS, dims)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     with pytest.raises(AssertionError):      # the prover can fail: a wrong sign is caught
         prove_identity(lhs, 2 * rhs - lhs + sp.Identity(d.n) * 0 + (rhs - lhs) * 0 + rhs * sp.Rational(1, 3),
                        KINDS, SIZES[1:2])
     evidence("exact rational evaluations", points)
 
 
-@pytest.mark.claim("mi_collapse.eq_26", "mi_collapse.eq_29", "mi_collapse.eq_30")
+@pytest.mark.claim("mi_collapse.eq_26", "mi_collapse.eq_29", "mi_collapse.eq_30", "mi_collapse.eq_26_row_space")
 def test_encoder_recursions_derived(evidence):
     """One step gives eq. (29) (with M = beta^-1 (Sigma_z^-1 + 2 lambda I)); the induction step
     reproduces eq. (30) at t + 1 (eq. 26 at lambda = 0)."""
@@ -103,6 +137,7 @@ def test_encoder_recursions_derived(evidence):
     eq29 = Sw1 * Sw0.I * B0 * (sp.Identity(d.n) + 2 * d.lam * Sz0) / d.beta
     kinds = {B0: GENERAL, Sw0: SPD, Sw1: SPD, Sz0: SPD}
     points = prove_identity(step, eq29, kinds, SIZES, scalars=SCALARS)
+    evidence.exact("symbolic induction step, and one step by exact rational evaluation (Schwartz-Zippel)")
     evidence("exact rational evaluations", points)
 
 
@@ -115,6 +150,7 @@ def test_linearisation_at_the_trivial_fixed_point(evidence):
     expected = B1 * (sp.Identity(d.n) + 2 * d.lam * d.Sigma_y) / d.beta
     points = prove_identity(dB, expected, {B1: GENERAL, d.Sigma_y: SPD}, SIZES, scalars=SCALARS)
     assert dW == sp.ZeroMatrix(d.m, d.m)
+    evidence.exact("exact rational evaluation at random rational matrices of several sizes (Schwartz-Zippel)")
     beta_c = d.collapse_threshold()
     rng = random.Random(0)
     for seed in range(5):
@@ -130,6 +166,11 @@ def test_solved_mode_fixed_point_matches_numerics(evidence):
     numerics build, and I(x; y) = 1/2 log(2 lambda d / (beta - 1))."""
     sol, info, dsym = d.mode_fixed_point()
     a, b, s, z = sp.symbols("a b s z", positive=True)
+    c = (d.beta - 1) / (2 * d.lam)
+    for derived, closed in ((sol[z], c), (sol[s], c / dsym), (sol[b] ** 2, (dsym - c) / dsym ** 2),
+                            (info, sp.log(2 * d.lam * dsym / (d.beta - 1)) / 2)):
+        assert sp.simplify(sp.expand_log(derived - closed, force=True)) == 0
+    evidence.exact("sympy's solution against the closed form, symbolically in d, beta, lambda")
     Sigma_y = np.diag([3.0, 1.5, 0.4])
     beta, lam = 2.0, 1.0
     fp = lgv.fixed_point(Sigma_y, beta, lam, m=3)

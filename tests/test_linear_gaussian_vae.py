@@ -50,8 +50,8 @@ def test_alternating_checks_its_initialisation():
         lgv.alternating(np.eye(n), 2.0, m=m, tol=0.0)
 
 
-def test_fixed_point_refuses_regimes_without_one():
-    with pytest.raises(ValueError, match="no stationary point"):
+def test_fixed_point_refuses_regimes_without_an_attracting_one():
+    with pytest.raises(ValueError, match="only stationary point is the trivial saddle"):
         lgv.fixed_point(np.eye(n), 0.5, 1.0, m)
     with pytest.raises(ValueError, match="continuum"):
         lgv.fixed_point(np.eye(n), 1.0, 0.0, m)
@@ -76,7 +76,7 @@ def test_near_singular_data_and_huge_beta_never_give_silent_nan(log10_cond, beta
     for field in ("A", "B", "Sigma_z", "Sigma_w"):
         assert np.all(np.isfinite(getattr(r, field))), field
     assert np.all(r.regular | ~r.stationary)
-    if lgv.has_stationary_point(beta, lam):
+    if lgv.converges_to_stationary_point(beta, lam):
         assert r.stationary.all() and r.converged.all()
     else:
         assert not r.stationary.any()
@@ -91,3 +91,41 @@ def test_phase_command_writes_csv_and_figures(tmp_path):
     assert len(text) == 1 + 8 and text[0].startswith("beta,lam,beta_c,reconstruction")
     for name in ("fig2_beta_vae.png", "fig3_lambda_beta_vae.png", "settings.json"):
         assert (tmp_path / name).stat().st_size > 1000 or name == "settings.json"
+
+
+def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
+    """Every column of ``phase_diagram`` against ``alternating`` run directly and each metric
+    computed again from its output by another call (||B||_2 as the largest singular value,
+    E||y - Ax||^2 from ``terms``); on the Fig. 3 model at (beta, lambda) = (4, 4), where the
+    Frobenius norm of B would read 1.70 instead of ||B||_2 = 0.79."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    betas, lambdas, trials = [0.5, 1.0, 4.0, 64.0], [0.0, 4.0], 4
+    rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, m=10, trials=trials, seed=3,
+                             drift_max_iter=300)
+    assert [(r["beta"], r["lam"]) for r in rows] == [(b, l) for l in lambdas for b in betas]
+    B0, Sigma_w0 = lgv.random_initialisation(10, 50, trials, np.random.default_rng(3))
+    for row in rows:
+        beta, lam = row["beta"], row["lam"]
+        cap = 50_000 if lgv.converges_to_stationary_point(beta, lam) else 300
+        r = lgv.alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, max_iter=cap)
+        Sigma_x, Sigma_xv = lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
+        S = lgv.squared_correlations(Sigma_x, Sigma_xv, Sigma_v)
+        direct = {
+            "reconstruction": [lgv.terms(A, B, Sz, Sw, Sigma_y)[2]
+                               for A, B, Sz, Sw in zip(r.A, r.B, r.Sigma_z, r.Sigma_w)],
+            "sap": lgv.sap(S), "mig": lgv.mig(S, Sigma_v), "lim": lgv.lim(Sigma_x, Sigma_xv, Sigma_v),
+            "spectral_norm_B": [np.linalg.svd(B, compute_uv=False)[0] for B in r.B],
+            "information": lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y),
+        }
+        assert set(row) == {"beta", "lam", "beta_c", "converged", "stationary", "regular", "iterations",
+                            *direct, *(k + "_sd" for k in direct)}
+        for key, values in direct.items():
+            assert row[key] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-12), key
+            assert row[key + "_sd"] == pytest.approx(np.std(values), rel=1e-6, abs=1e-12), key
+        assert row["beta_c"] == pytest.approx(1 + 2 * lam * np.linalg.eigvalsh(Sigma_y)[-1], rel=1e-12)
+        for key in ("converged", "stationary", "regular"):
+            assert row[key] == np.mean(getattr(r, key)), key
+        assert row["iterations"] == np.median(r.iterations)
+        if (beta, lam) == (4.0, 4.0):
+            assert row["spectral_norm_B"] == pytest.approx(0.79, abs=0.005)
+            assert np.mean([np.linalg.norm(B) for B in r.B]) == pytest.approx(1.70, abs=0.005)

@@ -3,7 +3,8 @@
 Writes ``phase_linear_gaussian_vae.csv`` (one row per (beta, lambda) cell),
 ``fig2_beta_vae.png`` (the lambda = 0 row against beta) and ``fig3_lambda_beta_vae.png``
 (heatmaps over (beta, lambda)), each with beta_c = 1 + 2 lambda ||Sigma_y||_2 overlaid and
-the cells without a stationary point hatched.
+the cells where Algorithm 1 only drifts (the only stationary point is the trivial saddle)
+hatched.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed of Gamma and of the initialisations")
     parser.add_argument("--max-iter", type=int, default=50_000, help="iteration cap per cell")
     parser.add_argument("--drift-max-iter", type=int, default=2_000,
-                        help="iteration cap for cells with no stationary point (beta <= 1 < 1 + lambda)")
+                        help="iteration cap for cells that only drift (beta < 1, or beta = 1 with lambda > 0: "
+                             "the only stationary point is the trivial saddle)")
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "linear_gaussian_vae",
                         help="output folder (default results/linear_gaussian_vae)")
 
@@ -93,7 +95,7 @@ def plot_fig2(rows, path: Path):
         drift = beta[[r["stationary"] < 1 for r in row0]]
         if drift.size:
             ax.axvspan(beta.min() / 1.2, drift.max() * 1.1, color="0.85", zorder=0,
-                       label="no stationary point")
+                       label="drift: only the trivial saddle")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("β")
         ax.set_title(label)
@@ -129,7 +131,7 @@ def plot_fig3(rows, path: Path):
         ax.set_xlabel("β")
         ax.set_ylabel("λ")
         ax.set_title(label)
-    fig.suptitle("Fig. 3 (paper 000): λβ-VAE; red: exact β_c = 1 + 2λ||Σ_y||₂; hatched: no stationary point")
+    fig.suptitle("Fig. 3 (paper 000): λβ-VAE; red: exact β_c = 1 + 2λ||Σ_y||₂; hatched: drift, only the trivial saddle")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
