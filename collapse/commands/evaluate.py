@@ -1,7 +1,9 @@
 """``collapse evaluate CHECKPOINT``: every metric of a trained VAE (MIG, SAP, DCI, AU, KL, capacities, reconstruction)."""
 import json
-import sys
 from pathlib import Path
+
+from collapse.cli import UserError, checked, writable_file
+from numerics import validation
 
 HELP = "evaluate a checkpoint of `collapse train`: MIG, SAP, DCI, active units, KL, capacities, reconstruction"
 
@@ -37,16 +39,22 @@ def run(args) -> int:
     import torch
 
     from deep.evaluate import evaluate_checkpoint
+    from deep.train import CHECKPOINT, load_checkpoint, resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    checked("--threads", validation.positive_int, args.threads)
+    checked("--samples", validation.positive_int, args.samples, minimum=4)
+    checked("--dci-estimators", validation.positive_int, args.dci_estimators)
+    checked("--seed", validation.positive_int, args.seed, minimum=0)
+    device = resolve_device(args.device)
+    path = args.checkpoint / CHECKPOINT if args.checkpoint.is_dir() else args.checkpoint
+    load_checkpoint(path, device, fallback=False)  # a damaged or missing file is refused in one line
+    out = writable_file(args.output or path.with_name("evaluation.json"), "--output")
+    torch.set_num_threads(args.threads)
     try:
         metrics = evaluate_checkpoint(args.checkpoint, device=args.device, samples=args.samples, seed=args.seed,
                                       dci=not args.no_dci, dci_estimators=args.dci_estimators)
     except ValueError as err:
-        print(f"collapse evaluate: error: {err}", file=sys.stderr)
-        return 2
-    out = args.output or Path(metrics["checkpoint"]).with_name("evaluation.json")
+        raise UserError(str(err)) from None
     out.write_text(json.dumps(metrics, indent=1))
     print(summary(metrics))
     print(f"wrote {out}")
