@@ -20,7 +20,7 @@ import warnings
 
 from collapse import commands
 from numerics import validation
-from deep.config import UserError, one_line_warnings, writable_dir, writable_file
+from deep.config import UserError, checked, one_line_warnings, writable_dir, writable_file
 
 __all__ = ["UserError", "Renamed", "add_plugins", "build_parser", "checked", "count", "main", "writable_dir",
            "writable_file"]
@@ -62,16 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     add_plugins(parser, commands, dest="command", metavar="COMMAND")
     return parser
-
-
-def checked(name: str, function, *args, **kwargs):
-    """``function(name, *args, **kwargs)`` (a check of ``numerics.validation``) with its ValueError as a UserError."""
-    try:
-        return function(name, *args, **kwargs)
-    except UserError:
-        raise
-    except ValueError as err:
-        raise UserError(str(err)) from None
 
 
 def count(name: str, value, minimum: int = 1, maximum: int = 10**7) -> int:

@@ -111,6 +111,16 @@ def writable_file(path, name: str) -> Path:
     return path
 
 
+def checked(name: str, function: Callable, *args, **kwargs):
+    """``function(name, *args, **kwargs)`` (a check of ``numerics.validation``) with its ValueError as a UserError."""
+    try:
+        return function(name, *args, **kwargs)
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
 def check(function: Callable) -> dict:
     """Field metadata that range-checks the value with ``function(name, value)`` (e.g. ``validation.positive``).
 

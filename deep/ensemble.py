@@ -1,11 +1,11 @@
 """Many VAEs trained side by side in one process: a grid of runs as one stacked, vmapped model.
 
 N runs that share the data, the architecture, the batch size, the learning rate and the
-number of steps, but each with its own seed and objective (beta, lam and N1 of the
+number of steps, but each with its own seed and objective (beta, l2_weight and N1 of the
 lambda-beta-VAE, the lambda schedule, KL warm-up), are trained as one:
 :func:`torch.func.stack_module_state` stacks their parameters along a new leading axis,
 ``vmap(functional_call)`` evaluates every model on its own batch with
-:func:`deep.objectives.loss_terms` (beta, lam and the exponents enter as per-model
+:func:`deep.objectives.loss_terms` (beta, l2_weight and the exponents enter as per-model
 tensors), and one Adam over the stacked tensors updates them all (Adam acts element by
 element, so it is N independent Adams). Member k sees exactly the batches and the
 noise that :func:`deep.train.fit` gives a run with its seed, so a member trained side by

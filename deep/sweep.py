@@ -359,7 +359,7 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
     Returns
     -------
     dict
-        Metrics by run name. Raises RuntimeError naming the runs that failed (their
+        Metrics by run name. Raises RunsFailed (a UserError) naming the runs that failed (their
         error messages included), after every other run has been trained.
     """
     try:
@@ -448,7 +448,7 @@ def table(rows: list[dict]) -> str:
 def grid_means(rows: list[dict], x: str, y: str | None, key: str):
     """(x values, y values, mean of ``key`` over the other axes (seeds), standard error), as arrays.
 
-    Rows without the axes (first-phase runs of a two-phase sweep have no lam) are left out.
+    Rows without the axes (first-phase runs of a two-phase sweep have no l2_weight) are left out.
     """
     rows = [row for row in rows if x in row and (y is None or y in row)]
     xs = sorted({row[x] for row in rows}, key=float if all(isinstance(r[x], (int, float)) for r in rows) else str)

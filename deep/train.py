@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -206,24 +207,31 @@ def _resume_state(run_dir: Path, device) -> dict | None:
 
 # ---------------------------------------------------------------- one writer per run directory
 
-_HELD: dict[str, list] = {}  # resolved run directory -> [open lock file, depth]
+_HELD: dict[str, list] = {}  # resolved run directory -> [open lock file, depth, holding thread]
+_HELD_GUARD = threading.Lock()
 
 
 @contextlib.contextmanager
 def run_lock(run_dir):
-    """Hold ``run_dir``'s lock (made if needed): a second process writing it gets a UserError.
+    """Hold ``run_dir``'s lock (made if needed): a second process or thread writing it gets a UserError.
 
     The lock is an advisory ``flock`` on ``run_dir/.lock``, released by the system when the
-    holder dies, so a killed run never leaves a stale lock. Re-entrant within a process.
+    holder dies, so a killed run never leaves a stale lock. Re-entrant within a thread.
     """
     run_dir = Path(run_dir)
-    key = str(run_dir.resolve())
-    if key in _HELD:
-        _HELD[key][1] += 1
+    key, me = str(run_dir.resolve()), threading.get_ident()
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None and held[2] != me:
+            raise UserError(f"{run_dir} is being written by another thread of this process; wait for it to finish")
+        if held is not None:
+            held[1] += 1
+    if held is not None:
         try:
             yield
         finally:
-            _HELD[key][1] -= 1
+            with _HELD_GUARD:
+                held[1] -= 1
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     handle = open(run_dir / LOCK, "a+")
@@ -240,14 +248,14 @@ def run_lock(run_dir):
     handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
-    _HELD[key] = [handle, 1]
+    with _HELD_GUARD:
+        _HELD[key] = [handle, 1, me]
     try:
         yield
     finally:
-        _HELD[key][1] -= 1
-        if _HELD[key][1] == 0:
+        with _HELD_GUARD:
             del _HELD[key]
-            handle.close()  # releases the flock
+        handle.close()  # releases the flock
 
 
 # ---------------------------------------------------------------- logs

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -154,8 +155,23 @@ def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
         holder.kill()
         holder.wait()
     fit_config(tmp_path)  # the lock dies with its process
-    with run_lock(tmp_path), run_lock(tmp_path):  # re-entrant within one process
+    with run_lock(tmp_path), run_lock(tmp_path):  # re-entrant within one thread
         pass
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with run_lock(tmp_path):
+            held.set()
+            release.wait(60)
+    other = threading.Thread(target=hold)
+    other.start()
+    try:
+        held.wait(60)
+        with pytest.raises(UserError, match="being written by another thread of this process"):
+            fit_config(tmp_path, steps=12)
+    finally:
+        release.set()
+        other.join()
 
 
 def _children(pid: int) -> list[int]:

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from collapse.cli import UserError, checked, writable_file
+from collapse.cli import UserError, checked, count, writable_file
 from numerics import validation
 
 HELP = "evaluate a checkpoint of `collapse train`: MIG, SAP, DCI, active units, KL, capacities, reconstruction"
@@ -41,7 +41,7 @@ def run(args) -> int:
     from deep.evaluate import evaluate_checkpoint
     from deep.train import CHECKPOINT, load_checkpoint, resolve_device
 
-    checked("--threads", validation.positive_int, args.threads)
+    count("--threads", args.threads, maximum=1024)
     checked("--samples", validation.positive_int, args.samples, minimum=4)
     checked("--dci-estimators", validation.positive_int, args.dci_estimators)
     checked("--seed", validation.positive_int, args.seed, minimum=0)

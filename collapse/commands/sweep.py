@@ -8,7 +8,7 @@ imported only when the command runs.
 """
 from pathlib import Path
 
-from collapse.cli import checked, writable_dir
+from collapse.cli import checked, count, writable_dir
 from numerics import validation
 
 HELP = "train a grid of runs from a TOML/JSON sweep config on a process pool or a Dask cluster; summary table and heatmaps"
@@ -41,8 +41,9 @@ def run(args) -> int:
         for r in runs:
             print(f"{'done' if sweep.finished(r, root) else 'todo'}  {r.name}")
         return 0
-    checked("--pack", validation.positive_int, args.pack)
-    checked("--threads", validation.positive_int, args.threads)
+    count("--workers", args.workers, 0, maximum=1024)
+    count("--pack", args.pack, maximum=4096)
+    count("--threads", args.threads, maximum=1024)
     if args.gpus_per_task is not None:
         checked("--gpus-per-task", validation.positive, args.gpus_per_task)
     if args.device != "auto":

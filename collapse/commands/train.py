@@ -6,7 +6,7 @@ the command runs, so ``collapse verify`` and the other commands never load it.
 """
 from pathlib import Path
 
-from collapse.cli import Renamed, UserError, checked, writable_dir
+from collapse.cli import Renamed, UserError, checked, count, writable_dir
 from numerics import validation
 
 HELP = "train a VAE (objective beta, lambda-beta or lambda) with checkpoints, JSONL logs and final metrics"
@@ -129,7 +129,7 @@ def run(args) -> int:
     from collapse.commands.evaluate import summary
     from deep.train import resolve_device, train
 
-    checked("--threads", validation.positive_int, args.threads)
+    count("--threads", args.threads, maximum=1024)
     if args.workers is not None:
         checked("--workers", validation.positive_int, args.workers, minimum=0)
     device = resolve_device(args.device)

@@ -163,12 +163,13 @@ def settings(args):
     """The problem and grids of the arguments, every argument checked before any work (UserError)."""
     try:
         R, M = problem(args)
-        eta_enc = validation.positive("--eta-enc", args.eta_enc)
-        eta_dec = validation.positive("--eta-dec", args.eta_dec)
+        eta_enc = float(validation.array_in("--eta-enc", args.eta_enc, 1e-100, 1e100, closed="both"))
+        eta_dec = float(validation.array_in("--eta-dec", args.eta_dec, 1e-100, 1e100, closed="both"))
         zeta = llm.spectrum(R @ R.T, M).zeta
         d1 = count("--d1", args.d1 if args.d1 is not None else zeta.size, maximum=2000)
-        thr_all = np.concatenate([llm.beta_thresholds(zeta, d1, eta_dec=eta_dec),
-                                  llm.beta_thresholds(zeta, d1, eta_dec=None, d2=M.shape[0])])
+        with np.errstate(over="ignore", divide="ignore"):  # overflow is refused just below
+            thr_all = np.concatenate([llm.beta_thresholds(zeta, d1, eta_dec=eta_dec),
+                                      llm.beta_thresholds(zeta, d1, eta_dec=None, d2=M.shape[0])])
         if not np.all(np.isfinite(thr_all)):
             raise UserError("--zeta and --eta-dec put the collapse thresholds (zeta_i^2 / eta_dec^2) beyond the "
                             "float range; keep zeta_i / eta_dec below 1e100")

@@ -82,6 +82,7 @@ import numpy as np
 
 from deep import provenance
 from deep import results as stored_results
+from deep.config import checked, writable_dir
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
@@ -567,7 +568,8 @@ def run(args) -> int:
     base = Path("runs") / (NAME + ("-smoke" if args.smoke else ""))
     output_dir = args.output_dir or (base if args.smoke else stored_results.path(NAME))
     work_dir = args.work_dir or base / "networks"
-    workers = validation.positive_int("workers", args.workers)
+    workers = checked("--workers", validation.positive_int, args.workers)
+    writable_dir(output_dir, "--output-dir"), writable_dir(work_dir, "--work-dir")
     for setting in SETTINGS if args.setting == "all" else (args.setting,):
         result = experiment(config(setting, args.smoke), output_dir, work_dir, workers=workers,
                             progress=not args.no_progress, scale="smoke: pipeline check only" if args.smoke else SCALE)
