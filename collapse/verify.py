@@ -244,6 +244,10 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
         report = json.loads(report_path.read_text())
     if keyword:  # a keyword selects checks, so only the claims it touched are judged
         touched = {c for t in report["tests"] for c in t["claims"]}
+        if not touched:
+            from collapse.cli import UserError
+
+            raise UserError(f"-k {keyword!r} selects no claim check (pytest exit status {status})")
         claims = {k: c for k, c in claims.items() if k in touched}
     rows = build_rows(claims, report)
     print(to_text(rows), file=out)

@@ -1,9 +1,13 @@
 """VAEs trained on data with known generative factors (PyTorch; nothing outside deep/ imports torch).
 
+config      strict frozen configurations from mappings (unknown keys name the closest ones), UserError
 data        procedural dSprites and Shapes3D, the real .npz/.h5 files, digits; the batch stream
 models      the conv encoder/decoder of Table 1 of [mi_collapse], an MLP, Bernoulli/Gaussian likelihoods
 objectives  beta-VAE, lambda-beta-VAE and lambda-VAE as parameters of one loss
-train       the one training loop (checkpoints that resume exactly, JSONL logs, CPU or CUDA)
+train       the one training loop (verified checkpoints that resume exactly, divergence stops, a lock
+            per run folder, JSONL logs, CPU or CUDA); RunConfig
+sweep       grids of runs through a concurrent.futures executor (process pool or Dask)
+ensemble    runs trained side by side as one stacked model
 metrics     MIG, SAP, DCI, active units, SNR and decoder capacity
 evaluate    every metric of a trained model or a checkpoint
 gpu_report  a short CUDA run of each objective -> results/deep_gpu.json

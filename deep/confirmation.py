@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deep import results
+from deep.config import UserError, writable_dir
 
 RESULT = "result.json"
 
@@ -42,11 +43,26 @@ def add_arguments(parser, name: str) -> None:
 
 
 def setup(args, name: str, default: dict, smoke: dict) -> tuple[Path, Path, dict]:
-    """(output directory, work directory, a copy of the configuration) of an experiment's arguments."""
+    """(output directory, work directory, a copy of the configuration) of an experiment's arguments.
+
+    Every common option is checked here, before any work (UserError naming it).
+    """
     base = Path("runs") / (name + ("-smoke" if args.smoke else ""))
-    output = Path(args.output_dir or (base if args.smoke else results.path(name)))
+    output = writable_dir(args.output_dir or (base if args.smoke else results.path(name)), "--output-dir")
+    work = writable_dir(args.work_dir or base, "--work-dir")
+    for option, value, minimum in (("--workers", args.workers, 0), ("--pack", args.pack, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise UserError(f"{option} must be an integer >= {minimum}; got {value!r}")
+    if args.gpus_per_task is not None and not (math.isfinite(args.gpus_per_task) and args.gpus_per_task > 0):
+        raise UserError(f"--gpus-per-task must be a finite number > 0; got {args.gpus_per_task!r}")
+    if args.gpus_per_task is not None and args.scheduler is None:
+        raise UserError("--gpus-per-task needs a Dask scheduler (--scheduler ADDRESS)")
+    if args.device != "auto":
+        from deep.train import resolve_device
+
+        resolve_device(args.device)
     output.mkdir(parents=True, exist_ok=True)
-    return output, Path(args.work_dir or base), copy.deepcopy(smoke if args.smoke else default)
+    return output, work, copy.deepcopy(smoke if args.smoke else default)
 
 
 def train(runs, args, work_dir) -> dict:
@@ -101,16 +117,20 @@ def store(args, output: Path, result: dict, scale: str) -> Path:
 
     provenance = record(seeds=result["config"]["seeds"], device=device_name(args.device),
                         scale="smoke: pipeline check only" if args.smoke else scale)
-    return write_json(Path(output) / RESULT, {**result, "provenance": provenance})
+    return write_json(writable_dir(output, "--output-dir") / RESULT, {**result, "provenance": provenance})
 
 
 def load(name: str, default_config: dict) -> dict:
     """The stored result of experiment ``name``; ValueError when it was made with another configuration."""
     path = results.path(name) / RESULT
     if not path.is_file():
-        raise ValueError(f"no stored result {path}: run `collapse experiment {name.replace('_', '-')}`")
-    result = json.loads(path.read_text())
-    if result.get("config") != json.loads(json.dumps(default_config)):
-        raise ValueError(f"{path} is stale: its configuration differs from the command's default; run "
+        raise UserError(f"no stored result {path}: run `collapse experiment {name.replace('_', '-')}`")
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} cannot be read ({err}): restore it with git or run "
+                        f"`collapse experiment {name.replace('_', '-')}` again") from None
+    if not isinstance(result, dict) or result.get("config") != json.loads(json.dumps(default_config)):
+        raise UserError(f"{path} is stale: its configuration differs from the command's default; run "
                          f"`collapse experiment {name.replace('_', '-')}` again")
     return result

@@ -42,12 +42,15 @@ References
 """
 from __future__ import annotations
 
+from dataclasses import field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from matplotlib.colors import hsv_to_rgb
 
+from deep.config import UserError, as_dict, check, from_signature, strict_choice
 from numerics import validation
 
 SIZE = 64
@@ -296,16 +299,21 @@ class DSpritesNpz(TableData):
     def __init__(self, path):
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"path must be an existing dSprites .npz file; {path} does not exist")
-        with np.load(path, allow_pickle=False) as f:
-            missing = {"imgs", "latents_classes", "latents_values"} - set(f.files)
-            if missing:
-                raise ValueError(f"{path} is not a dSprites .npz: missing {sorted(missing)}")
-            self._imgs = f["imgs"]
-            self._classes = f["latents_classes"][:, 1:].astype(np.int64)
-            self._values = f["latents_values"][:, 1:].astype(np.float64)
+            raise UserError(f"path must be an existing dSprites .npz file; {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                missing = {"imgs", "latents_classes", "latents_values"} - set(f.files)
+                if missing:
+                    raise UserError(f"{path} is not a dSprites .npz: missing {sorted(missing)}")
+                self._imgs = f["imgs"]
+                self._classes = f["latents_classes"][:, 1:].astype(np.int64)
+                self._values = f["latents_values"][:, 1:].astype(np.float64)
+        except UserError:
+            raise
+        except Exception as err:  # noqa: BLE001 - numpy/zipfile raise many types for a damaged file
+            raise UserError(f"{path} is not a readable dSprites .npz ({type(err).__name__}: {err})") from None
         if self._imgs.shape[1:] != (SIZE, SIZE) or self._classes.shape != (len(self._imgs), 5):
-            raise ValueError(f"{path}: imgs must be (N, 64, 64) and latents (N, 6); got "
+            raise UserError(f"{path}: imgs must be (N, 64, 64) and latents (N, 6); got "
                              f"{self._imgs.shape} and {self._classes.shape[0]} x {self._classes.shape[1] + 1}")
 
     def observations(self, index) -> np.ndarray:
@@ -329,15 +337,20 @@ class Shapes3DH5(TableData):
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise ValueError(f"path must be an existing Shapes3D .h5 file; {self.path} does not exist")
-        with h5py.File(self.path, "r") as f:
-            missing = {"images", "labels"} - set(f.keys())
-            if missing:
-                raise ValueError(f"{self.path} is not a Shapes3D .h5: missing {sorted(missing)}")
-            self._values = f["labels"][()].astype(np.float64)
-            n_images = f["images"].shape
+            raise UserError(f"path must be an existing Shapes3D .h5 file; {self.path} does not exist")
+        try:
+            with h5py.File(self.path, "r") as f:
+                missing = {"images", "labels"} - set(f.keys())
+                if missing:
+                    raise UserError(f"{self.path} is not a Shapes3D .h5: missing {sorted(missing)}")
+                self._values = f["labels"][()].astype(np.float64)
+                n_images = f["images"].shape
+        except UserError:
+            raise
+        except Exception as err:  # noqa: BLE001 - h5py raises OSError, KeyError, ... for a damaged file
+            raise UserError(f"{self.path} is not a readable Shapes3D .h5 ({type(err).__name__}: {err})") from None
         if n_images[1:] != (SIZE, SIZE, 3) or self._values.shape != (n_images[0], 6):
-            raise ValueError(f"{self.path}: images must be (N, 64, 64, 3) and labels (N, 6); "
+            raise UserError(f"{self.path}: images must be (N, 64, 64, 3) and labels (N, 6); "
                              f"got {n_images} and {self._values.shape}")
         self._classes = np.stack([np.unique(col, return_inverse=True)[1] for col in self._values.T], axis=1)
         self._file = None
@@ -569,35 +582,56 @@ class Subset(FactorData):
 DATASETS = {"dsprites": DSprites, "shapes3d": Shapes3D, "dsprites-npz": DSpritesNpz,
             "shapes3d-h5": Shapes3DH5, "digits": Digits, "mixture": GaussianMixture}
 """Data sets by name; the file-backed ones take a ``path``."""
-_SPEC_KEYS = {"name", "path", "subset", "subset_seed"}
 
 
-def build_data(spec: dict) -> FactorData:
-    """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?, **options}``.
+def _path(name, value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be the path of the file; got {value!r}")
+    return value
+
+
+def _config_class(name: str, cls) -> type:
+    """The configuration of data set ``name``: its constructor's options plus ``subset`` and ``subset_seed``."""
+    extra = [("name", Literal[name], field(default=name)),
+             ("subset", int | None, field(default=None, metadata=check(validation.positive_int))),
+             ("subset_seed", int, field(default=0, metadata=check(
+                 lambda n, v: validation.positive_int(n, v, minimum=0))))]
+    init = cls.__init__ if cls.__init__ is not object.__init__ else (lambda self: None)  # procedural: no options
+    return from_signature(init, f"{cls.__name__}Config", extra=extra, checks={"path": _path})
+
+
+CONFIGS = {name: _config_class(name, cls) for name, cls in DATASETS.items()}
+"""The data sets' configuration classes by name (:func:`deep.config.from_signature` of their constructors)."""
+
+
+def data_config(spec, where: str = "data"):
+    """The strict configuration of a data spec (a mapping with ``name``, or a configuration of :data:`CONFIGS`)."""
+    if isinstance(spec, tuple(CONFIGS.values())):
+        return spec
+    return strict_choice(CONFIGS, spec, key="name", where=where, what="data set")
+
+
+def build_data(spec) -> FactorData:
+    """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?, **options}`` (or its configuration).
 
     ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0);
     any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
     "binarize": "stochastic", "split": "train"}``, ``{"name": "mixture", "means": ...,
-    "stds": ..., "n": ...}``).
+    "stds": ..., "n": ...}``); a key the data class does not take is an error.
     """
-    name = spec.get("name")
-    if name not in DATASETS:
-        raise ValueError(f"data name must be one of {sorted(DATASETS)}; got {name!r}")
-    cls = DATASETS[name]
-    needs_path = cls in (DSpritesNpz, Shapes3DH5)
-    if needs_path and not spec.get("path"):
-        raise ValueError(f"data {name!r} needs a path to the file")
-    options = {k: v for k, v in spec.items() if k not in _SPEC_KEYS}
+    options = as_dict(data_config(spec))
+    name, subset, subset_seed = options.pop("name"), options.pop("subset"), options.pop("subset_seed")
     try:
-        data = cls(spec["path"], **options) if needs_path else cls(**options)
-    except TypeError as err:
-        raise ValueError(f"data {name!r} does not take the options {sorted(options)}: {err}") from None
-    if spec.get("subset"):
-        n = validation.positive_int("subset", spec["subset"])
-        if n > len(data):
-            raise ValueError(f"subset must be at most the data size {len(data)}; got {n}")
-        rng = np.random.default_rng(spec.get("subset_seed", 0))
-        data = Subset(data, np.sort(rng.choice(len(data), n, replace=False)))
+        data = DATASETS[name](**options)
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(f"data {name!r}: {err}") from None
+    if subset is not None:
+        if subset > len(data):
+            raise UserError(f"data.subset must be at most the data size {len(data)}; got {subset}")
+        rng = np.random.default_rng(subset_seed)
+        data = Subset(data, np.sort(rng.choice(len(data), subset, replace=False)))
     return data
 
 

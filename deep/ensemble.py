@@ -1,11 +1,11 @@
 """Many VAEs trained side by side in one process: a grid of runs as one stacked, vmapped model.
 
 N runs that share the data, the architecture, the batch size, the learning rate and the
-number of steps, but each with its own seed and objective (beta, lam and N1 of the
+number of steps, but each with its own seed and objective (beta, l2_weight and N1 of the
 lambda-beta-VAE, the lambda schedule, KL warm-up), are trained as one:
 :func:`torch.func.stack_module_state` stacks their parameters along a new leading axis,
 ``vmap(functional_call)`` evaluates every model on its own batch with
-:func:`deep.objectives.loss_terms` (beta, lam and the exponents enter as per-model
+:func:`deep.objectives.loss_terms` (beta, l2_weight and the exponents enter as per-model
 tensors), and one Adam over the stacked tensors updates them all (Adam acts element by
 element, so it is N independent Adams). Member k sees exactly the batches and the
 noise that :func:`deep.train.fit` gives a run with its seed, so a member trained side by
@@ -34,6 +34,7 @@ References
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -47,8 +48,9 @@ from tqdm.auto import tqdm
 
 from deep.data import FactorData, batch_indices, build_data
 from deep.objectives import loss_terms
-from deep.train import (CHECKPOINT, CONFIG, LOG, _same_run, _truncate_log, append_log, atomic_write, build,
-                        log_line, resolve_device, step_generator, write_metrics)
+from deep.train import (CONFIG, LOG, Diverged, RunConfig, UserError, _diverged, _resume_state, _same_run, _truncate_log,
+                        append_log, atomic_write, build, load_checkpoint, log_line, resolve_device, run_lock,
+                        save_checkpoint, step_generator, writable_dir, write_metrics)
 from numerics import validation
 
 PACK = "pack.pt"
@@ -89,10 +91,24 @@ class Stack:
         self._loss = torch.compile(vmap(one)) if compile else vmap(one)
 
     def step(self, x, eps, exponent, beta, l2_weight):
+        """One Adam step of every member; :class:`NonFinite` (before the update) when a member's
+        loss or gradient is not finite."""
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.amp):
             loss, parts = self._loss(self.params, self.buffers, x, eps, exponent, beta, l2_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
+        grads = {name: p.grad for name, p in self.params.items() if p.grad is not None}
+        finite = torch.isfinite(loss) & torch.stack([torch.isfinite(g).flatten(1).all(1) for g in grads.values()]).all(0)
+        if not bool(finite.all()):  # one host sync per step
+            k = int((~finite).nonzero()[0, 0])
+            if not torch.isfinite(loss[k]):
+                bad = {n: float(parts[n][k].sum()) for n in ("nll", "kl", "l2")}
+                what = (f"the loss is {float(loss[k].detach()):g} ("
+                        + ", ".join(f"{n} {v:g}" for n, v in bad.items()) + ")")
+            else:
+                name = next(n for n, g in grads.items() if not torch.isfinite(g[k]).all())
+                what = f"the gradient of {name} is not finite"
+            raise NonFinite(k, what)
         self.optimizer.step()
         return loss.detach(), parts
 
@@ -115,6 +131,14 @@ class Stack:
             for name, value in state["buffers"].items():
                 self.buffers[name].copy_(value)
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+class NonFinite(Exception):
+    """Member ``member`` of a :class:`Stack` met a non-finite loss or gradient (``what``); nothing was updated."""
+
+    def __init__(self, member: int, what: str):
+        super().__init__(f"member {member}: {what}")
+        self.member, self.what = member, what
 
 
 class BatchStack(torch.utils.data.IterableDataset):
@@ -225,7 +249,7 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     ----------
     [mi_collapse] §5.2, Table 2.
     """
-    configs = [dict(c) for c in configs]
+    configs = [RunConfig.from_dict(c).to_dict() for c in configs]  # strict, every default filled in
     run_dirs = [Path(d) for d in run_dirs]
     _check_pack(configs, run_dirs)
     base = configs[0]
@@ -249,10 +273,36 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     if len(init_from) != len(configs):
         raise ValueError(f"init_from must have one entry per config; got {len(init_from)} for {len(configs)}")
     pack_dir = Path(pack_dir) if pack_dir is not None else run_dirs[0].parent / ".packs" / pack_key(configs)
-    pack_dir.mkdir(parents=True, exist_ok=True)
-
+    for k, run_dir in enumerate(run_dirs):
+        writable_dir(run_dir, f"run_dirs[{k}]")
+    writable_dir(pack_dir, "pack_dir")
+    if any(path is not None for path in init_from):
+        if any(path is None for path in init_from):
+            raise ValueError("init_from must give a checkpoint for every run or for none")
+        ckpts = [load_checkpoint(path, device, fallback=False) for path in init_from]
+        if len({c["step"] for c in ckpts}) != 1:
+            raise UserError(f"init_from checkpoints must be at the same step; got {[c['step'] for c in ckpts]}")
+    else:
+        ckpts = None
     data = build_data(base["data"]) if data is None else data
     members = [build(config, data) for config in configs]
+
+    with contextlib.ExitStack() as locks:
+        for run_dir in [*run_dirs, pack_dir]:
+            locks.enter_context(run_lock(run_dir))
+        for run_dir, config in zip(run_dirs, configs):  # a member's folder may hold an earlier run
+            earlier = _resume_state(run_dir, device)
+            if earlier is not None and (_same_run(earlier.get("config", {}), config) or earlier["step"] > steps):
+                raise UserError(f"run_dir {run_dir} holds another run (step {earlier['step']}, "
+                                f"{', '.join(_same_run(earlier.get('config', {}), config)) or 'more steps'} "
+                                "differ); use another run_dir or the same configuration")
+        return _side_by_side(configs, run_dirs, pack_dir, members, data, ckpts, init_from, device, cuda, amp, compile,
+                             num_workers, steps, batch_size, lr, checkpoint_every, log_every, evaluate, progress)
+
+
+def _side_by_side(configs, run_dirs, pack_dir, members, data, ckpts, init_from, device, cuda, amp, compile,
+                  num_workers, steps, batch_size, lr, checkpoint_every, log_every, evaluate, progress):
+    """The body of :func:`train_side_by_side`, with its arguments checked and its folders locked."""
     models = [model.to(device) for _, model, _ in members]
     objectives = [objective for _, _, objective in members]
     m = models[0].m
@@ -262,12 +312,7 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
 
     start, sums, count = 0, {}, 0
     member_states = None  # optimiser states of the members, for a fresh start from init_from
-    if any(path is not None for path in init_from):
-        if any(path is None for path in init_from):
-            raise ValueError("init_from must give a checkpoint for every run or for none")
-        ckpts = [torch.load(Path(path), map_location=device, weights_only=True) for path in init_from]
-        if len({c["step"] for c in ckpts}) != 1:
-            raise ValueError(f"init_from checkpoints must be at the same step; got {[c['step'] for c in ckpts]}")
+    if ckpts is not None:
         for model, ckpt, config, path in zip(models, ckpts, configs, init_from):
             model.load_state_dict(ckpt["model"])
             config["init_from"] = {"path": str(path), "step": ckpt["step"]}
@@ -276,28 +321,35 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     stack = Stack(models, lr, amp=amp, compile=compile)
     if member_states is not None:
         stack.optimizer.load_state_dict(_stack_optimizer_state(member_states, stack.optimizer.state_dict()))
+    saved = None  # the step of the pack's newest finite checkpoint
     if (pack_dir / PACK).exists():
-        ckpt = torch.load(pack_dir / PACK, map_location=device, weights_only=True)
+        ckpt = load_checkpoint(pack_dir / PACK, device, fallback=False)
         differ = [k for k, (a, b) in enumerate(zip(ckpt["configs"], configs)) if _same_run(a, b)]
         if len(ckpt["configs"]) != len(configs) or differ:
-            raise ValueError(f"pack_dir {pack_dir} holds another pack (runs {differ} differ); "
-                             "use another pack_dir or the same configurations")
+            raise UserError(f"pack_dir {pack_dir} holds another pack (runs {differ} differ); "
+                            "use another pack_dir or the same configurations")
         stack.load_state_dict(ckpt)
         for objective, state in zip(objectives, ckpt["objectives"]):
             objective.load_state_dict(state)
         start, count = ckpt["step"], ckpt["log_count"]
+        saved = start
         sums = {k: torch.tensor(v, device=device) for k, v in ckpt["log_sums"].items()}
         configs = ckpt["configs"]
     for run_dir, config in zip(run_dirs, configs):
-        run_dir.mkdir(parents=True, exist_ok=True)
         _truncate_log(run_dir / LOG, start)
         atomic_write(run_dir / CONFIG, lambda p, c=config: p.write_text(json.dumps(c, indent=1)))
 
     def save(step):
-        state = {"step": step, **stack.state_dict(),
-                 "objectives": [o.state_dict() for o in objectives], "configs": configs,
-                 "log_sums": {k: v.tolist() for k, v in sums.items()}, "log_count": count}
-        atomic_write(pack_dir / PACK, lambda p: torch.save(state, p))
+        for k, run_dir in enumerate(run_dirs):
+            for name, value in stack.params.items():
+                if not torch.isfinite(value[k]).all():
+                    raise Diverged(_diverged(step, f"parameter {name} is not finite after the update", run_dir,
+                                             saved))
+        save_checkpoint(pack_dir, {"step": step, **stack.state_dict(),
+                                   "objectives": [o.state_dict() for o in objectives], "configs": configs,
+                                   "log_sums": {k: v.tolist() for k, v in sums.items()}, "log_count": count},
+                        name=PACK)
+        return step
 
     loader = torch.utils.data.DataLoader(BatchStack(data, batch_size, unique_seeds, start, steps), batch_size=None,
                                          num_workers=num_workers, pin_memory=cuda,
@@ -313,8 +365,11 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
             exponent = torch.as_tensor(np.stack([o.exponent(step, m) for o in objectives]), dtype=torch.float32,
                                        device=device)
             beta = torch.tensor([o.kl_weight(step) for o in objectives], dtype=torch.float32, device=device)
-            l2_weight = torch.tensor([o.l2_weight(step) for o in objectives], dtype=torch.float32, device=device)
-            loss, parts = stack.step(x, noise, exponent, beta, l2_weight)
+            l2_weight = torch.tensor([o.l2_weight_at(step) for o in objectives], dtype=torch.float32, device=device)
+            try:
+                loss, parts = stack.step(x, noise, exponent, beta, l2_weight)
+            except NonFinite as err:
+                raise Diverged(_diverged(step, err.what, run_dirs[err.member], saved)) from None
             for k, objective in enumerate(objectives):
                 objective.after_step({key: v[k] for key, v in parts.items()}, step)
             parts = {"loss": loss, **parts}
@@ -326,11 +381,11 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
                 rate = timed * batch_size / (now - t_log)
                 for k, (run_dir, objective) in enumerate(zip(run_dirs, objectives)):
                     append_log(run_dir, log_line(done, {key: v[k] for key, v in sums.items()}, count,
-                                                 objective.l2_weight(step), rate))
+                                                 objective.l2_weight_at(step), rate))
                 bar.set_postfix(images_per_s=f"{n * rate:.3g}")
                 sums, count, timed, t_log = {}, 0, 0, now
             if done % checkpoint_every == 0 or done == steps:
-                save(done)
+                saved = save(done)
             bar.update(1)
     wall = time.perf_counter() - t0
     summary = {"steps": steps, "wall_s": wall, "models": n,
@@ -342,10 +397,10 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     stack.copy_to(models)
     results = []
     for k, (model, objective, config, run_dir) in enumerate(zip(models, objectives, configs, run_dirs)):
-        state = {"step": steps, "model": model.state_dict(),
-                 "optimizer": _member_optimizer_state(group, group["param_groups"][0], k),
-                 "objective": objective.state_dict(), "config": config, "log_sums": {}, "log_count": 0}
-        atomic_write(run_dir / CHECKPOINT, lambda p, s=state: torch.save(s, p))
+        save_checkpoint(run_dir, {"step": steps, "model": model.state_dict(),
+                                  "optimizer": _member_optimizer_state(group, group["param_groups"][0], k),
+                                  "objective": objective.state_dict(), "config": config, "log_sums": {},
+                                  "log_count": 0})
         results.append(write_metrics(model, data, objective, config, run_dir, summary) if evaluate else summary)
     (pack_dir / PACK).unlink(missing_ok=True)
     return results

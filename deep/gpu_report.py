@@ -24,7 +24,7 @@ from deep.train import RunConfig, atomic_write, build, train
 
 OUTPUT = results.STORED / "deep_gpu.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
-              "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "lam": 8.0},
+              "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0},
               "lambda": {"name": "lambda", "delta": 1.01, "update_every": 100}}
 KEPT = ("mig", "sap", "dci", "active_units", "kl", "snr_capacity", "decoder_capacity",
         "reconstruction_nll", "reconstruction_mse")

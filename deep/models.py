@@ -16,11 +16,14 @@ References
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deep.config import UserError, check, strict
 from numerics import validation
 
 
@@ -140,43 +143,75 @@ class VAE(nn.Module):
         return self.decoder(z)
 
 
-def build_model(spec: dict, shape: tuple[int, ...]) -> VAE:
-    """A VAE for observations of ``shape`` from a spec.
+MAX_WIDTH = 2 ** 16
+"""The largest latent dimension or layer width a configuration may ask for (a typo, not a network)."""
 
-    ``spec`` keys: ``architecture`` ("conv": Table 1, needs C x 64 x 64; "mlp": vectors),
-    ``m`` (latents), ``likelihood`` ("bernoulli" or "gaussian"), ``eta_dec`` (Gaussian
-    only, default 1), ``hidden`` (MLP widths, default three layers of 300),
-    ``decoder_hidden`` (the decoder's widths from z on, default ``hidden``; App. C of
-    [optimal_beta] uses 256, 200, 200 and 200, 200, 256), ``activation`` ("relu", default,
-    or "tanh"), ``init_logvar`` (the initial bias of the encoder's log sigma^2 outputs;
-    e.g. -6 starts with sigma = 0.05, default: PyTorch's initialisation).
+
+def _width(name, value):
+    value = validation.positive_int(name, value)
+    if value > MAX_WIDTH:
+        raise ValueError(f"{name} must be at most {MAX_WIDTH}; got {value}")
+    return value
+
+
+def _widths(name, value):
+    return tuple(_width(f"{name}[{i}]", h) for i, h in enumerate(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """A VAE: ``architecture`` ("conv": Table 1 of [mi_collapse], needs C x 64 x 64
+    observations; "mlp": vectors), ``m`` latents, ``likelihood`` ("bernoulli" or "gaussian"),
+    ``eta_dec`` (the Gaussian decoder's standard deviation, default 1; gaussian only),
+    ``hidden`` (MLP widths, default three layers of 300), ``decoder_hidden`` (the decoder's
+    widths from z on, default ``hidden``; App. C of [optimal_beta] uses 256, 200, 200 and
+    200, 200, 256), ``activation`` ("relu", default, or "tanh"; these three: mlp only),
+    ``init_logvar`` (the initial bias of the encoder's log sigma^2 outputs; e.g. -6 starts
+    with sigma = 0.05; default: PyTorch's initialisation). A parameter the chosen
+    architecture or likelihood does not use is an error.
     """
-    m = validation.positive_int("m", spec.get("m", 10))
-    arch = spec.get("architecture", "conv")
-    if spec.get("likelihood", "bernoulli") == "bernoulli":
+
+    architecture: Literal["conv", "mlp"] = "conv"
+    m: int = field(default=10, metadata=check(_width))
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    eta_dec: float | None = field(default=None, metadata=check(validation.positive))
+    hidden: tuple[int, ...] | None = field(default=None, metadata=check(_widths))
+    decoder_hidden: tuple[int, ...] | None = field(default=None, metadata=check(_widths))
+    activation: Literal["relu", "tanh"] | None = None
+    init_logvar: float | None = field(default=None, metadata=check(
+        lambda n, v: float(validation.finite_array(n, v, ndim=0))))
+
+    def __post_init__(self):
+        if self.eta_dec is not None and self.likelihood != "gaussian":
+            raise ValueError("eta_dec is the Gaussian decoder's standard deviation; likelihood "
+                             f"{self.likelihood!r} does not use it")
+        unused = [k for k in ("hidden", "decoder_hidden", "activation") if getattr(self, k) is not None]
+        if unused and self.architecture != "mlp":
+            raise ValueError(f"{', '.join(unused)} set the MLP's layers; architecture {self.architecture!r} "
+                             "does not use them")
+
+
+def build_model(spec, shape: tuple[int, ...]) -> VAE:
+    """A VAE for observations of ``shape`` from a spec (a mapping or a :class:`ModelConfig`; see there)."""
+    config = spec if isinstance(spec, ModelConfig) else strict(ModelConfig, spec, where="model")
+    m = config.m
+    if config.likelihood == "bernoulli":
         likelihood = Bernoulli()
-    elif spec["likelihood"] == "gaussian":
-        likelihood = Gaussian(spec.get("eta_dec", 1.0))
     else:
-        raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {spec['likelihood']!r}")
-    if arch == "conv":
+        likelihood = Gaussian(1.0 if config.eta_dec is None else config.eta_dec)
+    if config.architecture == "conv":
         if len(shape) != 3 or shape[1:] != (64, 64):
-            raise ValueError(f"the conv architecture needs C x 64 x 64 observations; got shape {shape}")
+            raise UserError(f"the conv architecture needs C x 64 x 64 observations; got shape {shape}")
         encoder, decoder = ConvEncoder(shape[0], m), ConvDecoder(shape[0], m)
-    elif arch == "mlp":
+    else:
         if len(shape) != 1:
-            raise ValueError(f"the mlp architecture needs vector observations; got shape {shape}")
-        hidden = tuple(validation.positive_int("hidden", h) for h in spec.get("hidden", (300, 300, 300)))
-        decoder_hidden = tuple(validation.positive_int("decoder_hidden", h)
-                               for h in spec.get("decoder_hidden", hidden))
-        activation = spec.get("activation", "relu")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+            raise UserError(f"the mlp architecture needs vector observations; got shape {shape}")
+        hidden = (300, 300, 300) if config.hidden is None else config.hidden
+        decoder_hidden = hidden if config.decoder_hidden is None else config.decoder_hidden
+        activation = config.activation or "relu"
         encoder = MLPEncoder(shape[0], m, hidden, activation)
         decoder = MLPDecoder(shape[0], m, decoder_hidden, activation)
-    else:
-        raise ValueError(f"architecture must be 'conv' or 'mlp'; got {arch!r}")
-    if "init_logvar" in spec:  # start with small posterior noise: the decoder sees mu before the KL bites
+    if config.init_logvar is not None:  # start with small posterior noise: the decoder sees mu before the KL bites
         with torch.no_grad():
-            encoder.net[-1].bias[m:] = float(validation.finite_array("init_logvar", spec["init_logvar"], ndim=0))
+            encoder.net[-1].bias[m:] = config.init_logvar
     return VAE(encoder, decoder, likelihood, m)

@@ -1,16 +1,25 @@
 """The beta-VAE, the lambda-beta-VAE and the lambda-VAE as parameters of one loss.
 
+Two papers call different things lambda, so the code never does on its own:
+``l2_weight`` is the lambda of [mi_collapse] (the weight of the L2 term, eq. 7-8) and
+``exponent`` the lambda of [lambda_vae] (the power of sigma in the sampling noise, eq. 9).
+
 For a batch x, with (mu, log sigma^2) = encoder(x), per-dimension exponents lambda_i and
 eps ~ N(0, I):
 
     z     = mu + sigma^lambda * eps                       # eq. (9) of [lambda_vae]; lambda = 1: the usual VAE
     loss  = -log p(x|z) + beta KL(N(mu, sigma^2) || N(0, I))   # eq. (5) of [mi_collapse]; KL on sigma^2: eq. (10) of [lambda_vae]
-          + lam ||x - E[x|z]||^2                          # eq. (7) of [mi_collapse], deterministic decoder mean
+          + l2_weight ||x - E[x|z]||^2                    # eq. (7) of [mi_collapse], deterministic decoder mean
 
-- beta-VAE: lambda = 1, lam = 0.
-- lambda-beta-VAE: lam > 0 from step N1 on (the two-phase protocol of [mi_collapse] §5.2:
-  a beta-VAE for N1 steps, then the lambda-beta objective).
-- lambda-VAE: lambda_i from :class:`LambdaSchedule` ([lambda_vae] §4.4 and §6.1), with any beta.
+- beta-VAE: exponent 1, l2_weight 0.
+- lambda-beta-VAE: l2_weight > 0 from step N1 on (the two-phase protocol of [mi_collapse]
+  §5.2: a beta-VAE for N1 steps, then the lambda-beta objective).
+- lambda-VAE: exponents lambda_i from :class:`LambdaSchedule` ([lambda_vae] §4.4 and §6.1),
+  or one ``fixed_exponent``, with any beta.
+
+An objective is described by a configuration (:data:`CONFIGS`: :class:`BetaConfig`,
+:class:`LambdaBetaConfig`, :class:`LambdaConfig`, chosen by ``name``); a parameter the
+chosen objective does not use is an error (:func:`deep.config.strict_choice`).
 
 References
 ----------
@@ -21,11 +30,13 @@ References
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Literal
 
 import numpy as np
 import torch
 
+from deep.config import as_dict, check, strict_choice
 from numerics import validation
 from numerics.lambda_vae import lambda_star
 
@@ -54,14 +65,14 @@ def loss_terms(model, x, eps, exponent, beta, l2_weight):
     exponent : tensor (m,)
         The sampling exponents lambda_i.
     beta, l2_weight : float or 0-d tensor
-        The KL weight and the weight lam of ||x - E[x|z]||^2 in force at this step.
+        The KL weight and the weight of ||x - E[x|z]||^2 ([mi_collapse]'s lambda) in force at this step.
         Tensors let :mod:`deep.ensemble` give every model of a vmapped stack its own.
 
     Returns
     -------
     (loss, parts)
         The mean loss and the detached parts: nll, kl (per dim), l2, sigma (per dim),
-        lambda (the exponents).
+        exponent (the exponents lambda_i of [lambda_vae]).
 
     References
     ----------
@@ -77,7 +88,7 @@ def loss_terms(model, x, eps, exponent, beta, l2_weight):
     if torch.is_tensor(l2_weight) or l2_weight:  # a tensor weight may be 0 for some models of a stack
         total = total + l2_weight * l2
     parts = {"nll": nll.mean().detach(), "kl": kl.mean(0).detach(), "l2": l2.mean().detach(),
-             "sigma": torch.exp(0.5 * logvar).mean(0).detach(), "lambda": exponent}
+             "sigma": torch.exp(0.5 * logvar).mean(0).detach(), "exponent": exponent}
     return total.mean(), parts
 
 
@@ -93,12 +104,12 @@ class LambdaSchedule:
     more). Until the first update lambda = 1. The exponent applied at step t is
     1 + r (lambda_i - 1) with the linear ramp r = min(1, t / ramp_steps) (§6.1: "a linear
     ramp ... to prevent premature compression"); ``lambda_max`` = 20 is the clamp of
-    Fig. 7. With ``delta = None`` every dimension uses the constant ``fixed``.
+    Fig. 7. With ``fixed_exponent`` instead of ``delta`` every dimension uses that constant.
     """
 
     m: int
     delta: float | None = 1.01
-    fixed: float = 1.0
+    fixed_exponent: float | None = None
     ema_decay: float = 0.9
     update_every: int = 100
     ramp_steps: int = 0
@@ -110,15 +121,19 @@ class LambdaSchedule:
 
     def __post_init__(self):
         self.m = validation.positive_int("m", self.m)
+        if (self.delta is None) == (self.fixed_exponent is None):
+            raise ValueError("give exactly one of delta (the lambda* schedule) and fixed_exponent; "
+                             f"got delta={self.delta!r}, fixed_exponent={self.fixed_exponent!r}")
         if self.delta is not None:
             validation.array_in("delta", self.delta, 1.0)
-        validation.array_in("fixed", self.fixed, 1.0, closed="low")
+        else:
+            validation.array_in("fixed_exponent", self.fixed_exponent, 1.0, closed="low")
         validation.array_in("ema_decay", self.ema_decay, 0.0, 1.0, closed="low")
         validation.positive_int("update_every", self.update_every)
         validation.positive_int("ramp_steps", self.ramp_steps, minimum=0)
         validation.array_in("lambda_max", self.lambda_max, 1.0, closed="low")
         if self.lambdas is None:
-            self.lambdas = np.full(self.m, 1.0 if self.delta is not None else float(self.fixed))
+            self.lambdas = np.full(self.m, 1.0 if self.delta is not None else float(self.fixed_exponent))
         if self._sum is None:
             self._sum = np.zeros(self.m)
 
@@ -155,13 +170,85 @@ class LambdaSchedule:
         self._sum, self._count = np.asarray(state["sum"], dtype=float), int(state["count"])
 
 
+def _nonnegative_int(name, value):
+    return validation.positive_int(name, value, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BetaConfig:
+    """The beta-VAE: KL weight ``beta`` (eq. 5 of [mi_collapse]) and an optional KL warm-up
+    (0 before step ``warmup_start``, then ramped linearly to beta over ``warmup_steps``)."""
+
+    RENAMED = {"lam": "the L2 weight of paper 000 (eq. 7) is 'l2_weight', objective 'lambda-beta'",
+               "lambda": "the L2 weight of paper 000 (eq. 7) is 'l2_weight' (objective 'lambda-beta'); "
+                         "the exponent of paper 002 is 'fixed_exponent' or the schedule 'delta' (objective 'lambda')",
+               "fixed": "the constant exponent of paper 002 is 'fixed_exponent' (objective 'lambda')"}
+    name: Literal["beta"] = "beta"
+    beta: float = field(default=1.0, metadata=check(validation.positive))
+    warmup_steps: int = field(default=0, metadata=check(_nonnegative_int))
+    warmup_start: int = field(default=0, metadata=check(_nonnegative_int))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaBetaConfig(BetaConfig):
+    """The lambda-beta-VAE of [mi_collapse] eq. (7): ``l2_weight`` (> 0; paper 000's lambda) from
+    step ``phase1_steps`` (N1 of the two-phase protocol) on."""
+
+    name: Literal["lambda-beta"] = "lambda-beta"
+    l2_weight: float = field(metadata=check(validation.positive))
+    phase1_steps: int = field(default=0, metadata=check(_nonnegative_int))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaConfig(BetaConfig):
+    """The lambda-VAE of [lambda_vae]: the exponent schedule of :class:`LambdaSchedule` (``delta``,
+    ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``) or one ``fixed_exponent``
+    for every dimension. ``delta`` defaults to 1.01 unless ``fixed_exponent`` is given; the
+    schedule's parameters are refused with ``fixed_exponent``."""
+
+    name: Literal["lambda"] = "lambda"
+    delta: float | None = field(default=None, metadata=check(lambda n, v: float(validation.array_in(n, v, 1.0))))
+    fixed_exponent: float | None = field(
+        default=None, metadata=check(lambda n, v: float(validation.array_in(n, v, 1.0, closed="low"))))
+    ema_decay: float = field(default=0.9, metadata=check(
+        lambda n, v: float(validation.array_in(n, v, 0.0, 1.0, closed="low"))))
+    update_every: int = field(default=100, metadata=check(validation.positive_int))
+    ramp_steps: int = field(default=0, metadata=check(_nonnegative_int))
+    lambda_max: float = field(default=20.0, metadata=check(
+        lambda n, v: float(validation.array_in(n, v, 1.0, closed="low"))))
+
+    def __post_init__(self):
+        if self.fixed_exponent is None:
+            if self.delta is None:
+                object.__setattr__(self, "delta", 1.01)  # Prop. 3 of [lambda_vae], §6.1
+            return
+        if self.delta is not None:
+            raise ValueError("fixed_exponent replaces the lambda* schedule; give either delta or fixed_exponent")
+        schedule = ("ema_decay", "update_every", "ramp_steps", "lambda_max")
+        changed = [f.name for f in fields(self) if f.name in schedule and getattr(self, f.name) != f.default]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} belong to the lambda* schedule, which fixed_exponent replaces")
+
+
+CONFIGS = {"beta": BetaConfig, "lambda-beta": LambdaBetaConfig, "lambda": LambdaConfig}
+"""The objectives' configuration classes by name."""
+OBJECTIVES = tuple(CONFIGS)
+
+
+def objective_config(spec, where: str = "objective"):
+    """The strict configuration of an objective spec (a mapping with ``name``, default "beta", or a config)."""
+    if isinstance(spec, tuple(CONFIGS.values())):
+        return spec
+    return strict_choice(CONFIGS, spec, key="name", default="beta", where=where, what="objective")
+
+
 @dataclass
 class Objective:
-    """One loss for the three objectives (module docstring); ``schedule`` None means lambda = 1."""
+    """One loss for the three objectives (module docstring); ``schedule`` None means exponent 1."""
 
     name: str = "beta"
     beta: float = 1.0
-    lam: float = 0.0
+    l2_weight: float = 0.0
     phase1_steps: int = 0
     schedule: LambdaSchedule | None = None
     warmup_steps: int = 0
@@ -171,7 +258,7 @@ class Objective:
         if self.name not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}; got {self.name!r}")
         self.beta = validation.positive("beta", self.beta)
-        self.lam = validation.nonnegative("lam", self.lam)
+        self.l2_weight = validation.nonnegative("l2_weight", self.l2_weight)
         self.phase1_steps = validation.positive_int("phase1_steps", self.phase1_steps, minimum=0)
         self.warmup_steps = validation.positive_int("warmup_steps", self.warmup_steps, minimum=0)
         self.warmup_start = validation.positive_int("warmup_start", self.warmup_start, minimum=0)
@@ -185,22 +272,22 @@ class Objective:
             return 0.0
         return self.beta * (step - self.warmup_start) / self.warmup_steps
 
-    def l2_weight(self, step: int) -> float:
-        """lam from step N1 = ``phase1_steps`` on, 0 before (the two-phase protocol)."""
-        return self.lam if step >= self.phase1_steps else 0.0
+    def l2_weight_at(self, step: int) -> float:
+        """The L2 weight from step N1 = ``phase1_steps`` on, 0 before (the two-phase protocol)."""
+        return self.l2_weight if step >= self.phase1_steps else 0.0
 
     def exponent(self, step: int, m: int) -> np.ndarray:
         """The sampling exponents at ``step``, shape (m,)."""
         return np.ones(m) if self.schedule is None else self.schedule.exponent(step)
 
     def loss(self, model, x, step: int, generator: torch.Generator):
-        """The batch-mean loss and its parts (detached): nll, kl (per dim), l2, sigma (per dim).
+        """The batch-mean loss and its parts (detached): nll, kl (per dim), l2, sigma (per dim), exponent.
 
         ``generator`` draws eps, so a step's noise depends only on the generator's seed.
         """
         eps = torch.randn((x.shape[0], model.m), generator=generator, device=x.device, dtype=torch.float32)
         exponent = torch.as_tensor(self.exponent(step, model.m), dtype=torch.float32, device=x.device)
-        return loss_terms(model, x, eps, exponent, self.kl_weight(step), self.l2_weight(step))
+        return loss_terms(model, x, eps, exponent, self.kl_weight(step), self.l2_weight_at(step))
 
     def after_step(self, parts: dict, step: int) -> None:
         """Feed the step's mean sigma to the lambda schedule."""
@@ -215,24 +302,18 @@ class Objective:
             self.schedule.load_state_dict(state)
 
 
-def build_objective(spec: dict, m: int) -> Objective:
-    """An objective from a spec: ``name`` in {"beta", "lambda-beta", "lambda"} and its parameters.
+def build_objective(spec, m: int) -> Objective:
+    """An objective from a spec (a mapping or a configuration of :data:`CONFIGS`; see their docstrings).
 
-    beta: ``beta``. lambda-beta: ``beta``, ``lam``, ``phase1_steps`` (N1). lambda:
-    ``beta`` (default 1), ``delta`` (None for the constant exponent ``fixed``),
-    ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``. Every objective:
-    ``warmup_steps`` and ``warmup_start`` (KL warm-up, :meth:`Objective.kl_weight`; default none).
+    ``name`` in {"beta", "lambda-beta", "lambda"}; every objective takes ``beta``,
+    ``warmup_steps`` and ``warmup_start``; lambda-beta also ``l2_weight`` (> 0) and
+    ``phase1_steps``; lambda also ``delta`` or ``fixed_exponent`` and the schedule's
+    ``ema_decay``, ``update_every``, ``ramp_steps``, ``lambda_max``. Anything else, or a
+    parameter of another objective, raises :class:`deep.config.UserError`.
     """
-    name = spec.get("name", "beta")
-    common = {"name": name, "beta": spec.get("beta", 1.0), "warmup_steps": spec.get("warmup_steps", 0),
-              "warmup_start": spec.get("warmup_start", 0)}
-    if name == "beta":
-        return Objective(**common)
-    if name == "lambda-beta":
-        if not spec.get("lam"):
-            raise ValueError("the lambda-beta objective needs lam > 0")
-        return Objective(**common, lam=spec["lam"], phase1_steps=spec.get("phase1_steps", 0))
+    config = as_dict(objective_config(spec))
+    name = config.pop("name")
+    common = {k: config.pop(k) for k in ("beta", "warmup_steps", "warmup_start")}
     if name == "lambda":
-        keys = ("delta", "fixed", "ema_decay", "update_every", "ramp_steps", "lambda_max")
-        return Objective(**common, schedule=LambdaSchedule(m, **{k: spec[k] for k in keys if k in spec}))
-    raise ValueError(f"objective must be one of {OBJECTIVES}; got {name!r}")
+        return Objective(name, **common, schedule=LambdaSchedule(m, **config))
+    return Objective(name, **common, **config)

@@ -21,13 +21,16 @@ checkpoint (the two-phase protocol of [mi_collapse] §5.2)::
     steps = 2500
     objective = {name = "lambda-beta", phase1_steps = 2000}
     [then.grid]
-    lam = [0, 8, 32]
+    l2_weight = [0, 8, 32]
 
-Axis names: ``beta``, ``lam`` (alias ``lambda``: the L2 weight of [mi_collapse] eq. 7),
-``delta`` ([lambda_vae] eq. 16), ``seed`` (alias ``seeds``), ``data`` (the data set's
-name) and any dotted path into the run config (``objective.warmup_steps``,
-``model.eta_dec``, ``data.subset``). In a ``lambda-beta`` run lam = 0 means the
-beta-VAE (the lam = 0 column of the grid).
+Axis names: ``beta``, ``l2_weight`` (the L2 weight of [mi_collapse] eq. 7, paper 000's
+lambda), ``delta`` ([lambda_vae] eq. 16), ``seed`` (alias ``seeds``), ``data`` (the data
+set's name) and any dotted path into the run config (``objective.warmup_steps``,
+``objective.fixed_exponent``, ``model.eta_dec``, ``data.subset``), quoted or as a TOML
+table (``objective.warmup_steps = [0, 2]`` unquoted is the table ``objective``). In a
+``lambda-beta`` run l2_weight = 0 means the beta-VAE (the 0 column of the grid). The
+config and every run it expands to are checked strictly (:mod:`deep.config`): an unknown
+key or axis, or a parameter the run's objective does not use, is an error naming it.
 
 :func:`execute` trains the runs that have no ``metrics.json`` yet through an executor:
 a local process pool by default, or a Dask cluster (``distributed.Client(address)``;
@@ -36,7 +39,10 @@ with ``dask worker ADDRESS --resources GPU=1``). A task is one run
 (:func:`deep.train.train`) or, with ``pack`` > 1, up to ``pack`` runs that share data,
 model and schedule trained side by side (:func:`deep.ensemble.train_side_by_side`).
 Every run writes its directory atomically and resumes from its checkpoint, so a sweep
-that is stopped and started again continues where it was. A second-phase run starts
+that is stopped and started again continues where it was; a local worker process dies
+with the sweep that started it, and a run directory has one writer at a time
+(:func:`deep.train.run_lock`). A run whose ``metrics.json`` or ``config.json`` is damaged
+is named in a warning and evaluated again from its checkpoint. A second-phase run starts
 once the run it continues has finished. :func:`summary` collects the metrics of every
 run into a table; :func:`figures` draws them as heatmaps over two axes (mean over seeds).
 
@@ -54,19 +60,31 @@ import csv
 import itertools
 import json
 import multiprocessing
+import os
+import threading
+import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+import warnings
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from deep.config import RunWarning, UserError, strict, unknown_keys
 from numerics import validation
 
-AXES = {"beta": "objective.beta", "lam": "objective.lam", "lambda": "objective.lam",
-        "delta": "objective.delta", "seed": "seed", "seeds": "seed", "data": "data.name"}
+AXES = {"beta": "objective.beta", "l2_weight": "objective.l2_weight", "delta": "objective.delta",
+        "seed": "seed", "seeds": "seed", "data": "data.name"}
 """Short axis names and the config paths they set."""
+RENAMED_AXES = {"lam": "paper 000's L2 weight is the axis 'l2_weight'",
+                "lambda": "paper 000's L2 weight is the axis 'l2_weight'; paper 002's exponent is "
+                          "'objective.fixed_exponent' or 'delta' (objective 'lambda')"}
 SUMMARY_METRICS = ("mig", "sap", "active_units", "kl", "reconstruction_nll", "reconstruction_mse")
+
+
+class RunsFailed(UserError):
+    """Runs of a sweep failed (each named with its error); the others were trained."""
 
 
 @dataclass
@@ -82,16 +100,59 @@ class Run:
         return Path(root) / "runs" / self.name
 
 
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    """The top level of a sweep config: ``name``, ``base`` (a run), ``grid`` (axes), ``then`` (a second phase)."""
+
+    name: str | None = None
+    base: dict
+    grid: dict = field(default_factory=dict)
+    then: dict | None = None
+
+
 def load_config(path) -> dict:
-    """A sweep config from a ``.toml`` or ``.json`` file."""
+    """A sweep config from a ``.toml`` or ``.json`` file (UserError naming the file when it cannot be read)."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"config must be an existing .toml or .json file; {path} does not exist")
-    if path.suffix == ".toml":
-        return tomllib.loads(path.read_text())
-    if path.suffix == ".json":
-        return json.loads(path.read_text())
-    raise ValueError(f"config must be a .toml or .json file; got {path.name}")
+        raise UserError(f"config must be an existing .toml or .json file; {path} "
+                        f"{'is a directory' if path.is_dir() else 'does not exist'}")
+    if path.suffix not in (".toml", ".json"):
+        raise UserError(f"config must be a .toml or .json file; got {path.name}")
+    try:
+        text = path.read_text()
+        config = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # TOMLDecodeError, JSONDecodeError are ValueErrors
+        raise UserError(f"config {path} is not valid {path.suffix[1:].upper()}: {err}") from None
+    if not isinstance(config, dict):
+        raise UserError(f"config {path} must hold a table (a JSON object); got {type(config).__name__}")
+    return config
+
+
+def _flatten(grid: dict, prefix: str = "") -> dict:
+    """Grid axes with TOML tables flattened into dotted paths ({"objective": {"beta": [..]}} -> "objective.beta")."""
+    out = {}
+    for key, value in grid.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _check_axes(grid: dict, where: str) -> dict:
+    """The grid's axes flattened and checked: known names, non-empty lists."""
+    from deep.train import RunConfig
+
+    grid = _flatten(grid)
+    top = [f.name for f in fields(RunConfig)]
+    for axis, values in grid.items():
+        if axis in RENAMED_AXES:
+            raise UserError(f"{where} axis {axis!r} was renamed: {RENAMED_AXES[axis]}")
+        if axis not in AXES and axis.split(".")[0] not in top:
+            unknown_keys([axis], list(dict.fromkeys([*AXES, *top])), where=f"{where} (axes: these or dotted paths)")
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{where} axis {axis!r} must be a non-empty list; got {values!r}")
+    return grid
 
 
 def _set(config: dict, path: str, value) -> None:
@@ -100,7 +161,7 @@ def _set(config: dict, path: str, value) -> None:
     for key in keys[:-1]:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
-            raise ValueError(f"grid axis {path!r} goes through a non-table value")
+            raise UserError(f"grid axis {path!r} goes through a non-table value")
     node[keys[-1]] = value
 
 
@@ -119,28 +180,19 @@ def _label(value) -> str:
 
 
 def _combinations(grid: dict) -> list[dict]:
-    for axis, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"grid axis {axis!r} must be a non-empty list; got {values!r}")
     return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
 
 
 def run_config(config: dict) -> dict:
-    """A complete run config (RunConfig defaults filled in); lam = 0 in a lambda-beta run is the beta-VAE."""
+    """A complete run config, checked strictly (:class:`deep.train.RunConfig`) with every default filled in;
+    l2_weight = 0 in a lambda-beta run is the beta-VAE."""
     from deep.train import RunConfig
 
-    allowed = [f.name for f in fields(RunConfig)]
-    unknown = set(config) - set(allowed)
-    if unknown:
-        raise ValueError(f"run config has unknown field(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")
-    missing = {"data", "model", "objective", "steps"} - set(config)
-    if missing:
-        raise ValueError(f"run config needs {sorted(missing)}")
-    objective = config["objective"]
-    if objective.get("name") == "lambda-beta" and not objective.get("lam"):
-        config = {**config, "objective": {k: v for k, v in objective.items() if k not in ("lam", "phase1_steps")}
+    objective = config.get("objective")
+    if isinstance(objective, dict) and objective.get("name") == "lambda-beta" and objective.get("l2_weight") == 0:
+        config = {**config, "objective": {k: v for k, v in objective.items() if k not in ("l2_weight", "phase1_steps")}
                   | {"name": "beta"}}
-    return asdict(RunConfig(**config))
+    return RunConfig.from_dict(config).to_dict()
 
 
 def _phase(base: dict, grid: dict, prefix: str = "") -> list[tuple[str, dict, dict]]:
@@ -150,7 +202,10 @@ def _phase(base: dict, grid: dict, prefix: str = "") -> list[tuple[str, dict, di
         for axis, value in values.items():
             _set(config, axis, value)
         name = prefix + ",".join(f"{axis}={_label(v)}" for axis, v in values.items())
-        out.append((name or "run", run_config(config), values))
+        try:
+            out.append((name or "run", run_config(config), values))
+        except UserError as err:
+            raise UserError(f"run {name or 'run'}: {err}") from None
     return out
 
 
@@ -160,37 +215,59 @@ def expand(config: dict) -> list[Run]:
     Returns
     -------
     list of Run
-        Names like ``beta=4,seed=0`` (and ``beta=4,seed=0+lam=8`` in the second phase).
+        Names like ``beta=4,seed=0`` (and ``beta=4,seed=0+l2_weight=8`` in the second phase).
+
+    Raises
+    ------
+    UserError
+        An unknown or renamed key or axis, a value out of range, two runs with one name.
     """
-    unknown = set(config) - {"name", "base", "grid", "then"}
-    if unknown:
-        raise ValueError(f"sweep config has unknown key(s) {sorted(unknown)}; allowed: name, base, grid, then")
-    if "base" not in config:
-        raise ValueError("sweep config needs a [base] table (a run configuration)")
-    runs = [Run(name, cfg, values) for name, cfg, values in _phase(config["base"], config.get("grid", {}))]
-    if "then" in config:
-        then = dict(config["then"])
-        grid = then.pop("grid", {})
+    from deep.train import RunConfig
+
+    sweep = strict(SweepConfig, config, where="sweep config")
+    grid = _check_axes(sweep.grid, "grid")
+    runs = [Run(name, cfg, values) for name, cfg, values in _phase(sweep.base, grid)]
+    if sweep.then is not None:
+        then = dict(sweep.then)
+        then_grid = _check_axes(then.pop("grid", {}), "then.grid")
+        unknown_keys(then, [f.name for f in fields(RunConfig)] + ["grid"], where="then")
         second = []
         for first in runs:
             base = _merge(first.config, then)
-            for name, cfg, values in _phase(base, grid, prefix=first.name + "+"):
+            for name, cfg, values in _phase(base, then_grid, prefix=first.name + "+"):
                 second.append(Run(name, cfg, {**first.values, **values}, init_from=first.name))
         runs += second
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
-        raise ValueError("sweep config gives two runs the same name (repeated grid values?)")
+        raise UserError("sweep config gives two runs the same name (repeated grid values?)")
     return runs
 
 
 def finished(run: Run, root) -> bool:
-    """The run's directory holds final metrics of this very configuration."""
+    """The run's directory holds final metrics of this very configuration.
+
+    A damaged ``metrics.json`` or ``config.json`` is named in a :class:`deep.config.RunWarning`
+    and the run counts as unfinished: training it again resumes from its checkpoint (nothing
+    to train when it is complete) and writes both files anew.
+    """
+    from deep.train import canonical
+
     directory = run.directory(root)
     if not (directory / "metrics.json").exists():
         return False
-    stored = json.loads((directory / "config.json").read_text())
+    for name in ("config.json", "metrics.json"):
+        try:
+            content = json.loads((directory / name).read_text())
+            if not isinstance(content, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as err:
+            warnings.warn(f"{directory / name} is corrupt or missing ({err}); the run will be evaluated again from "
+                          "its checkpoint", RunWarning, stacklevel=2)
+            return False
+        if name == "config.json":
+            stored = content
     stored.pop("init_from", None)
-    return stored == run.config
+    return canonical(stored) == canonical(run.config)
 
 
 def _train_task(configs: list[dict], run_dirs: list[str], init_from: list, device: str, threads: int | None):
@@ -231,15 +308,33 @@ def executor(workers: int = 1, scheduler: str | None = None, resources: dict | N
             yield client.get_executor(pure=False, resources=resources)
         return
     if resources:
-        raise ValueError("resources need a Dask scheduler (--scheduler ADDRESS)")
-    workers = validation.positive_int("workers", workers, minimum=0)
+        raise UserError("resources need a Dask scheduler (--scheduler ADDRESS)")
+    try:
+        workers = validation.positive_int("workers", workers, minimum=0)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     if workers == 0:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             yield pool
         return
     # spawn: a forked child of a process that already ran torch can deadlock in its thread pool
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_worker_start, initargs=(os.getpid(),)) as pool:
         yield pool
+
+
+def _worker_start(parent: int) -> None:
+    """In a local worker: exit as soon as the process that started it is gone (a killed sweep leaves no
+    orphan training on), and print warnings as one line."""
+    from deep.config import one_line_warnings
+
+    one_line_warnings("collapse sweep worker")
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)  # the run directory's lock and half-written temporary files die with us
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: int = 1, device: str = "auto",
@@ -264,10 +359,13 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
     Returns
     -------
     dict
-        Metrics by run name. Raises RuntimeError naming the runs that failed (their
+        Metrics by run name. Raises RunsFailed (a UserError) naming the runs that failed (their
         error messages included), after every other run has been trained.
     """
-    pack = validation.positive_int("pack", pack)
+    try:
+        pack = validation.positive_int("pack", pack)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     by_name = {r.name: r for r in runs}
     for run in runs:
         if run.init_from is not None and run.init_from not in by_name:
@@ -297,12 +395,22 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
                     future.result()
                     done.update(r.name for r in group)
                 except Exception as err:  # noqa: BLE001 - recorded, reported after the other runs
-                    failed.update({r.name: f"{type(err).__name__}: {err}" for r in group})
+                    message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+                    failed.update({r.name: message for r in group})
                 bar.update(len(group))
             remaining = [r for r in remaining if r.name not in done and r.name not in failed]
     if failed:
-        raise RuntimeError("runs failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-    return {r.name: json.loads((r.directory(root) / "metrics.json").read_text()) for r in runs}
+        raise RunsFailed("runs failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    return {r.name: _metrics(r.directory(root)) for r in runs}
+
+
+def _metrics(directory: Path) -> dict:
+    path = directory / "metrics.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} cannot be read ({err}); delete it and run the sweep again to evaluate the run "
+                        "from its checkpoint") from None
 
 
 def summary(runs: list[Run], metrics: dict, keys=SUMMARY_METRICS) -> list[dict]:
@@ -340,7 +448,7 @@ def table(rows: list[dict]) -> str:
 def grid_means(rows: list[dict], x: str, y: str | None, key: str):
     """(x values, y values, mean of ``key`` over the other axes (seeds), standard error), as arrays.
 
-    Rows without the axes (first-phase runs of a two-phase sweep have no lam) are left out.
+    Rows without the axes (first-phase runs of a two-phase sweep have no l2_weight) are left out.
     """
     rows = [row for row in rows if x in row and (y is None or y in row)]
     xs = sorted({row[x] for row in rows}, key=float if all(isinstance(r[x], (int, float)) for r in rows) else str)

@@ -18,7 +18,8 @@ def _cli(capsys, *args):
     """``collapse certify ARGS`` in-process: (exit status, stdout)."""
     capsys.readouterr()
     status = cli.main(["certify", *map(str, args)])
-    return status, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
 
 
 def test_every_builder_has_a_stored_certificate_of_a_known_claim():
@@ -65,11 +66,14 @@ def test_a_widened_enclosure_is_not_what_it_recomputes(tmp_path):
 
 
 def test_bad_input_gives_one_line_errors(tmp_path, capsys):
+    """A file that is not a certificate is refused in one line (exit 2); a certificate whose claim
+    has no builder fails its check (exit 1)."""
     status, out = _cli(capsys, "--check", tmp_path / "nothing.json")
-    assert status == 1 and "no such certificate file" in out
+    assert status == 2 and "no such certificate file" in out and len(out.strip().splitlines()) == 1
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    assert "not valid JSON" in _cli(capsys, "--check", broken)[1]
+    status, out = _cli(capsys, "--check", broken)
+    assert status == 2 and "not valid JSON" in out
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": core.FORMAT, "claim": "lambda_vae.nope", "covers": "statement", "statement": "", "inputs": {},
                                  "method": [], "precision_bits": 64, "enclosures": {}, "facts": []}))

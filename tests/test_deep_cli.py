@@ -10,6 +10,7 @@ import torch
 
 from collapse import ROOT
 from collapse.cli import main
+from deep.config import UserError
 from collapse.commands import train as train_command
 
 pytestmark = pytest.mark.deep
@@ -41,7 +42,7 @@ def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
     assert [line["step"] for line in log] == list(range(20, 201, 20))
     assert log[-1]["loss"] < log[0]["loss"]
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["data"] == {"name": "dsprites", "subset": 2048} and config["batch_size"] == 16
+    assert config["data"] == {"name": "dsprites", "subset": 2048, "subset_seed": 0} and config["batch_size"] == 16
     assert torch.load(tiny_run / "checkpoint.pt", weights_only=True)["step"] == 200
 
 
@@ -122,18 +123,53 @@ def test_killed_process_resumes_to_the_uninterrupted_result(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--objective", "beta"], "--steps is required"),
-    (["--objective", "lambda-beta", "--steps", "5"], "needs lam > 0"),
-    (["--data", "dsprites-npz", "--steps", "5"], "needs a path"),
+    (["--objective", "lambda-beta", "--steps", "5"], "objective needs the key 'l2_weight'"),
+    (["--data", "dsprites-npz", "--steps", "5"], "data needs the key 'path'"),
+    (["--data", "dsprites-npz", "--data-path", "nothing.npz", "--steps", "5"], "nothing.npz does not exist"),
     (["--data", "digits", "--architecture", "conv", "--steps", "5"], "conv architecture needs C x 64 x 64"),
+    # parameters that would do nothing are refused (issue 17)
+    (["--objective", "lambda", "--l2-weight", "32", "--steps", "5"],
+     "'l2_weight', a parameter of the 'lambda-beta' objective only, which 'lambda' does not use"),
+    (["--objective", "beta", "--delta", "1.5", "--steps", "5"], "'delta', a parameter of the 'lambda' objective only"),
+    (["--objective", "lambda", "--fixed-exponent", "2", "--ema-decay", "0.5", "--steps", "5"],
+     "ema_decay belong to the lambda* schedule, which fixed_exponent replaces"),
+    (["--eta-dec", "0.5", "--steps", "5"], "likelihood 'bernoulli' does not use it"),
+    (["--data-path", "x.npz", "--steps", "5"], "'path', a parameter of the 'dsprites-npz' and 'shapes3d-h5' data set"),
+    (["--objective", "lambda", "--fixed-exponent", "0", "--steps", "5"], "fixed_exponent must lie in [1, inf); got 0"),
+    (["--subset", "0", "--steps", "5"], "data.subset must be an integer >= 1; got 0"),
+    (["--hidden", "8,x", "--data", "digits", "--steps", "5"], "--hidden must be comma-separated integers"),
+    (["--device", "tpu", "--steps", "5"], "device must be auto, cpu, cuda or cuda:N; got 'tpu'"),
+    (["--threads", "0", "--steps", "5"], "--threads must be an integer >= 1"),
+    # the two lambdas have their own flags; the old ones name the new ones
+    (["--lam", "32", "--steps", "5"], "--lam was renamed: paper 000's L2 weight is --l2-weight"),
+    (["--fixed-lambda", "2", "--steps", "5"], "--fixed-lambda was renamed: the constant exponent of paper 002 is "
+                                             "--fixed-exponent"),
 ])
-def test_bad_train_arguments_exit_2_with_a_message(args, message, tmp_path, capsys):
-    assert main(["train", *args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
-    assert message in capsys.readouterr().err
+def test_bad_train_arguments_exit_2_with_one_line(args, message, tmp_path, capsys):
+    try:
+        code = main(["train", *args, "--out", str(tmp_path / "run"), "--no-progress"])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
 
 
-def test_evaluate_refuses_a_missing_checkpoint(tmp_path, capsys):
+def test_an_output_that_is_a_file_and_a_debug_traceback(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["train", "--steps", "5", "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.strip() == f"collapse train: error: --out must be a folder; {tmp_path / 'file'} is a file"
+    with pytest.raises(UserError, match="is a file"):
+        main(["train", "--steps", "5", "--out", str(tmp_path / "file"), "--debug"])
+
+
+def test_evaluate_refuses_a_missing_checkpoint_and_a_folder_as_output_before_any_work(tiny_run, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
-    assert "checkpoint must be a checkpoint file" in capsys.readouterr().err
+    assert f"checkpoint {tmp_path / 'nothing'} does not exist" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_run), "--output", str(tmp_path)]) == 2
+    assert f"--output must be a file; {tmp_path} is a folder" in capsys.readouterr().err
+    assert main(["evaluate", str(tiny_run), "--output", str(tmp_path / "no" / "e.json")]) == 2
+    assert "must be in an existing folder" in capsys.readouterr().err
 
 
 def test_cli_choices_match_the_deep_module():

@@ -12,6 +12,7 @@ import torch
 from matplotlib.colors import rgb_to_hsv
 
 from deep import data as D
+from deep.config import UserError
 
 PIXELS = np.arange(64) + 0.5
 
@@ -168,15 +169,28 @@ def test_digits_and_subsets():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"name": "mnist"}, "data name must be one of"),
-    ({"name": "dsprites-npz"}, "needs a path"),
+    ({"name": "mnist"}, "data.name must be one of 'dsprites', "),
+    ({"name": "dsprites-npz"}, "data needs the key 'path'"),
     ({"name": "dsprites-npz", "path": "/nonexistent.npz"}, "does not exist"),
     ({"name": "digits", "subset": 5000}, "subset must be at most"),
     ({"name": "digits", "subset": -3}, "subset must be an integer >= 1"),
+    ({"name": "digits", "subset": 0}, "data.subset must be an integer >= 1; got 0"),  # not "the whole data set"
+    ({"name": "digits", "binarise": "threshold"}, r"unknown key 'binarise' \(did you mean 'binarize'\?\)"),
+    ({"name": "digits", "binarize": "otsu"}, "data 'digits': binarize must be None, 'stochastic' or 'threshold'"),
+    ({"name": "dsprites", "path": "x.npz"}, "'path', a parameter of the 'dsprites-npz' and 'shapes3d-h5' data set"),
+    ({"name": "dsprites", "n": 10}, "'n', a parameter of the 'mixture' data set only"),
 ])
 def test_bad_data_specs_are_named(spec, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         D.build_data(spec)
+
+
+@pytest.mark.parametrize("name, suffix", [("dsprites-npz", ".npz"), ("shapes3d-h5", ".h5")])
+def test_a_damaged_data_file_is_named(name, suffix, tmp_path):
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(b"not a data file")
+    with pytest.raises(UserError, match=f"{path} is not a readable"):
+        D.build_data({"name": name, "path": str(path)})
 
 
 def test_bad_indices_are_named():

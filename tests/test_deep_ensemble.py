@@ -4,12 +4,10 @@ The stack evaluates its convolutions as grouped convolutions, which add in anoth
 than one model's convolutions, so a member differs from its run trained alone by float32
 rounding: measured after 10 Adam steps (lr 1e-3), the relative error of the parameter
 change is about 3e-5 and of the losses about 1e-6. The tolerances below (1e-3 and 1e-5)
-leave a margin of 30x and 10x; a wrong batch, noise draw, beta, lam, exponent or Adam
+leave a margin of 30x and 10x; a wrong batch, noise draw, beta, L2 weight, exponent or Adam
 state moves the parameters by whole steps (relative error of order 1).
 """
 import json
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 import torch
@@ -21,7 +19,7 @@ from deep.train import RunConfig, build, fit
 pytestmark = pytest.mark.deep
 
 OBJECTIVES = [{"name": "beta", "beta": 4.0},
-              {"name": "lambda-beta", "beta": 4.0, "lam": 8.0, "phase1_steps": 4},
+              {"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0, "phase1_steps": 4},
               {"name": "lambda", "delta": 1.01, "update_every": 3, "ramp_steps": 6},
               {"name": "beta", "beta": 2.0, "warmup_steps": 5}]
 SEEDS = [3, 3, 5, 7]
@@ -29,9 +27,9 @@ CHANGE_RTOL, LOSS_RTOL = 1e-3, 1e-5
 
 
 def config(objective, seed, steps=10):
-    return asdict(RunConfig(data={"name": "dsprites", "subset": 256}, model={"architecture": "conv", "m": 4},
-                            objective=objective, steps=steps, batch_size=8, lr=1e-3, seed=seed, checkpoint_every=3,
-                            log_every=2, evaluation={"samples": 64, "dci": False}))
+    return RunConfig(data={"name": "dsprites", "subset": 256}, model={"architecture": "conv", "m": 4},
+                     objective=objective, steps=steps, batch_size=8, lr=1e-3, seed=seed, checkpoint_every=3,
+                     log_every=2, evaluation={"samples": 64, "dci": False}).to_dict()
 
 
 def alone(cfg, run_dir, **kw):
@@ -79,7 +77,7 @@ def assert_same_run(side, one, start, record):
     la, lb = log(side), log(one)
     assert [line["step"] for line in la] == [line["step"] for line in lb]
     for x, y in zip(la, lb):
-        assert x["lam"] == y["lam"] and x["lambda"] == pytest.approx(y["lambda"], rel=LOSS_RTOL)
+        assert x["l2_weight"] == y["l2_weight"] and x["exponent"] == pytest.approx(y["exponent"], rel=LOSS_RTOL)
         for key in ("loss", "nll", "l2", "kl_total"):
             assert x[key] == pytest.approx(y[key], rel=LOSS_RTOL, abs=1e-6), key
     record(error)
@@ -100,12 +98,12 @@ def test_side_by_side_equals_one_at_a_time(tmp_path):
 
 
 def test_second_phase_side_by_side_equals_fit_from_the_same_checkpoints(tmp_path):
-    """The two-phase protocol: beta-VAE checkpoints continued with lam = 0 and lam = 8, side by side vs alone."""
+    """The two-phase protocol: beta-VAE checkpoints continued with l2_weight 0 and 8, side by side vs alone."""
     phase1 = [config({"name": "beta", "beta": 4.0}, seed, steps=4) for seed in (1, 2)]
     for k, cfg in enumerate(phase1):
         alone(cfg, tmp_path / f"p1-{k}")
     phase2 = [config({"name": "beta", "beta": 4.0}, 1, steps=8),
-              config({"name": "lambda-beta", "beta": 4.0, "lam": 8.0, "phase1_steps": 4}, 2, steps=8)]
+              config({"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0, "phase1_steps": 4}, 2, steps=8)]
     starts = [tmp_path / "p1-0" / "checkpoint.pt", tmp_path / "p1-1" / "checkpoint.pt"]
     train_side_by_side(phase2, [tmp_path / "side0", tmp_path / "side1"], init_from=starts, evaluate=False,
                        progress=False)

@@ -46,7 +46,8 @@ def test_gaussian_mixture_moments_and_balance():
     assert build_data({"name": "mixture", "n": 40}).observations(np.arange(40)).shape == (40, 2)
     with pytest.raises(ValueError, match="stds"):
         GaussianMixture(stds=[0.5, -1.0])
-    with pytest.raises(ValueError, match="options"):
+    with pytest.raises(ValueError, match="data has an unknown key 'variance'; valid keys: name, subset, subset_seed, "
+                                         "means, stds, n, seed"):
         build_data({"name": "mixture", "variance": 1.0})
 
 

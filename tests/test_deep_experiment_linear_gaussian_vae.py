@@ -24,10 +24,10 @@ def test_grid_has_both_phases_and_the_lambda_0_column_is_the_beta_vae():
         assert r.config["steps"] == cfg["phase1_steps"] + cfg["phase2_steps"] and r.values["data"] == "dsprites"
         assert {k: v for k, v in r.config.items() if k not in ("objective", "steps")} == \
                {k: v for k, v in parent.config.items() if k not in ("objective", "steps")}
-        warmup = {"warmup_steps": cfg["warmup_steps"]}
+        warmup = {"warmup_steps": cfg["warmup_steps"], "warmup_start": 0}
         if r.values["lam"]:
-            assert r.config["objective"] == {"name": "lambda-beta", "beta": r.values["beta"], "lam": r.values["lam"],
-                                             "phase1_steps": cfg["phase1_steps"], **warmup}
+            assert r.config["objective"] == {"name": "lambda-beta", "beta": r.values["beta"],
+                                             "l2_weight": r.values["lam"], "phase1_steps": cfg["phase1_steps"], **warmup}
         else:
             assert r.config["objective"] == parent.config["objective"] == {"name": "beta", "beta": r.values["beta"],
                                                                            **warmup}

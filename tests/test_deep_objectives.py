@@ -3,14 +3,17 @@
 The likelihoods and the KL are compared with torch.distributions (code that shares
 nothing with deep/); the lambda-VAE's sampling noise with its Monte Carlo spread.
 """
+from dataclasses import fields
+
 import numpy as np
 import pytest
 import torch
 from torch import distributions as dist
 from torch import nn
 
+from deep.config import UserError, as_dict
 from deep.models import Bernoulli, Gaussian, VAE, build_model
-from deep.objectives import LambdaSchedule, Objective, build_objective, kl_per_dimension
+from deep.objectives import CONFIGS, LambdaSchedule, Objective, build_objective, kl_per_dimension, objective_config
 from numerics.lambda_vae import lambda_star
 
 torch.set_num_threads(1)
@@ -57,9 +60,15 @@ def test_conv_and_mlp_shapes():
     ({"likelihood": "poisson"}, (1, 64, 64), "likelihood must be"),
     ({"m": 0}, (1, 64, 64), "m must be an integer >= 1"),
     ({"likelihood": "gaussian", "eta_dec": -1}, (1, 64, 64), "eta_dec must be a finite number > 0"),
+    ({"hiden": [3]}, (64,), r"model has an unknown key 'hiden' \(did you mean 'hidden'\?\)"),
+    ({"latnets": 3}, (64,), "model has an unknown key 'latnets'; valid keys: architecture, m,"),
+    ({"architecture": "mlp", "hidden": [8, 0]}, (64,), r"model.hidden\[1\] must be an integer >= 1"),
+    ({"architecture": "mlp", "activation": "sigmoid"}, (64,), "model.activation must be one of 'relu', 'tanh'"),
+    ({"eta_dec": 0.5}, (1, 64, 64), "likelihood 'bernoulli' does not use it"),
+    ({"architecture": "conv", "hidden": [8]}, (1, 64, 64), "architecture 'conv' does not use them"),
 ])
 def test_bad_model_specs_are_named(spec, shape, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         build_model(spec, shape)
 
 
@@ -88,8 +97,8 @@ def make_model(mu, logvar, n=6, likelihood=None):
 
 @pytest.mark.parametrize("objective, step, weight", [
     (Objective("beta", beta=3.0), 10, 0.0),
-    (Objective("lambda-beta", beta=3.0, lam=7.0, phase1_steps=20), 19, 0.0),  # phase 1: a beta-VAE
-    (Objective("lambda-beta", beta=3.0, lam=7.0, phase1_steps=20), 20, 7.0),  # phase 2
+    (Objective("lambda-beta", beta=3.0, l2_weight=7.0, phase1_steps=20), 19, 0.0),  # phase 1: a beta-VAE
+    (Objective("lambda-beta", beta=3.0, l2_weight=7.0, phase1_steps=20), 20, 7.0),  # phase 2
 ])
 def test_loss_is_nll_plus_beta_kl_plus_lambda_l2(objective, step, weight):
     """eq. (5) and (7) of [mi_collapse], term by term, with torch.distributions."""
@@ -105,7 +114,7 @@ def test_loss_is_nll_plus_beta_kl_plus_lambda_l2(objective, step, weight):
     l2 = (x - torch.sigmoid(out)).pow(2).sum(1)
     expected = (nll + objective.beta * kl + weight * l2).mean()
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
-    assert objective.l2_weight(step) == weight
+    assert objective.l2_weight_at(step) == weight
     torch.testing.assert_close(parts["l2"], l2.mean(), rtol=1e-5, atol=1e-6)
 
 
@@ -114,7 +123,7 @@ def test_lambda_vae_samples_with_sigma_to_the_lambda_but_penalises_sigma_squared
     """eq. (9)-(10) of [lambda_vae]: z - mu has std sigma^lambda; the KL keeps sigma^2."""
     mu, logvar = [0.3, -0.2], [np.log(0.6 ** 2), np.log(0.9 ** 2)]
     model = make_model(mu, logvar, n=2)
-    objective = Objective("lambda", schedule=LambdaSchedule(2, delta=None, fixed=lam))
+    objective = Objective("lambda", schedule=LambdaSchedule(2, delta=None, fixed_exponent=lam))
     n = 20_000
     _, parts = objective.loss(model, torch.zeros(n, 2), 0, torch.Generator().manual_seed(3))
     spread = (model.decoder.seen - torch.tensor(mu)).std(0).double().numpy()
@@ -155,17 +164,46 @@ def test_lambda_schedule_ramps_linearly_from_one():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"name": "vae"}, "objective must be one of"),
-    ({"name": "lambda-beta", "beta": 2.0}, "needs lam > 0"),
+    ({"name": "vae"}, "objective.name must be one of"),
+    ({"name": "lambda-beta", "beta": 2.0}, "objective needs the key 'l2_weight'"),
+    ({"name": "lambda-beta", "l2_weight": 0.0}, "objective.l2_weight must be a finite number > 0"),
     ({"name": "beta", "beta": 0.0}, "beta must be a finite number > 0"),
+    ({"name": "beta", "beta": "4"}, "objective.beta must be a number; got '4'"),
     ({"name": "lambda", "delta": 1.0}, r"delta must lie in \(1, inf\)"),
-    ({"name": "lambda", "delta": None, "fixed": 0.5}, r"fixed must lie in \[1, inf\)"),
+    ({"name": "lambda", "fixed_exponent": 0.5}, r"fixed_exponent must lie in \[1, inf\)"),
     ({"name": "lambda", "update_every": 0}, "update_every must be an integer >= 1"),
-    ({"name": "lambda-beta", "lam": 1.0, "phase1_steps": -5}, "phase1_steps must be an integer >= 0"),
+    ({"name": "lambda", "update_every": 2.5}, "update_every must be an integer; got 2.5"),
+    ({"name": "lambda-beta", "l2_weight": 1.0, "phase1_steps": -5}, "phase1_steps must be an integer >= 0"),
+    # typos name the closest valid keys
+    ({"name": "beta", "betta": 2.0}, r"unknown key 'betta' \(did you mean 'beta'\?\); valid keys: name, beta,"),
+    ({"name": "lambda", "ema_decy": 0.5}, r"unknown key 'ema_decy' \(did you mean 'ema_decay'\?\)"),
+    # a parameter the chosen objective does not use is an error, never ignored (issue 17)
+    ({"name": "lambda", "l2_weight": 32.0}, "'l2_weight', a parameter of the 'lambda-beta' objective only, which "
+                                            "'lambda' does not use"),
+    ({"name": "beta", "delta": 1.1}, "'delta', a parameter of the 'lambda' objective only"),
+    ({"name": "beta", "phase1_steps": 10}, "'phase1_steps', a parameter of the 'lambda-beta' objective only"),
+    ({"name": "lambda", "fixed_exponent": 2.0, "delta": 1.1}, "give either delta or fixed_exponent"),
+    ({"name": "lambda", "fixed_exponent": 2.0, "ramp_steps": 10}, r"ramp_steps belong to the lambda\* schedule"),
+    # paper 000's lambda and paper 002's exponent have their own names; the old ones say so
+    ({"name": "lambda", "lam": 32.0}, "key 'lam' was renamed: the L2 weight of paper 000 .* is 'l2_weight'"),
+    ({"name": "lambda-beta", "lambda": 2.0}, "key 'lambda' was renamed: .*'l2_weight'.*'fixed_exponent'"),
+    ({"name": "lambda", "fixed": 2.0}, "key 'fixed' was renamed: .*'fixed_exponent'"),
 ])
 def test_bad_objective_specs_are_named(spec, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         build_objective(spec, 4)
+
+
+def test_objective_configs_round_trip_with_their_defaults():
+    """The stored form names every parameter in force; reading it back gives the same configuration."""
+    for spec in ({"name": "beta"}, {"name": "lambda-beta", "l2_weight": 8, "phase1_steps": 3},
+                 {"name": "lambda", "fixed_exponent": 2}, {"name": "lambda", "delta": 1.1, "ramp_steps": 5}):
+        config = objective_config(spec)
+        assert objective_config(as_dict(config)) == config
+        assert set(as_dict(config)) == {f.name for f in fields(CONFIGS[spec["name"]])}
+    assert as_dict(objective_config({"name": "lambda"}))["delta"] == 1.01
+    fixed = build_objective({"name": "lambda", "fixed_exponent": 2}, 3)
+    assert fixed.exponent(10, 3).tolist() == [2.0, 2.0, 2.0]
 
 
 def test_kl_warm_up_ramps_beta_from_zero():
@@ -177,7 +215,7 @@ def test_kl_warm_up_ramps_beta_from_zero():
     with torch.no_grad():
         zero, parts = objective.loss(model, x, 0, torch.Generator().manual_seed(0))
     assert zero.item() == pytest.approx(parts["nll"].item(), rel=1e-6)  # beta = 0 at step 0: no KL term
-    later = build_objective({"name": "lambda-beta", "beta": 8.0, "lam": 1.0, "warmup_steps": 2, "warmup_start": 3}, 3)
+    later = build_objective({"name": "lambda-beta", "beta": 8.0, "l2_weight": 1.0, "warmup_steps": 2, "warmup_start": 3}, 3)
     assert [later.kl_weight(t) for t in range(7)] == [0.0, 0.0, 0.0, 0.0, 4.0, 8.0, 8.0]
     for key in ("warmup_steps", "warmup_start"):
         with pytest.raises(ValueError, match=f"{key} must be an integer >= 0"):

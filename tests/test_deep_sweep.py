@@ -1,11 +1,13 @@
 """deep.sweep and `collapse sweep`: grid expansion, a process pool, a Dask LocalCluster, resumption, failures."""
 import concurrent.futures
 import json
+import re
 
 import pytest
 
 from collapse.cli import main
 from deep import sweep
+from deep.config import UserError
 
 pytestmark = pytest.mark.deep
 
@@ -13,7 +15,8 @@ BASE = {"steps": 12, "batch_size": 32, "lr": 3e-3, "log_every": 6, "checkpoint_e
         "data": {"name": "digits"}, "model": {"architecture": "mlp", "m": 2, "hidden": [16]},
         "objective": {"name": "beta"}, "evaluation": {"samples": 100, "dci": False}}
 TWO_PHASE = {"name": "tiny", "base": BASE, "grid": {"beta": [0.5, 2.0], "seed": [0]},
-             "then": {"steps": 18, "objective": {"name": "lambda-beta", "phase1_steps": 12}, "grid": {"lam": [0, 4]}}}
+             "then": {"steps": 18, "objective": {"name": "lambda-beta", "phase1_steps": 12},
+                      "grid": {"l2_weight": [0, 4]}}}
 
 
 def write_config(tmp_path, config=TWO_PHASE, name="sweep.json"):
@@ -24,30 +27,56 @@ def write_config(tmp_path, config=TWO_PHASE, name="sweep.json"):
 
 def test_expand_builds_the_grid_and_the_second_phase():
     runs = sweep.expand(TWO_PHASE)
-    assert [r.name for r in runs] == ["beta=0.5,seed=0", "beta=2,seed=0", "beta=0.5,seed=0+lam=0",
-                                      "beta=0.5,seed=0+lam=4", "beta=2,seed=0+lam=0", "beta=2,seed=0+lam=4"]
+    assert [r.name for r in runs] == ["beta=0.5,seed=0", "beta=2,seed=0", "beta=0.5,seed=0+l2_weight=0",
+                                      "beta=0.5,seed=0+l2_weight=4", "beta=2,seed=0+l2_weight=0",
+                                      "beta=2,seed=0+l2_weight=4"]
     first, lam0, lam4 = runs[0], runs[2], runs[3]
-    assert first.config["objective"] == {"name": "beta", "beta": 0.5} and first.init_from is None
-    assert lam0.config["objective"] == {"name": "beta", "beta": 0.5}  # lam = 0 is the beta-VAE column
-    assert lam4.config["objective"] == {"name": "lambda-beta", "beta": 0.5, "lam": 4, "phase1_steps": 12}
+    beta = {"name": "beta", "beta": 0.5, "warmup_steps": 0, "warmup_start": 0}  # every default is stored
+    assert first.config["objective"] == beta and first.init_from is None
+    assert lam0.config["objective"] == beta  # l2_weight = 0 is the beta-VAE column
+    assert lam4.config["objective"] == {**beta, "name": "lambda-beta", "l2_weight": 4.0, "phase1_steps": 12}
     assert lam4.init_from == "beta=0.5,seed=0" and lam4.config["steps"] == 18
-    assert lam4.values == {"beta": 0.5, "seed": 0, "lam": 4}
+    assert lam4.values == {"beta": 0.5, "seed": 0, "l2_weight": 4}
     assert first.config["checkpoint_every"] == 6 and first.config["seed"] == 0
     dotted = sweep.expand({"base": BASE, "grid": {"objective.warmup_steps": [0, 5], "data": ["digits"]}})
-    assert [r.config["objective"].get("warmup_steps") for r in dotted] == [0, 5]
+    assert [r.config["objective"]["warmup_steps"] for r in dotted] == [0, 5]
+
+
+def test_an_unquoted_dotted_axis_in_toml_is_a_table_and_works(tmp_path):
+    """`objective.warmup_steps = [0, 2]` in [grid] is TOML for the table objective = {warmup_steps = [0, 2]}."""
+    (tmp_path / "s.toml").write_text('[base]\nsteps = 3\ndata = {name = "digits"}\nmodel = {architecture = "mlp"}\n'
+                                     '[grid]\nobjective.warmup_steps = [0, 2]\nseed = [0]\n')
+    runs = sweep.expand(sweep.load_config(tmp_path / "s.toml"))
+    assert [r.name for r in runs] == ["objective.warmup_steps=0,seed=0", "objective.warmup_steps=2,seed=0"]
+    assert [r.config["objective"]["warmup_steps"] for r in runs] == [0, 2]
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"grid": {"beta": [1]}}, r"needs a \[base\] table"),
+    ({"grid": {"beta": [1]}}, "sweep config needs the key 'base'"),
     ({"base": BASE, "grid": {"beta": 1}}, "must be a non-empty list"),
     ({"base": BASE, "grid": {"beta": []}}, "must be a non-empty list"),
-    ({"base": {**BASE, "epochs": 3}}, r"unknown field\(s\) \['epochs'\]"),
-    ({"base": {k: v for k, v in BASE.items() if k != "steps"}}, r"needs \['steps'\]"),
-    ({"base": BASE, "sweep": {}}, r"unknown key\(s\) \['sweep'\]"),
+    ({"base": {**BASE, "epochs": 3}}, "run config has an unknown key 'epochs'"),
+    ({"base": {**BASE, "step": 3}}, r"unknown key 'step' \(did you mean 'steps'\?\)"),
+    ({"base": {k: v for k, v in BASE.items() if k != "steps"}}, "run config needs the key 'steps'"),
+    ({"base": BASE, "sweep": {}}, "sweep config has an unknown key 'sweep'"),
+    ({"base": BASE, "gird": {}}, r"unknown key 'gird' \(did you mean 'grid'\?\)"),
     ({"base": BASE, "grid": {"seed": [0, 0]}}, "the same name"),
+    ({"base": BASE, "then": {"stepz": 3}}, r"then has an unknown key 'stepz' \(did you mean 'steps'\?\)"),
+    # an axis that would do nothing is refused instead of giving a grid of identical runs (issue 17)
+    ({"base": BASE, "grid": {"objective.betta": [1, 2]}}, r"run objective.betta=1: objective has an unknown key "
+                                                          r"'betta' \(did you mean 'beta'\?\)"),
+    ({"base": BASE, "grid": {"betta": [1, 2]}}, r"grid \(axes: these or dotted paths\) has an unknown key 'betta' "
+                                                r"\(did you mean 'beta'"),
+    ({"base": {**BASE, "objective": {"name": "lambda"}}, "grid": {"l2_weight": [2, 30]}},
+     "'l2_weight', a parameter of the 'lambda-beta' objective only, which 'lambda' does not use"),
+    ({"base": {**BASE, "model": {"architecture": "mlp", "hiden": [3]}}}, "unknown key 'hiden'"),
+    # the old axis names of the two lambdas say the new ones
+    ({"base": BASE, "grid": {"lambda": [2, 30]}}, "grid axis 'lambda' was renamed: paper 000's L2 weight is the "
+                                                  "axis 'l2_weight'; paper 002's exponent is"),
+    ({"base": BASE, "grid": {"lam": [2]}}, "grid axis 'lam' was renamed"),
 ])
 def test_bad_sweep_configs_are_named(config, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         sweep.expand(config)
 
 
@@ -55,8 +84,15 @@ def test_load_config_reads_toml_and_json(tmp_path):
     (tmp_path / "s.toml").write_text('name = "t"\n[base]\nsteps = 3\n[grid]\nbeta = [1, 4]\n')
     assert sweep.load_config(tmp_path / "s.toml") == {"name": "t", "base": {"steps": 3}, "grid": {"beta": [1, 4]}}
     assert sweep.load_config(write_config(tmp_path)) == TWO_PHASE
-    for path, message in [(tmp_path / "none.toml", "does not exist"), (write_config(tmp_path, name="s.yaml"), "got s.yaml")]:
-        with pytest.raises(ValueError, match=message):
+    (tmp_path / "bad.toml").write_text("[base\nsteps = 3\n")
+    (tmp_path / "bad.json").write_text('{"base": {steps: 3}}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    for path, message in [(tmp_path / "none.toml", "does not exist"), (tmp_path, "is a directory"),
+                          (write_config(tmp_path, name="s.yaml"), "got s.yaml"),
+                          (tmp_path / "bad.toml", f"config {tmp_path / 'bad.toml'} is not valid TOML"),
+                          (tmp_path / "bad.json", f"config {tmp_path / 'bad.json'} is not valid JSON: Expecting"),
+                          (tmp_path / "list.json", "must hold a table")]:
+        with pytest.raises(UserError, match=re.escape(message)):
             sweep.load_config(path)
 
 
@@ -65,10 +101,11 @@ def test_process_pool_runs_both_phases_and_a_rerun_trains_nothing(tmp_path):
     with sweep.executor(workers=1) as pool:
         metrics = sweep.execute(runs, tmp_path, pool, progress=False)
     assert set(metrics) == {r.name for r in runs}
-    continued = json.loads((tmp_path / "runs" / "beta=2,seed=0+lam=4" / "config.json").read_text())
-    assert continued["init_from"]["step"] == 12 and continued["objective"]["lam"] == 4
-    log = [json.loads(line) for line in (tmp_path / "runs" / "beta=2,seed=0+lam=4" / "log.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in log] == [18] and log[0]["lam"] == 4
+    continued = json.loads((tmp_path / "runs" / "beta=2,seed=0+l2_weight=4" / "config.json").read_text())
+    assert continued["init_from"]["step"] == 12 and continued["objective"]["l2_weight"] == 4
+    log = [json.loads(line)
+           for line in (tmp_path / "runs" / "beta=2,seed=0+l2_weight=4" / "log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in log] == [18] and log[0]["l2_weight"] == 4
     stamps = {r.name: (r.directory(tmp_path) / "metrics.json").stat().st_mtime_ns for r in runs}
     with sweep.executor(workers=1) as pool:
         again = sweep.execute(runs, tmp_path, pool, progress=False)
@@ -86,7 +123,7 @@ def test_dask_local_cluster_with_gpu_resources_and_side_by_side_packs(tmp_path, 
                 "--gpus-per-task", "1", "--pack", "2", "--device", "cpu", "--no-progress"]
         assert main(args) == 0
         out = capsys.readouterr().out
-        assert "beta=2,seed=0+lam=4" in out and "summary.png" in out
+        assert "beta=2,seed=0+l2_weight=4" in out and "summary.png" in out
         assert main(["sweep", str(config), "--root", str(tmp_path / "out"), "--dry-run"]) == 0
         assert capsys.readouterr().out.count("done ") == 6
     rows = json.loads((tmp_path / "out" / "summary.json").read_text())["runs"]
@@ -101,7 +138,7 @@ def test_dask_local_cluster_with_gpu_resources_and_side_by_side_packs(tmp_path, 
 def test_a_failing_run_is_reported_and_the_others_finish(tmp_path):
     runs = sweep.expand({"base": BASE, "grid": {"data.subset": [100, 10 ** 6]}})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # any concurrent.futures executor
-        with pytest.raises(RuntimeError, match="data.subset=1000000: ValueError: subset must be at most the data size 1797"):
+        with pytest.raises(sweep.RunsFailed, match="data.subset=1000000: data.subset must be at most the data size 1797"):
             sweep.execute(runs, tmp_path, pool, progress=False)
     assert (tmp_path / "runs" / "data.subset=100" / "metrics.json").exists()
 
@@ -112,7 +149,7 @@ def test_resuming_with_a_changed_run_config_is_refused(tmp_path):
         sweep.execute(runs, tmp_path, pool, progress=False)
         changed = sweep.expand({"base": {**BASE, "lr": 1e-2}, "grid": {"beta": [1.0]}})
         assert not sweep.finished(changed[0], tmp_path)
-        with pytest.raises(RuntimeError, match="holds a run whose lr differ"):
+        with pytest.raises(sweep.RunsFailed, match="holds a run whose lr differ"):
             sweep.execute(changed, tmp_path, pool, progress=False)
 
 
@@ -127,6 +164,20 @@ def test_table_and_means_over_seeds():
 
 
 def test_resources_need_a_scheduler():
-    with pytest.raises(ValueError, match="resources need a Dask scheduler"):
+    with pytest.raises(UserError, match="resources need a Dask scheduler"):
         with sweep.executor(resources={"GPU": 1}):
             pass
+
+
+def test_the_shipped_example_grid_expands_and_lists(tmp_path, capsys):
+    """examples/grid.toml (the README's sweep, with an unquoted dotted axis): 16 runs, each continued 3 ways."""
+    from collapse import ROOT
+
+    path = ROOT / "examples" / "grid.toml"
+    runs = sweep.expand(sweep.load_config(path))
+    first = [r for r in runs if r.init_from is None]
+    assert len(first) == 16 and len(runs) == 16 + 48
+    assert {r.config["objective"]["warmup_steps"] for r in first} == {0, 200}
+    assert {r.config["objective"]["name"] for r in runs if r.init_from} == {"beta", "lambda-beta"}
+    assert main(["sweep", str(path), "--root", str(tmp_path / "out"), "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("todo  ") == 64 and not (tmp_path / "out").exists()

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from deep.config import UserError
 from deep.train import RunConfig, build, fit, resolve_device, train
 
 pytestmark = pytest.mark.deep
 
 OBJECTIVES = {
     "beta": {"name": "beta", "beta": 4.0},
-    "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "lam": 8.0, "phase1_steps": 4},
+    "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0, "phase1_steps": 4},
     "lambda": {"name": "lambda", "delta": 1.01, "update_every": 3, "ramp_steps": 6},
 }
 
@@ -69,7 +70,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(name, tmp_path):
     assert strip_speed(lines(tmp_path / "straight")) == strip_speed(lines(tmp_path / "resumed"))
     if name == "lambda":
         log = lines(tmp_path / "straight")
-        assert log[0]["lambda"] == [1.0] * 4 and any(v > 1 for v in log[-1]["lambda"])
+        assert log[0]["exponent"] == [1.0] * 4 and any(v > 1 for v in log[-1]["exponent"])
         assert objective.schedule.ema is not None
 
 
@@ -78,12 +79,12 @@ def test_log_holds_per_dimension_kl_sigma_and_lambda(tmp_path):
     run(config, tmp_path)
     log = lines(tmp_path)
     assert [line["step"] for line in log] == [2, 4, 6]
-    assert [line["lam"] for line in log] == [0.0, 0.0, 8.0]  # lam from step N1 = 4 on
+    assert [line["l2_weight"] for line in log] == [0.0, 0.0, 8.0]  # the L2 weight from step N1 = 4 on
     for line in log:
-        assert len(line["kl"]) == len(line["sigma"]) == len(line["lambda"]) == 4
+        assert len(line["kl"]) == len(line["sigma"]) == len(line["exponent"]) == 4
         assert line["kl_total"] == pytest.approx(sum(line["kl"]))
         assert line["images_per_s"] > 0
-    assert json.loads((tmp_path / "config.json").read_text())["objective"]["lam"] == 8.0
+    assert json.loads((tmp_path / "config.json").read_text())["objective"]["l2_weight"] == 8.0
 
 
 def test_killed_run_drops_log_lines_past_its_checkpoint(tmp_path):
@@ -114,7 +115,7 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
     config = conv_config(OBJECTIVES["beta"], steps=3)
     run(config, tmp_path)
     other = {**config, "objective": {"name": "beta", "beta": 8.0}}
-    with pytest.raises(ValueError, match="holds a run whose objective differ"):
+    with pytest.raises(UserError, match="holds a run whose objective differ"):
         run(other, tmp_path)
 
 
@@ -144,8 +145,11 @@ def test_device_choice_and_bad_arguments(tmp_path):
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(UserError, match="CUDA is not available"):
             resolve_device("cuda")
+    for name in ("tpu", "gpu", "cuda:x", "meta"):
+        with pytest.raises(UserError, match=f"device must be auto, cpu, cuda or cuda:N; got '{name}'"):
+            resolve_device(name)
     data, model, objective = build(conv_config(OBJECTIVES["beta"], steps=1))
     for kw, message in [({"steps": 0}, "steps must be an integer >= 1"),
                         ({"steps": 2, "lr": -1.0}, "lr must be a finite number > 0"),

@@ -84,8 +84,8 @@ def test_phase_command_writes_png_and_csv(tmp_path):
     assert full[0.0] == pytest.approx(1.0, abs=1e-4) and full[1.0] == pytest.approx(np.sqrt(0.5), abs=1e-4)
 
 
-def test_phase_command_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match=r"--lam must lie in \(1, inf\)"):
-        main(["phase", "lambda-vae", "--lam", "1", "--output-dir", str(tmp_path)])
-    with pytest.raises(ValueError, match=r"--deltas must lie in \(1, inf\)"):
-        main(["phase", "lambda-vae", "--deltas", "0.5", "--output-dir", str(tmp_path)])
+def test_phase_command_rejects_bad_arguments(tmp_path, capsys):
+    assert main(["phase", "lambda-vae", "--exponent", "1", "--output-dir", str(tmp_path)]) == 2
+    assert "--exponent must lie in (1, 1000)" in capsys.readouterr().err
+    assert main(["phase", "lambda-vae", "--deltas", "0.5", "--output-dir", str(tmp_path)]) == 2
+    assert "--deltas must lie in (1, 1e+12)" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def test_near_singular_data_and_huge_beta_never_give_silent_nan(log10_cond, beta
 def test_phase_command_writes_csv_and_figures(tmp_path):
     """A small grid through the CLI: CSV, both figures and the settings file."""
     code = main(["phase", "linear-gaussian-vae", "--n", "6", "--m", "2", "--s", "2", "--trials", "3",
-                 "--betas", "0.5", "1", "2", "8", "--lambdas", "0", "2", "--output", str(tmp_path)])
+                 "--betas", "0.5", "1", "2", "8", "--l2-weights", "0", "2", "--output", str(tmp_path)])
     assert code == 0
     text = (tmp_path / "phase_linear_gaussian_vae.csv").read_text().splitlines()
     assert len(text) == 1 + 8 and text[0].startswith("beta,lam,beta_c,reconstruction")

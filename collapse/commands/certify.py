@@ -1,9 +1,11 @@
 """``collapse certify``: compute ball-arithmetic certificates, or re-check stored ones."""
+import importlib.util
 import time
 from pathlib import Path
 
 from collapse import catalogue, certify
 from collapse.certify import core
+from collapse.cli import UserError, writable_dir
 
 HELP = "compute Arb certificates of scalar claims (--check: re-derive stored ones from their inputs)"
 
@@ -17,15 +19,17 @@ def add_arguments(parser):
                         help="where to write certificates (default: collapse/certificates)")
 
 
-def _error(message: str) -> int:
-    print(f"collapse certify: error: {message}")
-    return 2
-
-
 def _check(files: list[Path]) -> int:
+    """Re-derive ``files``: a file that is not a certificate is a user error (exit 2); a
+    certificate that its inputs do not reproduce is a finding (FAIL, exit 1)."""
     files = files or certify.stored()
     if not files:
-        return _error(f"no certificate files in {core.DIRECTORY}")
+        raise UserError(f"no certificate files in {core.DIRECTORY}")
+    for path in files:
+        try:
+            core.load(path)
+        except core.CertificateFileError as err:
+            raise UserError(f"--check: {err}") from None
     failed = 0
     for path in files:
         start = time.perf_counter()
@@ -41,25 +45,25 @@ def _check(files: list[Path]) -> int:
 
 
 def run(args) -> int:
-    try:
-        known = certify.builders()
-    except core.CertificationError as err:
-        return _error(str(err))
+    if importlib.util.find_spec("flint") is None:
+        raise UserError("python-flint is not installed (the certify extra): pip install -e '.[certify]'")
     if args.check is not None:
         if args.paper or args.claim:
-            return _error("--check takes files, not --paper or --claim")
+            raise UserError("--check takes files, not --paper or --claim")
         return _check(args.check)
+    known = certify.builders()
     claims = sorted(known)
     if args.paper:
         claims = [c for c in claims if c.split(".")[0] == args.paper]
     if args.claim:
         unknown = [c for c in args.claim if c not in known]
         if unknown:
-            return _error(f"no certificate for claim(s) {', '.join(unknown)}; certified claims: "
-                          f"{', '.join(sorted(known))}")
+            raise UserError(f"--claim: no certificate for claim(s) {', '.join(unknown)}; certified claims: "
+                            f"{', '.join(sorted(known))}")
         claims = [c for c in claims if c in args.claim]
     if not claims:
-        return _error("no certified claim matches --paper / --claim")
+        raise UserError("no certified claim matches --paper / --claim")
+    writable_dir(args.output_dir, "--output-dir")
     for claim in claims:
         start = time.perf_counter()
         try:

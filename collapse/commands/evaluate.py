@@ -1,9 +1,11 @@
 """``collapse evaluate CHECKPOINT``: the metrics of a trained VAE, each in a named variant, and its information budget."""
 import argparse
 import json
-import sys
 import textwrap
 from pathlib import Path
+
+from collapse.cli import UserError, checked, count, writable_file
+from numerics import validation
 
 HELP = "evaluate a checkpoint of `collapse train`: MIG, SAP, DCI, active units (by variant), KL, capacities, reconstruction"
 
@@ -78,17 +80,24 @@ def run(args) -> int:
     import torch
 
     from deep.evaluate import evaluate_checkpoint
+    from deep.train import CHECKPOINT, load_checkpoint, resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    count("--threads", args.threads, maximum=1024)
+    checked("--samples", validation.positive_int, args.samples, minimum=4)
+    checked("--dci-estimators", validation.positive_int, args.dci_estimators)
+    checked("--seed", validation.positive_int, args.seed, minimum=0)
+    checked("--chen-samples", validation.positive_int, args.chen_samples, minimum=2)
+    device = resolve_device(args.device)
+    path = args.checkpoint / CHECKPOINT if args.checkpoint.is_dir() else args.checkpoint
+    load_checkpoint(path, device, fallback=False)  # a damaged or missing file is refused in one line
+    out = writable_file(args.output or path.with_name("evaluation.json"), "--output")
+    torch.set_num_threads(args.threads)
     try:
         metrics = evaluate_checkpoint(args.checkpoint, device=args.device, samples=args.samples, seed=args.seed,
                                       dci=not args.no_dci, dci_estimators=args.dci_estimators, metrics=args.metric,
                                       chen_samples=args.chen_samples)
     except ValueError as err:
-        print(f"collapse evaluate: error: {err}", file=sys.stderr)
-        return 2
-    out = args.output or Path(metrics["checkpoint"]).with_name("evaluation.json")
+        raise UserError(str(err)) from None
     out.write_text(json.dumps(metrics, indent=1))
     print(summary(metrics))
     print(f"wrote {out}")

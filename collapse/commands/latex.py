@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from collapse import ROOT, certify
+from collapse.cli import UserError, writable_dir
 from derivations import document
 
 HELP = "regenerate the LaTeX document of all derivations (compiled to PDF when TeX is installed)"
@@ -14,6 +15,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    if Path(args.output).is_dir():
+        raise UserError(f"--output must be a .tex file; {args.output} is a folder")
+    writable_dir(Path(args.output).parent, "--output's folder")
     tex = document.write(args.output, certify.latex_section())
     print(f"wrote {tex}")
     if not args.no_pdf:

@@ -6,8 +6,10 @@ At the end it prints a table of the metrics and writes ``summary.csv``, ``summar
 and ``summary.png`` (heatmaps over the grid, mean over seeds) to the root. torch is
 imported only when the command runs.
 """
-import sys
 from pathlib import Path
+
+from collapse.cli import checked, count, writable_dir
+from numerics import validation
 
 HELP = "train a grid of runs from a TOML/JSON sweep config on a process pool or a Dask cluster; summary table and heatmaps"
 
@@ -32,21 +34,26 @@ def add_arguments(parser):
 def run(args) -> int:
     from deep import sweep
 
-    try:
-        config = sweep.load_config(args.config)
-        runs = sweep.expand(config)
-        root = args.root or Path("runs") / config.get("name", args.config.stem)
-        if args.dry_run:
-            for r in runs:
-                print(f"{'done' if sweep.finished(r, root) else 'todo'}  {r.name}")
-            return 0
-        resources = None if args.gpus_per_task is None else {"GPU": args.gpus_per_task}
-        with sweep.executor(args.workers, args.scheduler, resources) as pool:
-            metrics = sweep.execute(runs, root, pool, pack=args.pack, device=args.device, threads=args.threads,
-                                    progress=not args.no_progress)
-    except (ValueError, RuntimeError) as err:
-        print(f"collapse sweep: error: {err}", file=sys.stderr)
-        return 2
+    config = sweep.load_config(args.config)
+    runs = sweep.expand(config)
+    root = writable_dir(args.root or Path("runs") / (config.get("name") or args.config.stem), "--root")
+    if args.dry_run:
+        for r in runs:
+            print(f"{'done' if sweep.finished(r, root) else 'todo'}  {r.name}")
+        return 0
+    count("--workers", args.workers, 0, maximum=1024)
+    count("--pack", args.pack, maximum=4096)
+    count("--threads", args.threads, maximum=1024)
+    if args.gpus_per_task is not None:
+        checked("--gpus-per-task", validation.positive, args.gpus_per_task)
+    if args.device != "auto":
+        from deep.train import resolve_device
+
+        resolve_device(args.device)
+    resources = None if args.gpus_per_task is None else {"GPU": args.gpus_per_task}
+    with sweep.executor(args.workers, args.scheduler, resources) as pool:
+        metrics = sweep.execute(runs, root, pool, pack=args.pack, device=args.device, threads=args.threads,
+                                progress=not args.no_progress)
     rows = sweep.summary(runs, metrics)
     print(sweep.table(rows))
     paths = [*sweep.write_summary(rows, root), *sweep.figures(rows, root)]

@@ -4,8 +4,10 @@ Writes ``config.json``, ``checkpoint.pt``, ``log.jsonl`` and ``metrics.json`` to
 running the same command again resumes from the checkpoint. torch is imported only when
 the command runs, so ``collapse verify`` and the other commands never load it.
 """
-import sys
 from pathlib import Path
+
+from collapse.cli import Renamed, UserError, checked, count, writable_dir
+from numerics import validation
 
 HELP = "train a VAE (objective beta, lambda-beta or lambda) with checkpoints, JSONL logs and final metrics"
 
@@ -22,34 +24,38 @@ TINY = {"steps": 200, "batch_size": 16, "subset": 2048, "log_every": 20, "checkp
 
 
 def add_arguments(parser):
-    g = parser.add_argument_group("objective")
+    g = parser.add_argument_group("objective (defaults: deep.objectives; an option the objective does not use is an error)")
     g.add_argument("--objective", choices=OBJECTIVES, default="beta",
-                   help="beta: beta-VAE; lambda-beta: + lam E||x - E[x|z]||^2 after --phase1-steps "
+                   help="beta: beta-VAE; lambda-beta: + l2_weight E||x - E[x|z]||^2 after --phase1-steps "
                         "(000 eq. 7); lambda: sampling noise sigma^lambda with lambda* per dimension (002)")
-    g.add_argument("--beta", type=float, default=1.0, help="KL weight (default 1)")
-    g.add_argument("--lam", type=float, default=0.0, help="lambda-beta: weight of the L2 term (000 eq. 7)")
-    g.add_argument("--phase1-steps", type=int, default=0,
+    g.add_argument("--beta", type=float, help="KL weight (default 1)")
+    g.add_argument("--l2-weight", type=float,
+                   help="lambda-beta: weight of the L2 term, paper 000's lambda (000 eq. 7; required, > 0)")
+    g.add_argument("--phase1-steps", type=int,
                    help="lambda-beta: beta-VAE steps N1 before the L2 term is switched on (two-phase protocol)")
-    g.add_argument("--delta", type=float, default=1.01, help="lambda: delta of Prop. 3 (002 eq. 16)")
-    g.add_argument("--fixed-lambda", type=float, default=None,
-                   help="lambda: one constant exponent for every dimension instead of lambda*")
-    g.add_argument("--ema-decay", type=float, default=0.9, help="lambda: EMA decay of sigma (002 §6.1)")
-    g.add_argument("--lambda-update-every", type=int, default=100, help="lambda: steps between lambda* updates")
-    g.add_argument("--ramp-steps", type=int, default=0, help="lambda: linear ramp of lambda from 1 (002 §6.1)")
-    g.add_argument("--lambda-max", type=float, default=20.0, help="lambda: clamp of lambda* (002 Fig. 7)")
+    g.add_argument("--delta", type=float, help="lambda: delta of Prop. 3 (002 eq. 16; default 1.01)")
+    g.add_argument("--fixed-exponent", type=float,
+                   help="lambda: one constant exponent (>= 1) for every dimension instead of lambda*")
+    g.add_argument("--ema-decay", type=float, help="lambda: EMA decay of sigma (002 §6.1; default 0.9)")
+    g.add_argument("--lambda-update-every", type=int, help="lambda: steps between lambda* updates (default 100)")
+    g.add_argument("--ramp-steps", type=int, help="lambda: linear ramp of lambda from 1 (002 §6.1; default 0)")
+    g.add_argument("--lambda-max", type=float, help="lambda: clamp of lambda* (002 Fig. 7; default 20)")
+    g.add_argument("--lam", action=Renamed, new="paper 000's L2 weight is --l2-weight (objective lambda-beta); "
+                   "paper 002's exponent is --fixed-exponent or --delta (objective lambda)")
+    g.add_argument("--fixed-lambda", action=Renamed, new="the constant exponent of paper 002 is --fixed-exponent")
 
     g = parser.add_argument_group("data and model")
     g.add_argument("--data", choices=DATA, default="dsprites",
                    help="data set (default: procedural dSprites; mixture: 4 Gaussian clusters in R^2, 002 §6.2)")
     g.add_argument("--data-path", type=Path, help="the .npz / .h5 file for dsprites-npz / shapes3d-h5")
-    g.add_argument("--subset", type=int, help="train on this many fixed random observations")
+    g.add_argument("--subset", type=int, help="train on this many (>= 1) fixed random observations")
     g.add_argument("--architecture", choices=("conv", "mlp"),
                    help="conv: Table 1 of 000 (images); mlp: vectors (default: conv for images, mlp for vectors)")
     g.add_argument("--latents", type=int, default=10, help="latent dimension m (default 10)")
     g.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
                    help="default: gaussian for the mixture, bernoulli otherwise")
-    g.add_argument("--eta-dec", type=float, default=1.0, help="std of the Gaussian decoder")
-    g.add_argument("--hidden", default="300,300,300", help="MLP hidden widths (default 300,300,300)")
+    g.add_argument("--eta-dec", type=float, help="std of the Gaussian decoder (default 1)")
+    g.add_argument("--hidden", help="MLP hidden widths, e.g. 300,300,300 (the default)")
 
     g = parser.add_argument_group("training")
     g.add_argument("--steps", type=int, help="total training steps (required unless --tiny)")
@@ -76,8 +82,14 @@ def add_arguments(parser):
     g.add_argument("--dci-estimators", type=int)
 
 
+OBJECTIVE_OPTIONS = {"beta": "beta", "l2_weight": "l2_weight", "phase1_steps": "phase1_steps", "delta": "delta",
+                     "fixed_exponent": "fixed_exponent", "ema_decay": "ema_decay",
+                     "lambda_update_every": "update_every", "ramp_steps": "ramp_steps", "lambda_max": "lambda_max"}
+"""Objective options: argument name -> key of the objective's configuration (deep.objectives.CONFIGS)."""
+
+
 def config_from(args):
-    """The :class:`deep.train.RunConfig` that the arguments describe."""
+    """The :class:`deep.train.RunConfig` that the arguments describe (UserError when they do not fit together)."""
     from deep.train import RunConfig
 
     preset = TINY if args.tiny else DEFAULTS
@@ -87,45 +99,43 @@ def config_from(args):
         return preset[name] if value is None else value
 
     if get("steps") is None:
-        raise ValueError("--steps is required (or --tiny)")
+        raise UserError("--steps is required (or --tiny)")
     vector_data = args.data in VECTOR_DATA
     likelihood = args.likelihood or ("gaussian" if args.data == "mixture" else "bernoulli")
     model = {"architecture": args.architecture or ("mlp" if vector_data else "conv"), "m": args.latents,
              "likelihood": likelihood}
-    if likelihood == "gaussian":
+    if args.eta_dec is not None:
         model["eta_dec"] = args.eta_dec
-    if model["architecture"] == "mlp":
-        model["hidden"] = [int(h) for h in args.hidden.split(",")]
-    objective = {"name": args.objective, "beta": args.beta}
-    if args.objective == "lambda-beta":
-        objective.update(lam=args.lam, phase1_steps=args.phase1_steps)
-    elif args.objective == "lambda":
-        objective.update(delta=None if args.fixed_lambda is not None else args.delta,
-                         fixed=args.fixed_lambda or 1.0, ema_decay=args.ema_decay,
-                         update_every=args.lambda_update_every, ramp_steps=args.ramp_steps,
-                         lambda_max=args.lambda_max)
+    if args.hidden is not None:
+        try:
+            model["hidden"] = [int(h) for h in args.hidden.split(",")] if args.hidden.strip() else []
+        except ValueError:
+            raise UserError(f"--hidden must be comma-separated integers such as 300,300,300; got {args.hidden!r}") from None
+    objective = {"name": args.objective} | {key: getattr(args, option) for option, key in OBJECTIVE_OPTIONS.items()
+                                              if getattr(args, option) is not None}
     data = {"name": args.data}
-    if args.data_path:
+    if args.data_path is not None:
         data["path"] = str(args.data_path)
-    if get("subset"):
+    if get("subset") is not None:
         data["subset"] = get("subset")
     evaluation = {"samples": get("eval_samples"), "dci": not args.no_dci, "dci_estimators": get("dci_estimators")}
-    return RunConfig(data=data, model=model, objective=objective, steps=get("steps"),
-                     batch_size=get("batch_size"), lr=args.lr, seed=args.seed,
-                     checkpoint_every=get("checkpoint_every"), log_every=get("log_every"), evaluation=evaluation)
+    return RunConfig.from_dict({"data": data, "model": model, "objective": objective, "steps": get("steps"),
+                                "batch_size": get("batch_size"), "lr": args.lr, "seed": args.seed,
+                                "checkpoint_every": get("checkpoint_every"), "log_every": get("log_every"),
+                                "evaluation": evaluation})
 
 
 def run(args) -> int:
     from collapse.commands.evaluate import summary
-    from deep.train import train
+    from deep.train import resolve_device, train
 
-    out = args.out or Path("runs") / f"{args.objective}-{args.data}-seed{args.seed}"
-    try:
-        metrics = train(config_from(args), out, device=args.device, amp=args.amp, num_workers=args.workers,
-                        threads=args.threads, init_from=args.init_from, progress=not args.no_progress)
-    except ValueError as err:
-        print(f"collapse train: error: {err}", file=sys.stderr)
-        return 2
+    count("--threads", args.threads, maximum=1024)
+    if args.workers is not None:
+        checked("--workers", validation.positive_int, args.workers, minimum=0)
+    device = resolve_device(args.device)
+    out = writable_dir(args.out or Path("runs") / f"{args.objective}-{args.data}-seed{args.seed}", "--out")
+    metrics = train(config_from(args), out, device=device, amp=args.amp, num_workers=args.workers,
+                    threads=args.threads, init_from=args.init_from, progress=not args.no_progress)
     print(summary(metrics))
     print(f"wrote {out / 'metrics.json'} (checkpoint {out / 'checkpoint.pt'}, log {out / 'log.jsonl'})")
     return 0

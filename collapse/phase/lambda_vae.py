@@ -19,6 +19,7 @@ import numpy as np
 from scipy import integrate, optimize
 from tqdm import tqdm
 
+from collapse.cli import Renamed, checked, count, writable_dir
 from numerics import lambda_vae as lv
 from numerics import validation
 
@@ -28,14 +29,17 @@ STARTS = (0.10, 0.20, 0.35, 0.65, 0.80, 0.90)     # Fig. 2a
 
 
 def add_arguments(parser):
-    parser.add_argument("--lam", type=float, default=2.0, help="exponent of panel (a) (default 2, sigma* = 0.5)")
+    parser.add_argument("--exponent", type=float, default=2.0,
+                        help="paper 002's exponent lambda of panel (a) (default 2, sigma* = 0.5)")
+    parser.add_argument("--lam", action=Renamed, new="the exponent lambda of paper 002 is --exponent")
     parser.add_argument("--signals", type=float, nargs="+", default=[0.0, 1.0, 16.0], metavar="A",
                         help="decoder signals a = w^2/s^2 of the full flows in panel (a) (default 0 1 16)")
     parser.add_argument("--deltas", type=float, nargs="+", default=[1.01, 2.0, 3.0, 5.0, 10.0], metavar="D",
                         help="trade-offs delta of panel (b) (default 1.01 2 3 5 10)")
     parser.add_argument("--t-max", type=float, default=20.0, help="flow duration in panel (a) (default 20)")
     parser.add_argument("--grid", type=int, default=60, help="grid points per axis of panel (c) (default 60)")
-    parser.add_argument("--output-dir", type=Path, default=Path("."), help="where the files go (default .)")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs") / "phase",
+                        help="where the files go (default runs/phase)")
     parser.add_argument("--name", default="lambda_vae_phase", help="file name stem (default lambda_vae_phase)")
 
 
@@ -113,12 +117,12 @@ def draw(path: Path, lam, t, flow_rows, sigmas, deltas, stars, signals, lams, gr
 
 
 def run(args) -> int:
-    lam = float(validation.array_in("--lam", args.lam, 1.0))
-    signals = validation.array_in("--signals", args.signals, 0.0, closed="low")
-    deltas = validation.array_in("--deltas", args.deltas, 1.0)
-    t_max = validation.positive("--t-max", args.t_max)
-    n = validation.positive_int("--grid", args.grid, 4)
-    out = Path(args.output_dir)
+    lam = float(checked("--exponent", validation.array_in, args.exponent, 1.0, 1e3))
+    signals = checked("--signals", validation.array_in, args.signals, 0.0, 1e12, closed="low")
+    deltas = checked("--deltas", validation.array_in, args.deltas, 1.0, 1e12)
+    t_max = float(checked("--t-max", validation.array_in, args.t_max, 0.0, 1e6))
+    n = count("--grid", args.grid, 4, maximum=2000)
+    out = writable_dir(args.output_dir, "--output-dir")
     out.mkdir(parents=True, exist_ok=True)
 
     t, flow_rows = flows(lam, signals, t_max)

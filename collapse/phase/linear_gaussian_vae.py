@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse import ROOT
+from collapse.cli import Renamed, checked, count, writable_dir
 from numerics import linear_gaussian_vae as lgv
+from numerics import validation
 
 HELP = "Figures 2-3 of paper 000: Algorithm 1 over (beta, lambda) with the exact collapse threshold"
 ALIASES = ["mi-collapse"]
@@ -32,21 +33,32 @@ def add_arguments(parser):
     parser.add_argument("--trials", type=int, default=100, help="random initialisations per cell (default 100)")
     parser.add_argument("--betas", type=float, nargs="+", default=list(2.0 ** np.arange(-2, 10)),
                         help="beta grid (default 1/4, 1/2, ..., 512)")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 4.0, 8.0, 16.0, 32.0],
-                        help="lambda grid (default 0 4 8 16 32)")
+    parser.add_argument("--l2-weights", type=float, nargs="+", default=[0.0, 4.0, 8.0, 16.0, 32.0],
+                        help="grid of paper 000's lambda, the L2 weight of eq. 7-8 (default 0 4 8 16 32)")
+    parser.add_argument("--lambdas", action=Renamed, new="paper 000's L2 weights are --l2-weights")
     parser.add_argument("--seed", type=int, default=0, help="seed of Gamma and of the initialisations")
     parser.add_argument("--max-iter", type=int, default=50_000, help="iteration cap per cell")
     parser.add_argument("--drift-max-iter", type=int, default=2_000,
                         help="iteration cap for cells that only drift (beta < 1, or beta = 1 with lambda > 0: "
                              "the only stationary point is the trivial saddle)")
-    parser.add_argument("--output", type=Path, default=ROOT / "results" / "linear_gaussian_vae",
-                        help="output folder (default results/linear_gaussian_vae)")
+    parser.add_argument("--output", type=Path, default=Path("runs") / "phase" / "linear_gaussian_vae",
+                        help="output folder (default runs/phase/linear_gaussian_vae; the stored figures are "
+                             "results/linear_gaussian_vae)")
 
 
 def run(args) -> int:
-    Gamma, Sigma_v, Sigma_y = lgv.figure_model(args.n, args.s, args.sigma2, args.seed)
+    n, m, s = count("--n", args.n, maximum=2000), count("--m", args.m, maximum=2000), count("--s", args.s, maximum=2000)
+    checked("--sigma2", validation.positive, args.sigma2)
+    count("--trials", args.trials, maximum=10**5)
+    checked("--betas", validation.array_in, args.betas, 0.0, 1e12)
+    checked("--l2-weights", validation.array_in, args.l2_weights, 0.0, 1e12, closed="low")
+    count("--seed", args.seed, 0, 2**63)
+    count("--max-iter", args.max_iter, maximum=10**8)
+    count("--drift-max-iter", args.drift_max_iter, maximum=10**8)
+    writable_dir(args.output, "--output")
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model(n, s, args.sigma2, args.seed)
     start = time.perf_counter()
-    rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, args.betas, args.lambdas, m=args.m,
+    rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, args.betas, args.l2_weights, m=m,
                              trials=args.trials, seed=args.seed, max_iter=args.max_iter,
                              drift_max_iter=args.drift_max_iter, progress=True)
     elapsed = time.perf_counter() - start
@@ -54,7 +66,7 @@ def run(args) -> int:
     write_csv(rows, args.output / "phase_linear_gaussian_vae.csv")
     plot_fig2(rows, args.output / "fig2_beta_vae.png")
     plot_fig3(rows, args.output / "fig3_lambda_beta_vae.png")
-    settings = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("output",)}
+    settings = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("output", "debug")}
     (args.output / "settings.json").write_text(json.dumps(
         {**settings, "norm_Sigma_y": float(np.linalg.eigvalsh(Sigma_y)[-1]), "seconds": elapsed},
         indent=1, default=str))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from collapse.cli import UserError, count, writable_dir
 from numerics import linear_latent_model as llm
 from numerics import validation
 from numerics.reference import linear_latent_model as ref
@@ -41,7 +42,8 @@ def add_arguments(parser):
     parser.add_argument("--n-beta", type=int, default=400, help="beta values on the curves (default 400)")
     parser.add_argument("--check", type=int, default=8,
                         help="beta values per row at which the objective is minimised numerically (default 8; 0: none)")
-    parser.add_argument("--output-dir", type=Path, default=Path("."), help="where the files go (default .)")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs") / "phase",
+                        help="where the files go (default runs/phase)")
     parser.add_argument("--name", default="wang_ziyin_phase", help="file name stem (default wang_ziyin_phase)")
 
 
@@ -53,10 +55,10 @@ def _orthogonal(n, rng):
 def problem(args):
     """(R, M) with A = R R^T: x ~ N(0, A) with a random A and y = M x as in §5, with M
     chosen so that Z = M R = F diag(ζ) G^T has the requested singular values."""
-    rng = np.random.default_rng(args.seed)
-    d0, d2 = validation.positive_int("--d0", args.d0), validation.positive_int("--d2", args.d2)
+    rng = np.random.default_rng(count("--seed", args.seed, 0, 2**63))
+    d0, d2 = count("--d0", args.d0, maximum=2000), count("--d2", args.d2, maximum=2000)
     if args.zeta:
-        zeta = -np.sort(-validation.array_in("--zeta", args.zeta, 0.0))
+        zeta = -np.sort(-validation.array_in("--zeta", args.zeta, 0.0, 1e100))
         if zeta.size > min(d0, d2):
             raise ValueError(f"--zeta must have at most min(--d0, --d2) = {min(d0, d2)} values; got {zeta.size}")
     else:
@@ -157,24 +159,42 @@ def draw(path: Path, betas, fixed, learnable, thresholds, checks, d1):
     os.replace(tmp, path)
 
 
+def settings(args):
+    """The problem and grids of the arguments, every argument checked before any work (UserError)."""
+    try:
+        R, M = problem(args)
+        eta_enc = float(validation.array_in("--eta-enc", args.eta_enc, 1e-100, 1e100, closed="both"))
+        eta_dec = float(validation.array_in("--eta-dec", args.eta_dec, 1e-100, 1e100, closed="both"))
+        zeta = llm.spectrum(R @ R.T, M).zeta
+        d1 = count("--d1", args.d1 if args.d1 is not None else zeta.size, maximum=2000)
+        with np.errstate(over="ignore", divide="ignore"):  # overflow is refused just below
+            thr_all = np.concatenate([llm.beta_thresholds(zeta, d1, eta_dec=eta_dec),
+                                      llm.beta_thresholds(zeta, d1, eta_dec=None, d2=M.shape[0])])
+        if not np.all(np.isfinite(thr_all)):
+            raise UserError("--zeta and --eta-dec put the collapse thresholds (zeta_i^2 / eta_dec^2) beyond the "
+                            "float range; keep zeta_i / eta_dec below 1e100")
+        thr_all = thr_all[thr_all > 0]
+        if args.beta_min is None and not thr_all.size:
+            raise UserError("no latent collapses at any beta (every zeta_i is 0): give --beta-min and --beta-max")
+        lo = args.beta_min if args.beta_min is not None else 0.2 * thr_all.min()
+        hi = args.beta_max if args.beta_max is not None else 3.0 * thr_all.max()
+        lo, hi = validation.positive("--beta-min", lo), validation.positive("--beta-max", hi)
+        if not lo < hi:
+            raise UserError(f"--beta-min must be < --beta-max; got {lo:g} >= {hi:g}")
+        n_beta = count("--n-beta", args.n_beta, 2, maximum=10**6)
+        n_check = count("--check", args.check, 0, maximum=10**4)
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    writable_dir(args.output_dir, "--output-dir")
+    return R, M, eta_enc, eta_dec, zeta, d1, lo, hi, n_beta, n_check
+
+
 def run(args) -> int:
-    R, M = problem(args)
-    eta_enc = validation.positive("--eta-enc", args.eta_enc)
-    eta_dec = validation.positive("--eta-dec", args.eta_dec)
-    zeta = llm.spectrum(R @ R.T, M).zeta
-    d1 = validation.positive_int("--d1", args.d1 if args.d1 is not None else zeta.size)
-    thr_all = np.concatenate([llm.beta_thresholds(zeta, d1, eta_dec=eta_dec),
-                              llm.beta_thresholds(zeta, d1, eta_dec=None, d2=M.shape[0])])
-    thr_all = thr_all[thr_all > 0]
-    lo = args.beta_min if args.beta_min is not None else 0.2 * thr_all.min()
-    hi = args.beta_max if args.beta_max is not None else 3.0 * thr_all.max()
-    lo, hi = validation.positive("--beta-min", lo), validation.positive("--beta-max", hi)
-    if not lo < hi:
-        raise ValueError(f"--beta-min must be < --beta-max; got {lo:g} >= {hi:g}")
-    n_beta = validation.positive_int("--n-beta", args.n_beta, 2)
+    R, M, eta_enc, eta_dec, zeta, d1, lo, hi, n_beta, n_check = settings(args)
     betas = np.logspace(np.log10(lo), np.log10(hi), n_beta)
     fixed, learnable, thresholds = curves(R, M, d1, betas, eta_enc, eta_dec)
-    n_check = validation.positive_int("--check", args.check, 0)
     checks = check(R, M, d1, np.logspace(np.log10(lo), np.log10(hi), n_check), eta_enc, eta_dec,
                    args.seed) if n_check else []
     out = args.output_dir

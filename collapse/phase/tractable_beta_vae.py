@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from collapse.cli import UserError, checked, count, writable_dir
 from numerics import tractable_beta_vae as t
 from numerics import validation
 
 HELP = "Fig. 1 of paper 003: ELBO*, MIE/TIE, reconstruction and KL of the tractable beta-VAE over beta"
 ALIASES = ["optimal-beta"]
 MAX_BRANCH_COLUMNS = 48
+MAX_LATENTS = 6  # k! 2^k branches of optima are swept: 46,080 at k = 6
 CURVES = ("objective", "elbo", "reconstruction", "kl", "log_likelihood", "mie")
 
 
@@ -35,7 +37,8 @@ def add_arguments(parser):
     parser.add_argument("--beta-min", type=float, default=0.01, help="smallest beta (default 0.01)")
     parser.add_argument("--beta-max", type=float, default=1000.0, help="largest beta (default 1000)")
     parser.add_argument("--points", type=int, default=4001, help="log-spaced beta values (default 4001)")
-    parser.add_argument("--output-dir", type=Path, default=Path("."), help="where the files go (default .)")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs") / "phase",
+                        help="where the files go (default runs/phase)")
     parser.add_argument("--name", default="tractable_beta_vae_fig1", help="file name stem")
 
 
@@ -45,11 +48,24 @@ def branch_label(perm, signs) -> str:
 
 
 def load_mixing(args) -> np.ndarray:
+    """A of the arguments: the paper's, or read from ``--mixing`` (UserError naming the file when unusable)."""
     if args.mixing is None:
-        return t.paper_mixing(validation.positive_int("--N", args.N), validation.positive_int("--k", args.k))
+        N, k = count("--N", args.N, maximum=4096), count("--k", args.k, maximum=MAX_LATENTS)
+        return checked("--k", lambda _, n, kk: t.paper_mixing(n, kk), N, k)
     path = Path(args.mixing)
-    A = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
-    return t.check_mixing(A)
+    if not path.is_file():
+        raise UserError(f"--mixing must be an existing .npy or .csv file; {path} "
+                        f"{'is a folder' if path.is_dir() else 'does not exist'}")
+    try:
+        A = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as err:
+        raise UserError(f"--mixing {path} cannot be read as a {'.npy' if path.suffix == '.npy' else 'CSV'} matrix "
+                        f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+    A = checked(f"--mixing {path}", lambda _, a: t.check_mixing(a), A)
+    if A.shape[1] > MAX_LATENTS:
+        raise UserError(f"--mixing {path} has {A.shape[1]} columns; at most {MAX_LATENTS} latents (every one of the "
+                        "k! 2^k relabellings of the optimum is drawn)")
+    return A
 
 
 def distinct_tie_curves(sweep: t.Sweep) -> list[tuple[int, list[str]]]:
@@ -146,12 +162,12 @@ def draw(path: Path, A, sweep: t.Sweep, rows):
 
 def run(args) -> int:
     A = load_mixing(args)
-    low = validation.positive("--beta-min", args.beta_min)
-    high = validation.positive("--beta-max", args.beta_max)
+    low = checked("--beta-min", validation.positive, args.beta_min)
+    high = checked("--beta-max", validation.positive, args.beta_max)
     if high <= low:
-        raise ValueError(f"--beta-max must exceed --beta-min; got {high!r} <= {low!r}")
-    points = validation.positive_int("--points", args.points, minimum=3)
-    out = Path(args.output_dir)
+        raise UserError(f"--beta-max must exceed --beta-min; got {high!r} <= {low!r}")
+    points = count("--points", args.points, 3, maximum=10**6)
+    out = writable_dir(args.output_dir, "--output-dir")
     out.mkdir(parents=True, exist_ok=True)
 
     sweep = t.sweep(A, np.geomspace(low, high, points), progress=True)

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from deep import provenance, results
+from deep.config import writable_dir
 
 HELP = ("paper 002 §6.2-6.3 on CPU: standard VAE vs lambda-VAE on 2-D Gaussian mixtures (k = 2, 4) "
         "and binarised 8x8 digits (AU, capacity, rho, sigma vs sigma*, I(X;Z))")
@@ -147,7 +148,8 @@ def run(args) -> int:
         print("collapse experiment lambda-vae: error: --smoke needs --output-dir (the stored results are "
               "the full runs)", file=sys.stderr)
         return 2
-    output = args.output_dir or RESULTS
+    output = writable_dir(args.output_dir or RESULTS, "--output-dir")
+    writable_dir(args.runs_dir or RUNS, "--runs-dir")
     for study in (STUDIES if args.study == "all" else (args.study,)):
         runs = (args.runs_dir or (output / "runs" if args.smoke else RUNS)) / study
         if args.fresh and runs.exists():

@@ -147,7 +147,7 @@ def runs(cfg: dict) -> list:
     for beta in cfg["betas"]:
         for seed in cfg["seeds"]:
             for lam in cfg["lams"]:
-                objective = ({"name": "lambda-beta", "beta": beta, "lam": lam, "phase1_steps": n1} if lam
+                objective = ({"name": "lambda-beta", "beta": beta, "l2_weight": lam, "phase1_steps": n1} if lam
                              else {"name": "beta", "beta": beta})
                 first = _phase1_name(data, beta, seed)
                 out.append(Run(f"{first}+lam={lam:g}", run(data, objective, total, seed),

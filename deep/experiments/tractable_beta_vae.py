@@ -82,6 +82,7 @@ import numpy as np
 
 from deep import provenance
 from deep import results as stored_results
+from deep.config import checked, writable_dir
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
@@ -96,6 +97,12 @@ MODEL = {"architecture": "mlp", "likelihood": "gaussian", "eta_dec": 1.0, "hidde
          "decoder_hidden": [200, 200, 256], "activation": "tanh"}
 """App. C: tanh MLPs, encoder 256-200-200, decoder 200-200-256; Gaussian decoder with σ_y = 1 (§IV.B)."""
 
+
+def _bernoulli(model: dict) -> dict:
+    """``model`` with Bernoulli pixels (no decoder standard deviation: a Bernoulli decoder has none)."""
+    return {**{k: v for k, v in model.items() if k != "eta_dec"}, "likelihood": "bernoulli"}
+
+
 TRAINING = {"betas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0], "seeds": [0, 1, 2], "steps": 2000,
             "batch_size": 100, "lr": 1e-3, "model": MODEL, "data_seed": 0, "eval_seed": 1, "eval_size": 5000,
             "population": 200_000}   # draws of the population regime: one pass at 2000 steps of 100
@@ -105,7 +112,7 @@ DEFAULT = {
                 "regimes": {"population": None, "paper": 1000},  # training-set size; None: "population" draws
                 "long": {"betas": [0.25, 2.0], "seeds": [0], "steps": 8000}},
     "canvas": {"setting": "canvas", "A": [[2.73, 0.73], [0.73, 2.73]], "size": 24, "digit": 0, **TRAINING,
-               "model": {**MODEL, "likelihood": "bernoulli"}, "regimes": {"population": None},
+               "model": _bernoulli(MODEL), "regimes": {"population": None},
                "betas": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0]},
 }
 """The stored runs (results/tractable_beta_vae), CPU-reduced: see :data:`SCALE`."""
@@ -114,7 +121,7 @@ _TINY = {"betas": [0.5, 2.0, 64.0], "seeds": [0, 1], "steps": 30, "batch_size": 
          "population": 480, "model": {**MODEL, "hidden": [16], "decoder_hidden": [16]}}
 SMOKE = {"mixture": {**DEFAULT["mixture"], **_TINY, "k": 3, "regimes": {"population": None, "paper": 64},
                      "long": {"betas": [0.5], "seeds": [0], "steps": 60}},
-         "canvas": {**DEFAULT["canvas"], **_TINY, "size": 12, "model": {**_TINY["model"], "likelihood": "bernoulli"}}}
+         "canvas": {**DEFAULT["canvas"], **_TINY, "size": 12, "model": _bernoulli(_TINY["model"])}}
 """A pipeline check of a few seconds per setting: every stage, tiny networks, no claim."""
 
 SCALE = ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples in the paper regime) instead "
@@ -561,7 +568,8 @@ def run(args) -> int:
     base = Path("runs") / (NAME + ("-smoke" if args.smoke else ""))
     output_dir = args.output_dir or (base if args.smoke else stored_results.path(NAME))
     work_dir = args.work_dir or base / "networks"
-    workers = validation.positive_int("workers", args.workers)
+    workers = checked("--workers", validation.positive_int, args.workers)
+    writable_dir(output_dir, "--output-dir"), writable_dir(work_dir, "--work-dir")
     for setting in SETTINGS if args.setting == "all" else (args.setting,):
         result = experiment(config(setting, args.smoke), output_dir, work_dir, workers=workers,
                             progress=not args.no_progress, scale="smoke: pipeline check only" if args.smoke else SCALE)
