@@ -26,7 +26,7 @@ PAPERS = {
 VERDICTS = ("verified", "verified_with_correction", "refuted", "not_reproduced", "open")
 _ID = re.compile(r"^(?P<paper>[a-z_]+)\.(?P<label>[a-z0-9_]+)$")
 _FIELDS = {"id", "source", "statement", "verdict", "corrected_statement", "counterexample",
-           "reason", "checks", "notes"}
+           "reason", "checks", "notes", "unquoted"}
 
 
 class CatalogueError(ValueError):
@@ -44,6 +44,7 @@ class Claim:
     counterexample: str = ""
     reason: str = ""
     notes: str = ""
+    unquoted: dict = field(default_factory=dict)
     paper: str = field(init=False)
 
     def __post_init__(self):
@@ -70,6 +71,12 @@ def _validate(entry: dict, where: str) -> Claim:
     for key in needs:
         if not str(entry.get(key, "")).strip():
             raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} needs {key!r}")
+    unquoted = entry.get("unquoted", {})
+    if not isinstance(unquoted, dict) or not all(isinstance(v, str) and v.strip() for v in unquoted.values()):
+        raise CatalogueError(f"{where}: {cid}: unquoted must be a table number = \"reason\"")
+    stray = set(unquoted) - set(quoted_numbers(entry))
+    if stray:
+        raise CatalogueError(f"{where}: {cid}: unquoted lists {sorted(stray)}, which the texts do not quote")
     checks = tuple(entry.get("checks", ()))
     if verdict != "open" and not checks:
         raise CatalogueError(f"{where}: {cid}: verdict {verdict!r} needs at least one check")
@@ -77,6 +84,30 @@ def _validate(entry: dict, where: str) -> Claim:
         if "::" not in check:
             raise CatalogueError(f"{where}: {cid}: check {check!r} is not a pytest node id path::test")
     return Claim(**{**entry, "checks": checks})
+
+
+# A number the texts state: not part of a name (x_1, ζ₁), an exponent or a reference (eq. (16), §5.2,
+# Fig. 3, Table 1, Lemma 3.1, (23a)). Those that need a check are the measured-looking ones: with a
+# decimal point, in scientific notation, or with three or more digits.
+_NUMBER = re.compile(r"(?<![\w.^_\d/])(\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w\d/]|\.\d)")
+_REFERENCE = re.compile(r"(?:eqs?\.|Eqs?\.|§|Figs?\.|Table|App\.|Appendix|Lemma|Prop\.|Proposition|Theorem|Thm\.|"
+                        r"Cor\.|Corollary|Section|Algorithm|Case|issue|paper|\()\s*\(?$")
+QUOTED_TEXTS = ("statement", "corrected_statement", "counterexample")
+
+
+def quoted_numbers(entry) -> list[str]:
+    """The numbers a claim's statement, corrected statement and counterexample quote, each of which
+    a check must assert (``evidence.quote``) or the entry's ``unquoted`` table must excuse."""
+    out = []
+    for name in QUOTED_TEXTS:
+        text = entry.get(name, "") if isinstance(entry, dict) else getattr(entry, name)
+        for m in _NUMBER.finditer(text):
+            number = m.group(1)
+            if _REFERENCE.search(text[max(0, m.start() - 14):m.start()]):
+                continue
+            if "." in number or "e" in number or len(number) >= 3:
+                out.append(number)
+    return list(dict.fromkeys(out))
 
 
 def load(directory: Path = CLAIMS_DIR) -> dict[str, Claim]:

@@ -74,6 +74,8 @@ def pytest_addoption(parser):
                      help="run only the checks of claims of this paper (e.g. mi_collapse)")
     parser.addoption("--write-grades", action="store_true",
                      help="record the grades of the claims whose checks all ran in the grades file")
+    parser.addoption("--require-quotes", action="store_true",
+                     help="fail when a fully run claim quotes a number that no check asserts (evidence.quote)")
     parser.addoption("--grades-file", default=str(grades.STORED), metavar="PATH",
                      help="the recorded grades that a run is held to (default: docs/grades.json)")
 
@@ -255,6 +257,23 @@ class Evidence:
         experiment's ``scale(config)`` as keywords."""
         self._grade(grades.experiment_detail(fraction, converged, what))
 
+    def quote(self, text: str, value, *, rel: float | None = None, abs: float | None = None):
+        """Assert that ``value`` is the number ``text`` the catalogue quotes (as printed there:
+        "0.458", "1e-3"), to half a unit in its last printed digit unless ``rel`` or ``abs`` is
+        given, and record that this check asserts it. Inputs quoted by a text are asserted the
+        same way (the check uses the stated input)."""
+        quoted = float(text)
+        if abs is None and rel is None:
+            mantissa, _, exponent = text.lower().partition("e")
+            decimals = len(mantissa.partition(".")[2])
+            abs = 0.5 * 10.0 ** (int(exponent or 0) - decimals)
+        tol = max(abs or 0.0, (rel or 0.0) * math.fabs(quoted))
+        value = float(value)
+        if not math.fabs(value - quoted) <= tol:
+            raise AssertionError(f"the catalogue quotes {text}, the check finds {value!r} (tolerance {tol:.3g})")
+        if ("quoted", text) not in self._node.user_properties:
+            self._node.user_properties.append(("quoted", text))
+
     def stored_inputs_only(self, why: str):
         """The check reads a stored experiment result only for inputs (e.g. a data matrix), and
         asserts nothing about the trained networks: its grade is what its own assertions show."""
@@ -289,6 +308,7 @@ def pytest_runtest_logreport(report):
             entry["evidence"][prop[1]] = prop[2]
     declared = [p[1] for p in report.user_properties if p[0] == "grade"]
     entry["grade"] = grades.check_grade(declared, props.get("fuzz_domain"))
+    entry["quoted"] = sorted({p[1] for p in report.user_properties if p[0] == "quoted"})
 
 
 _config = None
@@ -300,30 +320,55 @@ def pytest_sessionstart(session):
     _config = session.config
 
 
-def run_grades(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, dict]:
-    """The grade of every claim whose listed checks were all collected, none deselected except
-    slow or GPU ones, and whose checks that ran all passed (the grade of the default run);
-    ``None`` for a claim that lists no check."""
+def fully_run(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, list | None]:
+    """The claims whose listed checks were all collected and none deselected except slow or GPU
+    ones, with their non-slow test entries; ``None`` for a claim that lists no check."""
     other = [d for d in report["deselected"] if not d.get("slow")]
     other_deselected = {d["nodeid"] for d in other}
-    tests = report["tests"]
     collected = set(report.get("collected", ()))
     out = {}
     for claim in claims.values():
         if not claim.checks:
-            out[claim.id] = None  # nothing checks it: no grade to record
+            out[claim.id] = None
             continue
-        mine = [t for t in tests if claim.id in t["claims"] and not t.get("slow")]
 
         def covered(check):
             hits = [n for n in collected if n == check or n.startswith(check + "[")]
             return hits and not any(n in other_deselected for n in hits)
-        if not all(covered(c) for c in claim.checks) or any(claim.id in d["claims"] for d in other):
+        if all(covered(c) for c in claim.checks) and not any(claim.id in d["claims"] for d in other):
+            out[claim.id] = [t for t in report["tests"] if claim.id in t["claims"] and not t.get("slow")]
+    return out
+
+
+def _passed(mine) -> bool:
+    return bool(mine) and all(t["outcome"] == "passed" for t in mine)
+
+
+def run_grades(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, dict]:
+    """The grade of every fully run claim whose checks all passed (the grade of the default run);
+    ``None`` for a claim that lists no check."""
+    out = {}
+    for cid, mine in fully_run(report, claims).items():
+        if mine is None:
+            out[cid] = None  # nothing checks it: no grade to record
+        elif _passed(mine):
+            out[cid] = {k: v for k, v in grades.claim_grade([t["grade"] for t in mine]).items()
+                        if k in ("grade", "detail")}
+    return out
+
+
+def unasserted(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, list[str]]:
+    """For every fully run claim with a verdict and passing checks, the numbers its texts quote
+    that no check asserted (``evidence.quote``) and its ``unquoted`` table does not excuse."""
+    out = {}
+    for cid, mine in fully_run(report, claims).items():
+        claim = claims[cid]
+        if claim.verdict == "open" or not _passed(mine):
             continue
-        if any(t["outcome"] != "passed" for t in mine) or not mine:
-            continue
-        out[claim.id] = {k: v for k, v in grades.claim_grade([t["grade"] for t in mine]).items()
-                         if k in ("grade", "detail")}
+        quoted = {q for t in mine for q in t.get("quoted", ())}
+        missing = [n for n in catalogue.quoted_numbers(claim) if n not in quoted and n not in claim.unquoted]
+        if missing:
+            out[cid] = missing
     return out
 
 
@@ -342,7 +387,12 @@ def pytest_sessionfinish(session, exitstatus):
         os.replace(tmp, target)
     if not state["tests"]:
         return
-    ran = run_grades(data, catalogue.load())
+    claims = catalogue.load()
+    if session.config.getoption("--require-quotes"):
+        state["unasserted"] = unasserted(data, claims)
+        if state["unasserted"]:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    ran = run_grades(data, claims)
     stored_path = Path(session.config.getoption("--grades-file"))
     if session.config.getoption("--write-grades"):
         grades.write_stored(ran, stored_path)
@@ -358,6 +408,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    missing = config._claims.get("unasserted", {})
+    if missing:
+        terminalreporter.section("numbers the catalogue quotes that no check asserts", red=True)
+        for cid, numbers in missing.items():
+            terminalreporter.line(f"{cid}: {', '.join(numbers)}")
+        terminalreporter.line("Assert each in a check of the claim with evidence.quote(text, value), or excuse it "
+                              "in the claim's `unquoted` table with the reason.")
     changes = config._claims["grade_changes"]
     if changes:
         terminalreporter.section("evidence grades differ from the recorded ones "
