@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -202,14 +203,16 @@ def pytest_runtest_call(item):
 
 
 def _jsonable(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, (int, float, str, bool)) or value is None:
+    """A plain JSON value (numpy scalars become Python ones: pytest-xdist sends these between processes)."""
+    if isinstance(value, (str, bool)) or value is None:
         return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
     try:
-        return float(value)
+        value = float(value)
     except (TypeError, ValueError):
         return str(value)
+    return value if math.isfinite(value) else repr(value)
 
 
 class Evidence:
@@ -230,6 +233,7 @@ class Evidence:
         self._node.user_properties.append(("evidence", name, value))
 
     def _grade(self, entry: dict):
+        entry = {k: _jsonable(v) for k, v in entry.items()}
         if ("grade", entry) not in self._node.user_properties:
             self._node.user_properties.append(("grade", entry))
 
@@ -372,10 +376,29 @@ def unasserted(report: dict, claims: dict[str, catalogue.Claim]) -> dict[str, li
     return out
 
 
+_SHARED = ("deselected", "collected", "needs_extra")
+"""What a pytest-xdist worker learns at collection and the controller needs (tests arrive as reports)."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: merge a finished worker's collection into the controller's record."""
+    shared = getattr(node, "workeroutput", {}).get("collapse_claims")
+    if shared:
+        state = node.config._claims
+        known = {d["nodeid"] for d in state["deselected"]}
+        state["deselected"] += [d for d in shared["deselected"] if d["nodeid"] not in known]
+        state["collected"] |= set(shared["collected"])
+        state["needs_extra"].update(shared["needs_extra"])
+
+
 def pytest_sessionfinish(session, exitstatus):
-    if hasattr(session.config, "workerinput"):
-        return
     state = session.config._claims
+    if hasattr(session.config, "workerinput"):
+        session.config.workeroutput["collapse_claims"] = {
+            "deselected": state["deselected"], "collected": sorted(state["collected"]),
+            "needs_extra": state["needs_extra"]}
+        return
     data = {"tests": list(state["tests"].values()), "deselected": state["deselected"],
             "collected": sorted(state["collected"]), "needs_extra": state["needs_extra"],
             "exitstatus": int(exitstatus)}
