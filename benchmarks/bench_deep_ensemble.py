@@ -16,58 +16,23 @@ CUDA device: on one, the same file runs at batch 64 with those settings.
 
     python -m pytest benchmarks/bench_deep_ensemble.py --benchmark-only -s
 """
-import time
 
-import numpy as np
 import pytest
 import torch
 
 from deep.ensemble import Stack
-from deep.models import build_model
-from deep.objectives import build_objective
+from deep.gpu_report import GRID_BATCH, GRID_MODELS, GRID_STEPS, M, images, models, one_model_images_per_s
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
 BATCH = 64 if CUDA else 16
-M = 10
-GRID_MODELS, GRID_STEPS, GRID_BATCH = 80, 150_000, 64  # Table 2 of [mi_collapse]
 
 
-def models(n: int) -> list:
-    out = []
-    for k in range(n):
-        torch.manual_seed(k)
-        out.append(build_model({"architecture": "conv", "m": M}, (1, 64, 64)).to(DEVICE))
-    return out
-
-
-def batch(n: int, seed: int = 0):
-    """Stacked inputs for n models: binary images, noise, exponents, beta, lam."""
-    gen = torch.Generator().manual_seed(seed)
-    x = (torch.rand((n, BATCH, 1, 64, 64), generator=gen) < 0.05).float().to(DEVICE)
-    eps = torch.randn((n, BATCH, M), generator=gen).to(DEVICE)
+def batch(n: int):
+    """Stacked inputs for n models: binary images, noise, exponents, beta, l2_weight."""
+    x, eps = images(n, BATCH, DEVICE)
     return (x, eps, torch.ones((n, M), device=DEVICE), torch.linspace(1, 256, n, device=DEVICE),
             torch.zeros(n, device=DEVICE))
-
-
-def one_at_a_time_images_per_s(repeats: int = 5) -> float:
-    """Images/s of one model trained alone (deep.objectives.Objective.loss + Adam, as deep.train.fit steps)."""
-    model = models(1)[0]
-    objective = build_objective({"name": "beta", "beta": 4.0}, M)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = batch(1)[0][0]
-    times = []
-    for step in range(repeats + 1):
-        start = time.perf_counter()
-        with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=CUDA):
-            loss, _ = objective.loss(model, x, step, torch.Generator(device=DEVICE).manual_seed(step))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if CUDA:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return BATCH / float(np.median(times[1:]))
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +41,12 @@ def baseline():
         torch.set_num_threads(1)
     else:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    return one_at_a_time_images_per_s()
+    return one_model_images_per_s(DEVICE, BATCH, 5, amp=CUDA)
 
 
 @pytest.mark.parametrize("n", [1, 8, 32, 80])
 def test_side_by_side_throughput(benchmark, baseline, n):
-    stack = Stack(models(n), lr=1e-4, amp=CUDA, compile=CUDA)
+    stack = Stack(models(n, DEVICE), lr=1e-4, amp=CUDA, compile=CUDA)
     inputs = batch(n)
 
     def step():

@@ -10,5 +10,5 @@ sweep       grids of runs through a concurrent.futures executor (process pool or
 ensemble    runs trained side by side as one stacked model
 metrics     MIG, SAP, DCI, active units, SNR and decoder capacity
 evaluate    every metric of a trained model or a checkpoint
-gpu_report  a short CUDA run of each objective -> results/deep_gpu.json
+gpu_report  the accelerator checks in one resumable script (throughput, stacking, precision, a grid slice)
 """

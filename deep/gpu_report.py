@@ -1,84 +1,245 @@
-"""Run each objective briefly on CUDA and record throughput and metrics: ``python -m deep.gpu_report``.
+"""The deep module on an accelerator, in one resumable script: ``python -m deep.gpu_report``.
 
-Writes ``results/deep_gpu.json`` with the commit, the device name and, per objective
-(beta, lambda-beta, lambda on procedural dSprites, Table 1 architecture, batch 64,
-bfloat16 autocast), images/s and the final metrics, plus the bfloat16-vs-float32 loss
-difference on one batch. Where no CUDA device is available the file says that the GPU
-path is untested, so a results file never claims more than was run.
+When a GPU is lent (the device tool), this runs in well under 10 minutes and writes one
+JSON file; on the CPU it runs the same sections at the sizes it is given (``--tiny``: a
+pipeline check in seconds, as the tests run it). Sections, each timed, each skipped when
+the output file already holds it (a killed run resumes; ``--again`` recomputes):
+
+``single``     images/s of one Table-1 conv VAE (m = 10, batch 64) trained alone: float32, and
+               on CUDA also TF32 and bfloat16 autocast (the baseline of ``stack``; on the CPU
+               one thread, the figure a CPU run of the deep experiments can plan with)
+``stack``      N models side by side (:class:`deep.ensemble.Stack`, N = 1, 8, 32, 80: 80 is
+               paper 000's beta-VAE grid) against that baseline: aggregate images/s, ratio,
+               and the paper's grid (80 models x 150k steps x 64 images) extrapolated at
+               that rate (an extrapolation, not a run)
+``precision``  float32 against bfloat16 autocast and TF32 (CUDA only) for each objective
+               (beta, lambda-beta, lambda): relative difference of the loss and of the
+               gradient on one batch of 64
+``grid``       a resumable slice of paper 000's grid (Table 2: beta in {1, 8, 64, 256},
+               Bernoulli Table-1 VAEs on procedural dSprites), ``--grid-steps`` Adam steps
+               each, trained as one side-by-side pack through :func:`deep.sweep.execute`;
+               run directories under ``--work-dir`` (a second call continues them)
+
+Every section records where it ran; a section that needs CUDA says "not applicable" on
+the CPU rather than claiming anything. ``--budget-s`` stops before a section that would
+start after the budget (the remaining ones are recorded as not run).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
-import tempfile
-from dataclasses import asdict
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from deep import results
+from deep import sweep
+from deep.config import UserError, writable_dir, writable_file
+from deep.ensemble import Stack
+from deep.models import build_model
+from deep.objectives import build_objective
 from deep.provenance import commit
-from deep.train import RunConfig, atomic_write, build, train
+from deep.train import atomic_write
 
-OUTPUT = results.STORED / "deep_gpu.json"
+OUTPUT = Path("runs") / "gpu" / "report.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
-              "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0},
+              "lambda-beta": {"name": "lambda-beta", "beta": 4.0, "l2_weight": 8.0, "phase1_steps": 0},
               "lambda": {"name": "lambda", "delta": 1.01, "update_every": 100}}
-KEPT = ("mig", "sap", "dci", "active_units", "kl", "snr_capacity", "decoder_capacity",
-        "reconstruction_nll", "reconstruction_mse")
+M = 10
+GRID_MODELS, GRID_STEPS, GRID_BATCH = 80, 150_000, 64   # Table 2 of [mi_collapse]
+SIZES = {"full": {"batch": 64, "stack": [1, 8, 32, 80], "repeats": 5, "grid_steps": 2000, "subset": None},
+         "tiny": {"batch": 4, "stack": [1, 2], "repeats": 2, "grid_steps": 3, "subset": 64}}
+SECTIONS = ("single", "stack", "precision", "grid")
 
 
-def amp_agreement(config: dict, device: torch.device) -> float:
-    """|loss(bfloat16 autocast) - loss(float32)| / |loss(float32)| on one batch of 64."""
-    data, model, objective = build(config)
-    model.to(device)
-    x = torch.from_numpy(data.observations(np.arange(64))).to(device)
-    losses = []
-    for amp in (False, True):
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            loss, _ = objective.loss(model, x, 0, torch.Generator(device=device).manual_seed(0))
-        losses.append(loss.item())
-    return abs(losses[1] - losses[0]) / abs(losses[0])
+def models(n: int, device: torch.device) -> list:
+    """n Table-1 conv VAEs (m = 10, Bernoulli), seeds 0..n-1."""
+    out = []
+    for k in range(n):
+        torch.manual_seed(k)
+        out.append(build_model({"architecture": "conv", "m": M}, (1, 64, 64)).to(device))
+    return out
 
 
-def report(steps: int = 500, eval_samples: int = 5000) -> dict:
-    """The results record (module docstring); trains only when CUDA is available."""
-    record = {"commit": commit(), "torch": torch.__version__,
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    if not torch.cuda.is_available():
-        return {**record, "status": "untested", "device": None,
-                "reason": "no CUDA device was available where this ran: the CUDA path (automatic device "
-                          "choice, bfloat16 autocast, pinned-memory loader workers) has not been run, and "
-                          "tests/test_deep_train.py::test_cuda_mixed_precision_agrees_with_float32 was skipped"}
-    device = torch.device("cuda")
-    record.update(status="tested", device=torch.cuda.get_device_name(device), steps=steps, runs={})
-    for name, objective in OBJECTIVES.items():
-        if name == "lambda-beta":
-            objective = {**objective, "phase1_steps": steps // 2}
-        config = RunConfig(data={"name": "dsprites"}, model={"architecture": "conv", "m": 10}, objective=objective,
-                           steps=steps, evaluation={"samples": eval_samples, "dci_estimators": 20})
-        with tempfile.TemporaryDirectory() as run_dir:
-            metrics = train(config, run_dir, device="cuda", progress=False)
-        record["runs"][name] = {"images_per_s": metrics["training"]["images_per_s"],
-                                "wall_s": metrics["training"]["wall_s"],
-                                "amp_relative_loss_difference": amp_agreement(
-                                    asdict(config), device),
-                                **{k: metrics[k] for k in KEPT}}
+def images(n: int, batch: int, device: torch.device, seed: int = 0):
+    """Binary 64 x 64 inputs and reparameterisation noise for n models (dSprites-shaped)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand((n, batch, 1, 64, 64), generator=gen) < 0.05).float().to(device)
+    eps = torch.randn((n, batch, M), generator=gen).to(device)
+    return x, eps
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def one_model_images_per_s(device: torch.device, batch: int, repeats: int, *, amp: bool = False) -> float:
+    """Images/s of one Table-1 model's Adam step (loss, backward, update), median over ``repeats``."""
+    model = models(1, device)[0]
+    objective = build_objective({"name": "beta", "beta": 4.0}, M)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = images(1, batch, device)[0][0]
+    times = []
+    for step in range(repeats + 1):                       # the first step warms up
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss, _ = objective.loss(model, x, step, torch.Generator(device=device).manual_seed(step))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return batch / float(np.median(times[1:]))
+
+
+def stack_images_per_s(n: int, device: torch.device, batch: int, repeats: int) -> float:
+    """Aggregate images/s of n models trained side by side (bfloat16 and torch.compile on CUDA)."""
+    cuda = device.type == "cuda"
+    stack = Stack(models(n, device), lr=1e-4, amp=cuda, compile=cuda)
+    x, eps = images(n, batch, device)
+    args = (x, eps, torch.ones((n, M), device=device), torch.linspace(1, 256, n, device=device),
+            torch.zeros(n, device=device))
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        stack.step(*args)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return n * batch / float(np.median(times[1:]))
+
+
+def _loss_and_gradient(objective_spec: dict, device: torch.device, *, amp: bool, tf32: bool):
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    model = models(1, device)[0]
+    objective = build_objective(objective_spec, M)
+    x = images(1, 64, device)[0][0]
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        loss, _ = objective.loss(model, x, 0, torch.Generator(device=device).manual_seed(0))
+    loss.backward()
+    grad = torch.cat([p.grad.flatten().float() for p in model.parameters() if p.grad is not None])
+    return float(loss), grad
+
+
+def precision(device: torch.device) -> dict:
+    """Per objective: |loss - loss_fp32| / |loss_fp32| and ||g - g_fp32|| / ||g_fp32|| for bf16 and TF32."""
+    out = {}
+    for name, spec in OBJECTIVES.items():
+        loss32, grad32 = _loss_and_gradient(spec, device, amp=False, tf32=False)
+        row = {}
+        for label, amp, tf32 in (("bfloat16", True, False), ("tf32", False, True)):
+            if device.type != "cuda":
+                row[label] = "not applicable on the CPU"
+                continue
+            loss, grad = _loss_and_gradient(spec, device, amp=amp, tf32=tf32)
+            row[label] = {"loss_rel": abs(loss - loss32) / abs(loss32),
+                          "gradient_rel": float((grad - grad32).norm() / grad32.norm())}
+        out[name] = row
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    return out
+
+
+def grid_slice(device_name: str, work_dir: Path, steps: int, subset: int | None) -> dict:
+    """Paper 000's beta column (Table 2) for ``steps`` steps, as one side-by-side pack; resumes."""
+    data = {"name": "dsprites", **({"subset": subset} if subset else {})}
+    config = {"name": "gpu-grid-slice",
+              "base": {"steps": steps, "batch_size": 64, "lr": 1e-4, "data": data,
+                       "model": {"architecture": "conv", "m": M}, "objective": {"name": "beta"},
+                       "checkpoint_every": max(1, steps // 4), "log_every": max(1, steps // 10),
+                       "evaluation": {"samples": 512 if subset is None else 32, "dci": False}},
+              "grid": {"beta": [1, 8, 64, 256]}}
+    runs = sweep.expand(config)
+    start = time.perf_counter()
+    with sweep.executor(workers=0) as pool:
+        metrics = sweep.execute(runs, work_dir, pool, pack=len(runs), device=device_name, progress=False)
+    return {"runs": {r.name: {k: metrics[r.name].get(k) for k in ("kl", "active_units", "reconstruction_nll")}
+                     for r in runs},
+            "steps": steps, "batch_size": 64, "wall_s_this_call": time.perf_counter() - start,
+            "images_per_s": {r.name: metrics[r.name]["training"]["images_per_s"] for r in runs}}
+
+
+def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: Path = Path("runs") / "gpu",
+           budget_s: float = 540.0, again: bool = False, grid_steps: int | None = None,
+           sections: tuple = SECTIONS) -> dict:
+    """Run the ``sections`` not yet in ``output`` (all with ``again``) and write it after each one."""
+    from deep.train import resolve_device
+
+    resolved = resolve_device(device)
+    size = SIZES["tiny" if tiny else "full"]
+    record = json.loads(output.read_text()) if output.is_file() and not again else {}
+    if record.get("device_type", resolved.type) != resolved.type or record.get("tiny", tiny) != tiny:
+        raise UserError(f"{output} holds a run on another device or size: pass --again or another --output")
+    name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else "cpu"
+    record.update(commit=commit(), torch=torch.__version__, device=name, device_type=resolved.type, tiny=tiny,
+                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    record.setdefault("sections", {})
+    if resolved.type == "cpu":
+        torch.set_num_threads(1)
+    start = time.perf_counter()
+    jobs = {
+        "single": lambda: {"batch": size["batch"], "threads": torch.get_num_threads() if resolved.type == "cpu" else None,
+                           "float32_images_per_s": one_model_images_per_s(resolved, size["batch"], size["repeats"]),
+                           **({"bfloat16_images_per_s": one_model_images_per_s(resolved, size["batch"], size["repeats"],
+                                                                               amp=True)}
+                              if resolved.type == "cuda" else {})},
+        "stack": lambda: _stack(record, resolved, size),
+        "precision": lambda: precision(resolved),
+        "grid": lambda: grid_slice(device if device != "auto" else resolved.type, work_dir,
+                                   grid_steps or size["grid_steps"], size["subset"]),
+    }
+    for section in (s_ for s_ in SECTIONS if s_ in sections):
+        if section in record["sections"] and "not run" not in record["sections"][section]:
+            continue
+        if time.perf_counter() - start > budget_s:
+            record["sections"][section] = {"not run": f"the {budget_s:g} s budget was spent"}
+            continue
+        began = time.perf_counter()
+        result = jobs[section]()
+        record["sections"][section] = {**result, "wall_s": time.perf_counter() - began}
+        atomic_write(output, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return record
 
 
+def _stack(record: dict, device: torch.device, size: dict) -> dict:
+    baseline = record["sections"]["single"]["float32_images_per_s" if device.type == "cpu" else "bfloat16_images_per_s"]
+    rows = {}
+    for n in size["stack"]:
+        rate = stack_images_per_s(n, device, size["batch"], size["repeats"])
+        rows[str(n)] = {"aggregate_images_per_s": rate, "ratio_to_one_at_a_time": rate / baseline,
+                        "extrapolated_paper_000_grid_hours": GRID_MODELS * GRID_STEPS * GRID_BATCH / rate / 3600}
+    return {"batch_per_model": size["batch"], "one_at_a_time_images_per_s": baseline, "models": rows}
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=500, help="training steps per objective")
-    parser.add_argument("--eval-samples", type=int, default=5000)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"the JSON record (default {OUTPUT})")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs") / "gpu", help="run directories of the grid slice")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: a pipeline check in seconds (CPU)")
+    parser.add_argument("--grid-steps", type=int, default=None, help="Adam steps of the grid slice (default 2000)")
+    parser.add_argument("--budget-s", type=float, default=540.0, help="start no section after this many seconds")
+    parser.add_argument("--again", action="store_true", help="recompute every section")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these (stack needs single); e.g. --device cpu --sections single for the "
+                             "CPU throughput of one Table-1 model")
     args = parser.parse_args(argv)
-    record = report(args.steps, args.eval_samples)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.output, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
-    print(f"{record['status']}: wrote {args.output}")
+    if args.grid_steps is not None and args.grid_steps < 1:
+        parser.error(f"--grid-steps must be >= 1; got {args.grid_steps}")
+    if not args.budget_s > 0:
+        parser.error(f"--budget-s must be > 0; got {args.budget_s}")
+    try:
+        writable_dir(args.output.parent, "--output's folder").mkdir(parents=True, exist_ok=True)
+        output = writable_file(args.output, "--output")
+        if "stack" in args.sections and "single" not in args.sections and not output.is_file():
+            raise UserError("--sections stack needs single (its baseline) in the same or an earlier call")
+        record = report(output, device=args.device, tiny=args.tiny, work_dir=args.work_dir, budget_s=args.budget_s,
+                        again=args.again, grid_steps=args.grid_steps, sections=tuple(args.sections))
+    except UserError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    done = [s for s, v in record["sections"].items() if "not run" not in v]
+    print(f"{record['device']}: sections {', '.join(done)} in {output}")
     return 0
 
 

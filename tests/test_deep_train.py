@@ -190,11 +190,24 @@ def test_cuda_mixed_precision_agrees_with_float32(tmp_path):
     assert summary["device"] == torch.cuda.get_device_name(0)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA branch trains for minutes")
-def test_gpu_report_says_untested_without_cuda(tmp_path):
+def test_gpu_report_runs_every_section_tiny_on_the_cpu_and_resumes(tmp_path):
+    """The accelerator script at --tiny on the CPU: every section recorded, CUDA-only numbers said not
+    applicable; a second call recomputes nothing, --again recomputes, another size is refused."""
     from deep import gpu_report
 
-    assert gpu_report.main(["--output", str(tmp_path / "gpu.json")]) == 0
-    record = json.loads((tmp_path / "gpu.json").read_text())
-    assert record["status"] == "untested" and record["device"] is None
-    assert "commit" in record and "CUDA" in record["reason"]  # commit: None outside a git checkout
+    out, work = tmp_path / "r.json", tmp_path / "work"
+    args = ["--tiny", "--device", "cpu", "--output", str(out), "--work-dir", str(work)]
+    assert gpu_report.main(args) == 0
+    first = json.loads(out.read_text())
+    assert set(first["sections"]) == set(gpu_report.SECTIONS) and first["device"] == "cpu"
+    assert first["sections"]["single"]["float32_images_per_s"] > 0
+    assert set(first["sections"]["stack"]["models"]) == {"1", "2"}
+    assert first["sections"]["precision"]["beta"]["tf32"] == "not applicable on the CPU"
+    assert set(first["sections"]["grid"]["runs"]) == {"beta=1", "beta=8", "beta=64", "beta=256"}
+    assert gpu_report.main(args) == 0
+    assert json.loads(out.read_text())["sections"] == first["sections"]
+    assert gpu_report.main([*args, "--again", "--sections", "single"]) == 0
+    assert json.loads(out.read_text())["sections"]["single"] != first["sections"]["single"]
+    with pytest.raises(SystemExit) as exit_:
+        gpu_report.main(["--device", "cpu", "--output", str(out), "--sections", "single"])
+    assert exit_.value.code == 2
