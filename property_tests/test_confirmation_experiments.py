@@ -45,6 +45,10 @@ def thresholds_transfer(result: dict, evidence) -> bool:
         evidence(f"KL nats at {row['multiple']:g} beta_c (mean; theory {row['theory']['kl']:.3f})",
                  float(np.mean(row["kl"])))
     evidence("beta_c = zeta_1^2 / eta_dec^2", result["beta_c"])
+    multiples = sorted(r["multiple"] for r in rows)
+    assert len(multiples) == 4 and multiples[-1] == 2.0
+    for text, multiple in zip(("0.5", "0.9", "1.1"), multiples):
+        evidence.quote(text, multiple)
     return (all(not any(r["collapsed"]) for r in rows if r["multiple"] < 1)
             and all(all(r["collapsed"]) for r in rows if r["multiple"] > 1))
 

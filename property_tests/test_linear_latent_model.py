@@ -191,6 +191,7 @@ def test_eq_72_drops_the_residual(evidence):
     Z = (Y.T @ (X @ P / np.sqrt(phi))) / len(X)                  # E[y x~^T], straight from the data
     assert residual == pytest.approx(np.mean(np.sum(Y**2, 1)) - np.sum(Z**2), rel=1e-12)
     assert residual == pytest.approx(8.5, rel=1e-12)
+    evidence.quote("8.5", residual)
     beta, eta_enc, eta_dec = 1.0, 1.0, 1.0
     gaps = []
     for seed in range(3):
@@ -212,6 +213,7 @@ def test_eq_72_drops_the_residual(evidence):
     rhs = (a * sp.sqrt(A_s) - Z_s) ** 2                                       # eq. (72): ||U V^T - Z||², V = sqrt(A) W
     assert (mean([(v + v**2) ** 2 for v in xs]), Z_s**2, sp.expand(lhs - rhs)) == (11, sp.Rational(5, 2),
                                                                                   sp.Rational(17, 2))
+    evidence.quote("2.5", Z_s**2)
     evidence.exact("SymPy: E||U W^T x - y||^2 - ||U V^T - Z||_F^2 = 17/2 for every U W^T (exact data)")
     evidence("L_VAE - printed eq.(72)/(2 eta^2) (= residual/2)", gaps[0])
 
@@ -237,8 +239,10 @@ def test_eq_9_second_moment_of_Z(seed, D0, d2, evidence):
     assert set(right) == {sp.Rational(5, 2) + sp.sqrt(17) / 2, sp.Rational(5, 2) - sp.sqrt(17) / 2}
     assert set(printed) == {2 + sp.sqrt(2), 2 - sp.sqrt(2)}
     evidence.exact("SymPy: eigenvalues of M A M^T and M^T A M of the counterexample")
-    assert sorted(float(e) for e in right) == pytest.approx([0.438, 4.562], abs=5e-4)
-    assert sorted(float(e) for e in printed) == pytest.approx([0.586, 3.414], abs=5e-4)
+    for text, value in zip(("0.438", "4.562"), sorted(float(e) for e in right)):
+        evidence.quote(text, value)
+    for text, value in zip(("0.586", "3.414"), sorted(float(e) for e in printed)):
+        evidence.quote(text, value)
     assert zeta2 == pytest.approx(sorted((float(e) for e in right), reverse=True), rel=1e-14)
 
 
@@ -294,13 +298,18 @@ def test_proposition_2_counterexample(evidence):
     A, M = np.eye(2), np.diag([2.0, 1.0])
     X, Y = ref.exact_data(np.eye(2), M)
     sigma = np.array([1.0, 0.5])
+    evidence.quote("0.5", sigma[1])
     l_var = 0.5 * np.sum(sigma**2 - 1 - np.log(sigma**2))
     numeric = _numeric_min(X, Y, 2, 1.0, 1.0, 1.0, learn=("U", "W"), fixed={"f": sigma}, starts=8)
     closed = llm.global_minimum(A, M, 2, 1.0, learnable_sigma=False, sigma=sigma)
     assert numeric.loss == pytest.approx(2.75 / 2 + l_var, rel=LOSS_RTOL) == closed.loss
+    evidence.quote("2.75", 2 * (numeric.loss - l_var))                  # L = 2 L_VAE - 2 l_var (eq. 6, η = 1)
     printed_L = sum(z**2 - max(z - sg, 0) ** 2 for z, sg in zip((2.0, 1.0), sigma))   # eq. (11)
     assert printed_L == 3.75 and printed_L / 2 + l_var - numeric.loss == pytest.approx(0.5, rel=1e-8)   # eq. (12)
-    assert (printed_L / 2 + l_var, numeric.loss) == pytest.approx((2.193, 1.693), abs=5e-4)
+    evidence.quote("3.75", printed_L)
+    evidence.quote("0.5", printed_L / 2 + l_var - numeric.loss)
+    evidence.quote("2.193", printed_L / 2 + l_var)
+    evidence.quote("1.693", numeric.loss)
     # the printed minimiser (σ_i serving ζ_i) is a saddle value, not the minimum
     lam = np.sqrt(np.maximum(0, (np.array([2.0, 1.0]) - sigma) / sigma))
     theta = np.sqrt(np.maximum(0, sigma * (np.array([2.0, 1.0]) - sigma)))
@@ -311,6 +320,7 @@ def test_proposition_2_counterexample(evidence):
     assert llm.objective(A, M, iso.U @ rot, iso.W @ rot, iso.sigma, 1.0) == pytest.approx(iso.loss, rel=1e-12)
     rotated = llm.objective(A, M, closed.U @ rot, closed.W @ rot, sigma, 1.0)
     assert rotated - closed.loss == pytest.approx(0.5625, rel=1e-12)   # P is not free for anisotropic Σ
+    evidence.quote("0.5625", rotated - closed.loss)
     # what stays free: rotations among latents of equal σ, and among collapsed latents
     A3, M3, sigma3 = np.eye(3), np.diag([3.0, 2.0, 0.2]), np.array([0.5, 0.5, 1.0, 0.8])
     m3 = llm.global_minimum(A3, M3, 4, 1.0, learnable_sigma=False, sigma=sigma3)
@@ -495,9 +505,13 @@ def test_theorem_2_counterexamples(evidence):
     numeric = _numeric_min(X, Y, 2, 1.0, 1.0, 1.0)
     assert np.allclose(np.sort(np.abs(numeric.params["f"])), [0.5, 1.0], rtol=ARG_RTOL)
     assert closed.sigma.tolist() == [0.5, 1.0] and closed.loss == pytest.approx(numeric.loss, rel=LOSS_RTOL)
-    printed = [llm.objective(A, M, closed.U, closed.W, [0.5, tiny], 1.0) for tiny in (1e-8, 1e-16)]
+    evidence.quote("0.5", closed.sigma[0])
+    tiny = (1e-8, 1e-16)
+    evidence.quote("1e-8", tiny[0])
+    printed = [llm.objective(A, M, closed.U, closed.W, [0.5, value], 1.0) for value in tiny]
     assert printed[0] - closed.loss > 17 and printed[1] > printed[0]          # -> +inf as σ_2 -> 0
-    assert (closed.loss, printed[0]) == pytest.approx((1.193, 19.11), abs=5e-3)
+    evidence.quote("1.193", closed.loss)
+    evidence.quote("19.11", printed[0])
     A, M = np.eye(2), np.diag([3.0, 2.0])
     closed = llm.global_minimum(A, M, 2, 1.0)
     rot = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2)
@@ -507,7 +521,8 @@ def test_theorem_2_counterexamples(evidence):
     assert rotated - closed.loss == pytest.approx(0.17361111111, rel=1e-9)
     assert swapped == pytest.approx(closed.loss, rel=1e-12)
     assert closed.sigma == pytest.approx([1 / 3, 1 / 2], rel=1e-14)
-    assert (closed.loss, rotated) == pytest.approx((2.7918, 2.9654), abs=5e-5)
+    evidence.quote("2.7918", closed.loss)
+    evidence.quote("2.9654", rotated)
     # why: the rotation keeps U V^T, ||V||² and ℓ_var; only the noise term Tr(U Σ* U^T)/2 grows
     before = llm.objective_terms(A, M, closed.U, closed.W, closed.sigma, 1.0)
     after = llm.objective_terms(A, M, closed.U @ rot, closed.W @ rot, closed.sigma, 1.0)
@@ -567,7 +582,8 @@ def test_corollary_2_residual(evidence):
     assert closed.loss == pytest.approx(numeric.loss, rel=LOSS_RTOL)
     assert numeric.loss == pytest.approx(printed + residual / 2, rel=LOSS_RTOL)
     assert numeric.loss - printed > 4.0
-    assert (printed, numeric.loss) == pytest.approx((0.958, 5.208), abs=5e-4)
+    evidence.quote("0.958", printed)
+    evidence.quote("5.208", numeric.loss)
     evidence("true min", numeric.loss)
     evidence("printed eq.(43)", printed)
 
@@ -818,11 +834,19 @@ def test_eq_42_gap_is_beta_half_jensen_summed_over_latents(evidence):
             checked += 1
         # the catalogue's counterexample: x = (1, -1, 2, -2), C = 1, f = 0.5, β = 0.5, d1 = 1
         x = np.array([[1.0], [-1.0], [2.0], [-2.0]])
-        C, f, U, W = np.array([[1.0]]), [0.5], np.array([[1.0]]), np.array([[0.5]])
-        f_prime = mp.sqrt(mp.mpf(0.5) ** 2 + mp.mpf(2.5))
-        gap = _ddv_loss_mp(x, x, U, W, C, f, 0.5) - _ddv_loss_mp(x, x, U, W, 0 * C, [f_prime], 0.5)
+        C, f, U, W, beta = np.array([[1.0]]), [0.5], np.array([[1.0]]), np.array([[0.5]]), 0.5
+        A_x = mp.fsum(mp.mpf(v) ** 2 for v in x[:, 0]) / len(x)                       # E x², zero-mean x
+        f_prime = mp.sqrt(mp.mpf(f[0]) ** 2 + A_x)                                     # eq. (37)
+        gap = _ddv_loss_mp(x, x, U, W, C, f, beta) - _ddv_loss_mp(x, x, U, W, 0 * C, [f_prime], beta)
         printed = _jensen_gaps_mp(x, C, f)[0]
-    assert float(printed) == pytest.approx(0.49456, abs=5e-6) and float(gap) == pytest.approx(0.12364, abs=5e-6)
+    evidence.quote("2.5", A_x)
+    evidence.quote("0.5", f[0])
+    evidence.quote("0.5", beta)
+    for text, value in zip(("2.25", "0.25", "6.25", "2.25"), (x[:, 0] * C[0, 0] + f[0]) ** 2):    # σ²(x)
+        evidence.quote(text, value)
+    evidence.quote("2.75", f_prime**2)
+    evidence.quote("0.49456", printed)
+    evidence.quote("0.12364", gap)
     assert float(gap) == pytest.approx(0.25 * float(printed), rel=1e-14) and abs(float(gap - printed)) > 0.3
     evidence.exact("mpmath at 48 digits: loss difference by the epsilon design vs beta/2 sum_i Jensen gap", digits=40)
     evidence("max rel. |gap - beta/2 sum Jensen| (40-digit check)", float(worst))
@@ -932,6 +956,7 @@ def test_eq_44_G_is_the_minimum_over_U_W_Sigma(evidence):
     printed = llm.decoder_variance_objective(zeta, 2.0, 1.0, 1, 1)
     assert corrected == pytest.approx(numeric, rel=LOSS_RTOL)
     assert numeric - printed == pytest.approx(residual / 4, rel=1e-8) == 2.125
+    evidence.quote("2.125", numeric - printed)
     evidence("max rel. |G(s) - numerical min|", worst)
     evidence("printed G misses (y = x + x^2, s = 2)", numeric - printed)
 
@@ -984,6 +1009,10 @@ def test_eq_49_printed_sum_drops_modes_beyond_d1(evidence):
     printed = _printed_eq_49(spec, 1.0, 2.0)
     assert fd == pytest.approx(-0.125, rel=1e-12) and closed == pytest.approx(fd, rel=1e-12)
     assert printed == pytest.approx(0.5, rel=1e-12)
+    evidence.quote("0.5", spec["zeta"][2])
+    evidence.quote("0.125", -fd)
+    evidence.quote("1.25", np.sum(spec["zeta"][1:] ** 2))             # the modes beyond d1 in the sum
+    evidence.quote("0.5", printed)
     digits, exact = _G_prime_digits(spec, 1.0, 2.0)
     assert exact == -0.125 and digits >= 30
     evidence.exact("G'(1) = -1/8 exactly (rational eq. (49) corrected) vs a 60-digit central difference of G", digits=30)
@@ -995,6 +1024,7 @@ def test_eq_49_printed_sum_drops_modes_beyond_d1(evidence):
 def test_eq_54_printed_coefficient(evidence):
     """On (0, s_{d̂1}) the coefficient of s is d2 - β d̂1, not d2/β - d̂1."""
     spec = dict(zeta=np.array([2.0, 1.0, 0.5]), d1=1, d2=3, residual=0.0)
+    evidence.quote("0.5", spec["zeta"][2])
     beta, worst = 2.0, 0.0
     for s_value in (0.3, 1.0, 1.9):                      # s_{d̂1} = 4/2 = 2
         fd = float(_G_prime_fd(spec, s_value, beta))
@@ -1004,6 +1034,8 @@ def test_eq_54_printed_coefficient(evidence):
         worst = max(worst, abs(corrected - fd) / abs(fd))
         if s_value == 1.0:
             assert (fd, printed) == pytest.approx((-0.125, -0.375), rel=1e-12)
+            evidence.quote("0.125", -fd)
+            evidence.quote("0.375", -printed)
         assert _G_prime_digits(spec, s_value, beta)[0] >= 30
     assert np.sign(3 / beta - 1) == np.sign(3 - beta * 1)                 # the coefficient's sign agrees
     # Prop. 7's s_- (eq. 55) built on the printed coefficient, min(s_1, 1.25 / (3/2 - 1)) = 2: eq. (55)
@@ -1304,15 +1336,21 @@ def test_theorem_4_and_table_1_printed_vs_corrected(evidence):
     """Table 1's row 4 (sums to d̂1) overlaps row 5 and leaves a gap; the printed theory
     has no minimiser for y = x + x², β = 0.2, where the corrected one finds s* = 10.625."""
     zeta, d1, d2 = np.array([2.0, 1.5, 1.0, 0.8]), 2, 4
+    evidence.quote("1.5", zeta[1])
+    evidence.quote("0.8", zeta[3])
     z2 = zeta**2
     row4 = (d2 * z2[1] / (2 * z2[1]), d2 * z2[0] / (z2[1] + z2[0]))        # sums to d̂1 = 2
     row5 = d2 * z2[0] / np.sum(z2)
     row3_end = d2 * z2[1] / (2 * z2[1] + np.sum(z2[2:]))                    # row 3 (and β_2 of eq. 58)
     assert row4 == pytest.approx((2.0, 2.56)) and row5 < row4[1]            # overlap
-    assert (row3_end, row5) == pytest.approx((1.466, 2.028), abs=5e-4)      # [1.466, 2) in no row
+    evidence.quote("2.56", row4[1])
+    evidence.quote("1.466", row3_end)                                        # [1.466, 2) in no row
+    evidence.quote("2.028", row5)
     assert llm.beta_thresholds(zeta, d1, eta_dec=None, d2=d2) == pytest.approx([row5, row3_end], rel=1e-14)
     spec = dict(zeta=zeta, d1=d1, d2=d2, residual=0.0)
-    for beta, active in ((1.47, 1), (1.7, 1), (2.02, 1), (2.03, 0), (2.2, 0)):
+    for text, active in (("1.47", 1), ("1.7", 1), ("2.02", 1), ("2.03", 0), ("2.2", 0)):
+        beta = float(text)
+        evidence.quote(text, beta)
         s_bf, _ = _brute_force_s_star(spec, beta)
         assert int(np.sum(z2[:d1] > beta * s_bf)) == active
         assert llm.classify(zeta, d1, beta, eta_dec=None, d2=d2).n_active[0] == active
@@ -1320,14 +1358,20 @@ def test_theorem_4_and_table_1_printed_vs_corrected(evidence):
     A, M, residual = llm.moments(X, Y)
     zeta1 = llm.spectrum(A, M).zeta[0]
     assert (zeta1**2, residual) == pytest.approx((2.5, 8.5), rel=1e-14)
+    evidence.quote("2.5", zeta1**2)
+    evidence.quote("8.5", residual)
     assert llm.beta_thresholds([zeta1], 1, eta_dec=None, d2=1, residual=residual) == pytest.approx([2.5 / 11], rel=1e-14)
-    run = ref.minimise(X, Y, 1, 0.2, 1.0, None, starts=6)
-    dv = llm.optimal_decoder_variance(A, M, 1, 0.2, residual=residual)
+    beta = 0.2
+    evidence.quote("0.2", beta)
+    run = ref.minimise(X, Y, 1, beta, 1.0, None, starts=6)
+    dv = llm.optimal_decoder_variance(A, M, 1, beta, residual=residual)
     assert dv.status == "unique" and dv.n_active == 1
     assert dv.s == pytest.approx(10.625, rel=1e-12)
     assert np.exp(run.params["log_s"]) == pytest.approx(dv.s, rel=1e-6)
+    evidence.quote("10.625", dv.s)
+    evidence.quote("10.625", np.exp(run.params["log_s"]))                 # the numerical minimiser's η_dec²
     assert run.loss == pytest.approx(dv.loss, rel=LOSS_RTOL)
-    assert llm.optimal_decoder_variance(A, M, 1, 0.2).status == "unbounded"  # the printed theory
+    assert llm.optimal_decoder_variance(A, M, 1, beta).status == "unbounded"  # the printed theory
     evidence("s* for y = x + x^2, beta = 0.2 (numerical)", float(np.exp(run.params["log_s"])))
 
 
@@ -1391,42 +1435,49 @@ def test_section_4_4_beta_below_d2_over_dstar(spec, equal, evidence):
 def test_section_4_4_counterexample(evidence):
     """ζ = (2, 1), d1 = d2 = d* = 2, β = 0.5 < d2/d*: G(s) = (d2 - β d1)/2 log s + const on
     (0, s_2), and minimising L^LDV over (U, W, Σ, η_dec) runs η_dec² down to 0."""
-    zeta = np.array([2.0, 1.0])
+    zeta, beta, below = np.array([2.0, 1.0]), 0.5, 1e-4
+    evidence.quote("0.5", beta)
+    evidence.quote("1e-4", below)
     A, M = np.eye(2), np.diag(zeta)
     small = np.array([1e-9, 1e-6, 1e-3])
-    G = llm.decoder_variance_objective(zeta, small, 0.5, 2, 2)
+    G = llm.decoder_variance_objective(zeta, small, beta, 2, 2)
     assert np.allclose(np.diff(G) / np.diff(np.log(small)), 0.5, rtol=1e-10)
-    assert llm.optimal_decoder_variance(A, M, 2, 0.5).status == "unbounded"
+    assert llm.optimal_decoder_variance(A, M, 2, beta).status == "unbounded"
     X, Y = ref.exact_data(np.eye(2), M)
-    run = ref.minimise(X, Y, 2, 0.5, 1.0, None, starts=2, maxiter=3000)
+    run = ref.minimise(X, Y, 2, beta, 1.0, None, starts=2, maxiter=3000)
     s_num = float(np.exp(run.params["log_s"]))
-    assert s_num < 1e-4 and run.loss < G[-1]
+    assert s_num < below and run.loss < G[-1]
     # d1 < d* is not enough: ζ = (2, 1, 0), d1 = 2 < d* = 3, d2 = 3, β = 0.5 < d2/d* = 1 has d̂1 = d̂* = 2
     # and no minimiser (G(s) = (3 - 1)/2 log s + const near 0)
     zeta3 = np.array([2.0, 1.0, 0.0])
     small3 = np.array([1e-9, 1e-6, 1e-3])
-    G3 = llm.decoder_variance_objective(zeta3, small3, 0.5, 2, 3)
+    G3 = llm.decoder_variance_objective(zeta3, small3, beta, 2, 3)
     assert np.allclose(np.diff(G3) / np.diff(np.log(small3)), 1.0, rtol=1e-10)
-    assert llm.optimal_decoder_variance(np.eye(3), np.diag(zeta3), 2, 0.5).status == "unbounded"
-    assert _brute_force_s_star(dict(zeta=zeta3, d1=2, d2=3, residual=0.0), 0.5)[0] == 0.0
+    assert llm.optimal_decoder_variance(np.eye(3), np.diag(zeta3), 2, beta).status == "unbounded"
+    assert _brute_force_s_star(dict(zeta=zeta3, d1=2, d2=3, residual=0.0), beta)[0] == 0.0
     evidence("eta_dec^2 reached by the minimiser", s_num, reduce=min)
 
 
 @pytest.mark.claim("wang_ziyin.section_4_5")
 def test_section_4_5_learnable_eta_dec_neither_causes_nor_prevents(evidence):
     zeta, d2 = np.array([2.0, 1.0]), 2
+    high, low, eta_fixed = 1.8, 0.5, 0.5          # β on both sides of β_1, and the fixed η_dec that keeps both
+    evidence.quote("1.8", high)
+    evidence.quote("0.5", low)
+    evidence.quote("0.5", eta_fixed)
     A, M = _spectrum_problem(zeta, d2)
-    learn_collapse = llm.optimal_decoder_variance(A, M, 2, 1.8)
-    fixed_keeps = llm.global_minimum(A, M, 2, 1.8, eta_dec=0.5)
-    learn_keeps = llm.optimal_decoder_variance(A, M, 1, 0.5)
-    fixed_collapse = llm.global_minimum(A, M, 1, 0.5, eta_dec=3.0)
+    learn_collapse = llm.optimal_decoder_variance(A, M, 2, high)
+    fixed_keeps = llm.global_minimum(A, M, 2, high, eta_dec=eta_fixed)
+    learn_keeps = llm.optimal_decoder_variance(A, M, 1, low)
+    fixed_collapse = llm.global_minimum(A, M, 1, low, eta_dec=3.0)
     assert learn_collapse.n_active == 0 and fixed_keeps.active.sum() == 2
     assert learn_keeps.n_active == 1 and fixed_collapse.active.sum() == 0
     assert llm.beta_thresholds(zeta, 2, eta_dec=None, d2=d2)[0] == pytest.approx(1.6, rel=1e-14)
+    evidence.quote("1.6", llm.beta_thresholds(zeta, 2, eta_dec=None, d2=d2)[0])
     X, Y = ref.exact_data(np.eye(2), M)
-    run = ref.minimise(X, Y, 2, 1.8, 1.0, None, starts=4)
+    run = ref.minimise(X, Y, 2, high, 1.0, None, starts=4)
     assert np.all(_sv(run.params["U"], 2) < 1e-5)                           # learnable: collapsed
-    run = _numeric_min(X, Y, 2, 1.8, 1.0, 0.5, starts=4)
+    run = _numeric_min(X, Y, 2, high, 1.0, eta_fixed, starts=4)
     assert np.all(_sv(run.params["U"], 2) > 0.1)                            # fixed: none collapsed
     evidence("learnable eta_dec^2 at beta = 1.8", learn_collapse.s)
 

@@ -221,15 +221,20 @@ def test_eq_38_as_printed_is_not_up_to_a_constant(evidence):
     dims = {d.N: 1, d.k: 1}
     base = {"D": sp.ImmutableMatrix([[1]]), "b_D": sp.ImmutableMatrix([[0]]),
             "Sigma_z": sp.ImmutableMatrix([[1]]), "x": sp.ImmutableMatrix([[0]])}
-    gaps, half_log_2pi = [], sp.log(2 * sp.pi) / 2
+    gaps, trues, half_log_2pi = [], [], sp.log(2 * sp.pi) / 2
     for mu, printed, true in ((0, -1, -half_log_2pi - sp.S.Half), (1, -2, -half_log_2pi - 1)):
         values = {**base, "mu_z": sp.ImmutableMatrix([[mu]])}
         assert evaluate(d.paper_eq_38(), dims, values) == printed
         assert sp.simplify(evaluate(d.reconstruction_per_sample(), dims, values) - true) == 0
         gaps.append(float(printed - true))
+        trues.append(true)
     evidence.exact("printed and corrected (38) at the counterexample, symbolic")
-    assert abs(float(-half_log_2pi - sp.S.Half) + 1.419) < 5e-4 and abs(float(-half_log_2pi - 1) + 1.919) < 5e-4
-    assert abs(gaps[0] - 0.419) < 5e-4 and abs(gaps[1] + 0.081) < 5e-4
+    evidence.quote("0.919", half_log_2pi)
+    evidence.quote("0.5", -(trues[0] + half_log_2pi))            # ½ tr(DᵀDΣ_z) at μ_z = 0
+    evidence.quote("1.419", -trues[0])
+    evidence.quote("1.919", -trues[1])
+    evidence.quote("0.419", gaps[0])
+    evidence.quote("0.081", -gaps[1])
     rng = np.random.default_rng(2)
     D, b_D, x = rng.standard_normal((3, 2)), rng.standard_normal(3), rng.standard_normal(3)
     mu, var = rng.standard_normal(2), np.array([0.3, 1.7])
@@ -292,7 +297,8 @@ def test_gradients_derived_symbolically(evidence):
     evidence.exact("entrywise derivatives of the objective derived from the densities, symbolic")
     # e ≈ 2.718, exp(½) ≈ 1.649, as quoted
     assert np.allclose(correct, [math.e] * 2, rtol=1e-12) and np.allclose(literal, [math.exp(0.5)] * 2, rtol=1e-12)
-    assert abs(correct[0] - 2.718) < 5e-4 and abs(literal[0] - 1.649) < 5e-4
+    evidence.quote("2.718", correct[0])
+    evidence.quote("1.649", literal[0])
     evidence("entries proved", entries)
     evidence("(46) at the counterexample: summed index vs printed", f"{correct[0]:.4f} vs {literal[0]:.4f}")
 
@@ -654,6 +660,10 @@ def test_eq_59_as_printed_fails(evidence):
     true = evaluate(E, {d.N: 2, d.k: 2}, {"D": D})
     assert printed == sp.Matrix([[2, -1], [-1, 3]]) / 5 and true == sp.Matrix([[3, -1], [-1, 2]]) / 5
     evidence.exact("exact rational matrices")
+    for matrix, diagonal in ((printed, ("0.4", "0.6")), (true, ("0.6", "0.4"))):
+        evidence.quote(diagonal[0], matrix[0, 0])
+        evidence.quote(diagonal[1], matrix[1, 1])
+        evidence.quote("0.2", -matrix[0, 1])
     _, E_num = t.posterior(np.array(D.tolist(), dtype=float))
     assert rel_frobenius(E_num, np.array(true.tolist(), dtype=float)) < 1e-15
     evidence("printed vs true covariance (0,0) entry", f"{float(printed[0, 0])} vs {float(true[0, 0])}")
@@ -681,6 +691,7 @@ def test_eq_61_kl_is_to_the_posterior(evidence):
     A = np.array([[0.8]])
     p = {"W_mu": np.array([[0.3]]), "b_mu": np.zeros(1), "W_sigma": np.zeros((1, 1)),
          "b_sigma": np.log([0.2]), "D": np.array([[2.0]]), "b_D": np.zeros(1)}
+    evidence.quote("0.2", math.exp(p["b_sigma"][0]))     # Var q(z|x) = exp(b_σ) with W_σ = 0
     exact = t.mie(network(p), A)
     estimate, stderr = ref.inference_error_monte_carlo(p, A, "model", samples=200_000)
     rng = np.random.default_rng(3)
@@ -739,10 +750,15 @@ def test_optimal_curves_for_every_beta(evidence):
     assert sp.simplify(lam - low - (sp.sqrt(4 * lam + 5) - 3) / 2) == 0                  # low < λ iff λ > 1
     lam_1 = sp.Rational(265, 4)
     beta_m = low.subs(lam, lam_1)
-    assert sp.simplify(beta_m - (sp.Rational(271, 4) - sp.sqrt(270) / 2)) == 0
+    shift, radicand = lam_1 + sp.Rational(3, 2), (4 * lam_1 + 5) / 4       # β₋ = 67.75 - √67.5
+    assert sp.simplify(beta_m - (shift - sp.sqrt(radicand))) == 0
+    evidence.quote("67.75", shift)
+    evidence.quote("67.5", radicand)
     evidence.exact("beta-derivatives of the per-latent closed forms, symbolic")
     mie_m = v["mie"].subs({lam: lam_1}).subs(beta, beta_m)
     assert abs(sp.N(beta_m, 30) - sp.Float("59.5342", 30)) < 5e-5 and abs(sp.N(mie_m, 30) - sp.Float("24.5058", 30)) < 5e-5
+    evidence.quote("59.534", sp.N(beta_m, 30))
+    evidence.quote("24.506", sp.N(mie_m, 30))
     A = t.paper_mixing()
     at = lambda b: t.quantities(t.optimum(A, b), A, b).mie
     b_m = float(beta_m)
@@ -763,6 +779,7 @@ def test_figure_1(evidence):
     sw = t.sweep(A, grid)
     at = lambda b: int(np.argmin(np.abs(grid - b)))
     lam1 = 66.25
+    evidence.quote("66.25", 1 + np.linalg.svd(A, compute_uv=False)[0] ** 2)      # λ_1 of Σ_x = AAᵀ + I
     before, after = grid < lam1, grid >= lam1
     q = {b: t.quantities(t.optimum(A, b), A, b) for b in (0.5, 1.0, 2.0, 100.0)}
     # (A) ELBO* maximal at β = 1 (= log p(x))
@@ -777,7 +794,9 @@ def test_figure_1(evidence):
     steps = np.diff(sw.log_likelihood)
     assert np.all(steps[grid[1:] <= 1.0] > 0) and np.all(steps[(grid[:-1] >= 1.0) & before[1:]] < 0)
     assert np.all(np.abs(steps[after[:-1]]) < 1e-9)
-    assert abs(q[0.5].log_likelihood + 183.8578) < 5e-5 and abs(q[1.0].log_likelihood + 183.8324) < 5e-5
+    evidence.quote("0.5", min(q))
+    evidence.quote("183.8578", -q[0.5].log_likelihood)
+    evidence.quote("183.8324", -q[1.0].log_likelihood)
     # (B) MIE: zero at β = 1 and for β ≥ λ_1, positive elsewhere, grid maximum next to 67.75 - √67.5
     assert sw.mie[at(1.0)] < 1e-12 and np.all(sw.mie[after] < 1e-12) and q[100.0].mie == 0.0
     assert np.all(sw.mie[before & (np.abs(grid - 1.0) > 1e-3)] > 0)
@@ -788,6 +807,7 @@ def test_figure_1(evidence):
     # β-derivative ½ Σ_{λ_i > β} (κ_i/√(λ_i - β) - 1/β) has the sign of its κ's
     collapse_tie = sw.tie[-1, 0]
     assert abs(collapse_tie - 63.2917105) < 1e-6
+    evidence.quote("63.2917", collapse_tie)
     minima, kappas, worst_gap = {}, {}, 0.0
     for j, branch in enumerate(sw.branches):
         D = t.relabel(t.optimum(A, 0.5), *branch).D
@@ -801,10 +821,14 @@ def test_figure_1(evidence):
     assert worst_gap < 1e-10
     for kappa in kappas.values():
         assert np.allclose(sorted(np.abs(list(kappa.values()))), [math.sqrt(1 / 8), math.sqrt(32.625)], rtol=1e-12)
+        evidence.quote("32.625", max(np.abs(list(kappa.values()))) ** 2)
     finite = sorted((v, branch) for branch, v in minima.items() if v[0] < lam1)
     assert len(finite) == 4
     assert np.allclose([b for (b, _), _ in finite], [1.1369044, 1.1369044, 1.4097657, 1.4097657], rtol=1e-6)
     assert np.allclose([v for (_, v), _ in finite], [19.1625029, 19.1625029, 19.2231012, 19.2231012], rtol=1e-7)
+    for ((b_star, tie_star), _), texts in zip(finite[::2], (("1.1369", "19.1625"), ("1.4098", "19.2231"))):
+        evidence.quote(texts[0], b_star)
+        evidence.quote(texts[1], tie_star)
     roots = []
     for (b_star, _), branch in finite:     # each minimiser is a root of the closed-form derivative
         slope = lambda b: sum(k / math.sqrt(l - b) - 1 / b for l, k in kappas[branch].items() if l > b)
@@ -828,7 +852,7 @@ def test_figure_1(evidence):
     assert all(k < 0 for k in kappas[counterexample].values())
     worst = sw.tie[:, sw.branches.index(counterexample)]
     assert np.all(np.diff(worst)[before[1:]] < 0)
-    assert abs(t.tie(t.relabel(t.optimum(A, 1.0), *counterexample), A) - 111.8155) < 5e-5
+    evidence.quote("111.8155", t.tie(t.relabel(t.optimum(A, 1.0), *counterexample), A))
     evidence("ELBO* argmax (beta)", float(grid[np.argmax(sw.elbo)]))
     evidence("TIE minimisers (beta, nats)", "; ".join(f"{r:.7f}, {v:.7f}" for r, ((_, v), _) in
                                                      zip(roots[::2], finite[::2])))

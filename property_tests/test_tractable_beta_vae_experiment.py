@@ -404,6 +404,9 @@ def test_figure_3(canvas, evidence):
     c = canvas["regimes"]["population"]["heldout"]["criteria"]
     s = canvas["regimes"]["population"]["heldout"]["summary"]
     assert canvas["config"]["betas"] == [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0]
+    A = np.array(canvas["config"]["A"])
+    assert A.shape == (2, 2) and np.allclose(A - A[0, 1], 2 * np.eye(2), atol=1e-12)    # A_ij = 2δ_ij + 0.73
+    evidence.quote("0.73", A[0, 1])
     assert c["kl_decreases"] and c["reconstruction_decreases"] and c["elbo_max_near_1"]
     assert_quoted(s["kl"]["mean"], [3.97, 3.44, 3.21, 2.68, 2.03, 0.01, 0, 0, 0])
     assert_quoted(np.take(s["reconstruction"]["mean"], [0, -1]), [-42.24, -62.02])
