@@ -214,8 +214,6 @@ def lambda_dimensions(result: dict):
 def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma_star(evidence):
     """Not reproduced at 0.64 % of the paper's training examples: the spread of sigma_i narrows and capacity
     rises, but sigma_i sit below sigma*(lambda_i), not around it, and active units are not more."""
-    from property_tests.test_lambda_vae import quoted
-
     result = confirmation.load(lvc.NAME, lvc.config())
     scale = lvc.scale(result["config"])
     evidence.experiment(**scale)
@@ -239,10 +237,11 @@ def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma
     assert all(r < 0.9 for r in ratios)
     assert not result["criteria"]["equalisation"]["holds"] and not result["criteria"]["active_units"]["holds"]
     # the numbers the catalogue entry quotes
-    quoted(100 * scale["fraction"], "0.64")
+    evidence.quote("1.01", result["config"]["models"]["lambda"]["delta"])
+    evidence.quote("0.64", 100 * scale["fraction"])
     for name, texts in (("lambda", ("0.115", "0.147")), ("vae", ("0.330", "0.336")), ("beta_0.5", ("0.301", "0.301"))):
         for value, text in zip(spread[name], texts):
-            quoted(value, text)
+            evidence.quote(text, value)
     for key, name, texts in (("snr_capacity", "lambda", ("45.0", "41.1")), ("snr_capacity", "vae", ("17.1", "16.9")),
                              ("decoder_capacity", "lambda", ("499", "524")),
                              ("decoder_capacity", "vae", ("248", "232")),
@@ -251,20 +250,20 @@ def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma
                              ("reconstruction_nll", "beta_0.5", ("85.8", "83.7")),
                              ("kl", "lambda", ("8.3", "12.3")), ("kl", "vae", ("19.1", "18.8"))):
         for value, text in zip(models[name][key], texts):
-            quoted(value, text)
+            evidence.quote(text, value)
     for value, text in zip(ratios, ("0.75", "0.67")):
-        quoted(value, text)
+        evidence.quote(text, value)
     assert models["lambda"]["active_units"] == [20, 20] and models["vae"]["active_units"] == [17, 19]
     assert models["beta_0.5"]["active_units"] == [20, 20]
-    quoted(result["criteria"]["active_units"]["vae"]["z"], "2.0")
-    quoted(result["criteria"]["active_units"]["beta_0.5"]["z"], "0")
+    evidence.quote("2.0", result["criteria"]["active_units"]["vae"]["z"])
+    evidence.quote("0", result["criteria"]["active_units"]["beta_0.5"]["z"])
     sigma, lam, s_star, _ = next(lambda_dimensions(result))
     low = int(np.argmin(sigma))
     for value, text in ((lam[low], "3.43"), (s_star[low], "0.602"), (sigma[low], "0.331")):
-        quoted(value, text)
+        evidence.quote(text, value)
     deviations = result["criteria"]["equalisation"]["median_relative_deviation_from_sigma_star"]
     for value, text in zip(deviations, ("0.25", "0.33")):
-        quoted(value, text)
+        evidence.quote(text, value)
 
 
 @pytest.mark.claim("lambda_vae.section_6_3_conv")
@@ -274,7 +273,6 @@ def test_sigma_lambda_pairs_are_off_eq_16_where_the_ema_lags_sigma(evidence):
     schedule last saw, sigma_EMA = (1 - 1/delta)^(1/(2 lambda_i)) (eq. 16 inverted, every lambda_i being
     unclamped), lies above the final sigma_i."""
     from numerics import lambda_vae as lv
-    from property_tests.test_lambda_vae import quoted
 
     result = confirmation.load(lvc.NAME, lvc.config())
     evidence.experiment(**lvc.scale(result["config"]))
@@ -301,25 +299,25 @@ def test_sigma_lambda_pairs_are_off_eq_16_where_the_ema_lags_sigma(evidence):
     updates = result["config"]["steps"] // schedule["update_every"]
     first = schedule["ema_decay"] ** (updates - 1)
     evidence("weight of the first window in the final EMA", first)
-    quoted(100 * first, "1.6")
+    evidence.quote("1.6", 100 * first)
     for values, texts in (([100 * a for a in above], ("95", "100")), ([100 * w for w in worst], ("64", "48")),
                           (lags, ("1.25", "1.24")), (correlations, ("0.984", "0.989"))):
         for value, text in zip(values, texts):
-            quoted(value, text)
+            evidence.quote(text, value)
     sigma, lam, _, target = next(lambda_dimensions(result))
     low = int(np.argmin(sigma))
     for value, text in ((sigma[low], "0.331"), (lam[low], "3.43"), (target[low], "2.09")):
-        quoted(value, text)
+        evidence.quote(text, value)
     sigma, lam, _, target = list(lambda_dimensions(result))[1]
     worst_1 = int(np.argmax(np.abs(lam - target) / target))
     for value, text in ((sigma[worst_1], "0.213"), (lam[worst_1], "2.21"), (target[worst_1], "1.49")):
-        quoted(value, text)
+        evidence.quote(text, value)
     sigmas = np.concatenate([d[0] for d in lambda_dimensions(result)])
     lams = np.concatenate([d[1] for d in lambda_dimensions(result)])
     joint = result["joint_fixed_point"]
     for value, text in ((sigmas.min(), "0.21"), (sigmas.max(), "0.81"), (lams.min(), "2.1"), (lams.max(), "10.5"),
                         (joint["lambda"], "7.34"), (joint["sigma"], "0.730")):
-        quoted(value, text)
+        evidence.quote(text, value)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
@@ -46,17 +46,9 @@ def _log_sigma_star():
     return log_star
 
 
-def quoted(value, text: str) -> float:
-    """Assert that ``value`` is the number a catalogue entry prints as ``text``: within half a unit of
-    its last printed digit ("0.1798": 5e-5; "5.83": 5e-3). Returns the distance."""
-    digits = len(text.split(".")[1]) if "." in text else 0
-    distance = abs(float(sp.N(value, 30)) - float(text))
-    assert distance <= 0.5 * 10.0 ** -digits, f"{float(sp.N(value, 30))!r} is not printed as {text}"
-    return distance
-
-
 SYMBOLIC = {}
-"""Per claim: a function asserting SymPy identities (exact); it returns what they establish."""
+"""Per claim: a function of the ``evidence`` fixture asserting SymPy identities (exact) and quoting the
+catalogue's numbers they give (``evidence.quote``); it returns what the identities establish."""
 
 
 def _symbolic(label):
@@ -67,13 +59,13 @@ def _symbolic(label):
 
 
 @_symbolic("eq_1")
-def _():
+def _(evidence):
     assert _same(dv.kl_per_dimension(), (dv.mu**2 + dv.sigma**2 - sp.log(dv.sigma**2) - 1) / 2)
     return "SymPy: E_q[log q - log p] equals the printed eq. (1)"
 
 
 @_symbolic("eq_2")
-def _():
+def _(evidence):
     assert dv.hoffman_johnson_residual() == 0
     log_cond, log_marg, log_prior = sp.symbols("log_q_cond log_q log_p", real=True)   # pointwise in (x, z)
     assert sp.expand((log_cond - log_prior) - ((log_cond - log_marg) + (log_marg - log_prior))) == 0
@@ -81,7 +73,7 @@ def _():
 
 
 @_symbolic("eq_3")
-def _():
+def _(evidence):
     sigma = dv.sigma
     assert _same(dv.elbo_gradient_sigma().subs(dv.lam, 1), dv.g + 1 / sigma - sigma)
     force = -sp.diff(dv.kl_per_dimension(), sigma)                        # KL restoring force
@@ -92,26 +84,26 @@ def _():
 
 
 @_symbolic("eq_11")
-def _():
+def _(evidence):
     sigma, lam = dv.sigma, dv.lam
     assert _same(dv.elbo_gradient_sigma(), lam * sigma ** (lam - 1) * dv.g + 1 / sigma - sigma)
     return "SymPy: pathwise derivative of log p(x|μ + σ^λ ε) minus ∂KL/∂σ equals eq. (11)"
 
 
 @_symbolic("appendix_a_2")
-def _():
+def _(evidence):
     g = dv.g
     root = dv.stationary_sigma()
     assert sp.simplify(root - (g + sp.sqrt(g**2 + 4)) / 2) == 0
     assert sp.solveset(root < 1, g, sp.S.Reals) == sp.Interval.open(-sp.oo, 0)
     assert dv.printed_a2_residual() == 2 * g
-    quoted((-1 + sp.sqrt(5)) / 2, "0.618")                               # the printed root at g = 1
-    quoted(root.subs(g, 1), "1.618")
+    evidence.quote("0.618", (-1 + sp.sqrt(5)) / 2)                       # the printed root at g = 1
+    evidence.quote("1.618", root.subs(g, 1))
     return "SymPy: the positive root of g + 1/σ - σ is (g + sqrt(g²+4))/2, < 1 iff g < 0; printed (A.2) leaves 2g"
 
 
 @_symbolic("footnote_1")
-def _():
+def _(evidence):
     assert dv.equilibrium_ratio() == 1
     return "SymPy: at an equilibrium g = σ - 1/σ, so ρ = 1 for every σ ≠ 1"
 
@@ -126,16 +118,18 @@ def _alpha2_flow_factor():
 
 
 @_symbolic("proposition_1")
-def _():
+def _(evidence):
     assert dv.equilibrium_ratio() == 1 and dv.decay_model_limits()[0] == 0
     q, _ = _alpha2_flow_factor()
     roots, signs = dv.sign_pattern(q.subs(dv.g0, 8), dv.sigma)
     assert signs == (1, -1, 1)
     assert roots[0] == (7 - sp.sqrt(17)) / 16
-    quoted(roots[0], "0.1798")
+    evidence.quote("0.1798", roots[0])
     # from σ0 = 0.1 < 0.1798 the flow is positive, so σ rises monotonically to 0.1798 and never reaches it;
     # for g < 0 and σ < 1, ρ < 1 is the same as a positive flow: ρ(t) < 1 for all t, without collapse
-    assert sp.Rational(1, 10) < roots[0]
+    start = sp.Rational(1, 10)
+    evidence.quote("0.1", start)
+    assert start < roots[0]
     sigma, gabs = dv.sigma, sp.Symbol("G", positive=True)                  # G = |g|
     assert sp.simplify((-gabs + 1 / sigma - sigma) - (1 / sigma - sigma) * (1 - gabs / (1 / sigma - sigma))) == 0
     return ("SymPy: ρ = 1 at every active equilibrium; for g = -8(1-σ)² the flow is > 0 on (0, (7-√17)/16) "
@@ -143,11 +137,11 @@ def _():
 
 
 @_symbolic("section_3_1_sole_stable_point")
-def _():
+def _(evidence):
     g0, sigma = dv.g0, dv.sigma
     q, threshold = _alpha2_flow_factor()
     assert threshold == 3 + 2 * sp.sqrt(2)
-    quoted(threshold, "5.83")
+    evidence.quote("5.83", threshold)
     disc = sp.discriminant(q, sigma)
     assert sp.solveset(disc < 0, g0, sp.Interval.open(0, sp.oo)) == sp.Interval.open(3 - 2 * sp.sqrt(2), threshold)
     # below 3 - 2√2 (< 1) every coefficient of q is positive: with disc < 0 above it, q > 0 on (0, 1) for every
@@ -157,8 +151,9 @@ def _():
         assert disc.subs(g0, factor * threshold) < 0
     roots, signs = dv.sign_pattern(q.subs(g0, 8), sigma)
     assert signs == (1, -1, 1) and roots == ((7 - sp.sqrt(17)) / 16, (7 + sp.sqrt(17)) / 16)
-    quoted(roots[0], "0.1798")
-    quoted(roots[1], "0.6952")
+    evidence.quote("0.1798", roots[0])
+    evidence.quote("0.6952", roots[1])
+    evidence.quote("6.5", sp.Rational(13, 2))
     for g0_above in (sp.Rational(13, 2), 12):                            # 1.11x and 2.06x of 3 + 2√2
         assert dv.sign_pattern(q.subs(g0, g0_above), sigma)[1] == (1, -1, 1)
     return ("SymPy: the α = 2 flow is (1-σ)/σ · (g0σ² - (g0-1)σ + 1); no interior zero for g0 < 3 + 2√2 "
@@ -166,7 +161,7 @@ def _():
 
 
 @_symbolic("proposition_1_rates")
-def _():
+def _(evidence):
     assert dv.collapse_jacobian() == sp.diag(-1, -2)
     u = sp.Symbol("u", real=True)                                          # u = log σ: du/dt = σ ∂L/∂σ
     log_flow = (sp.exp(u) * -sp.diff(dv.kl_per_dimension(0), dv.sigma)).subs(dv.sigma, sp.exp(u))
@@ -177,37 +172,47 @@ def _():
 
 
 @_symbolic("appendix_a_4")
-def _():
+def _(evidence):
     assert dv.kl_force_near_collapse() == 1
     return "SymPy: lim (1/σ - σ)/(2(1 - σ)) = 1 as σ -> 1⁻"
 
 
 @_symbolic("appendix_a_5")
-def _():
+def _(evidence):
     assert dv.decay_model_limits() == (0, dv.g0 / 2, sp.oo)
     return "SymPy: lim ρ = 0, g0/2, ∞ for α = 3/2, 1, 1/2 (either sign of g)"
 
 
+def _differential_gap_chain(evidence):
+    """X ~ N(0, 0.1²), μ = x, σ = 0.01: h(X) and I(X;Z) from the derived (A.7) and eq. (7)."""
+    signal, sigma = sp.Rational(1, 100), sp.Rational(1, 100)               # Var X = 0.1² and the noise σ
+    h_x = dv.conditional_entropy().subs(dv.sigma, sp.sqrt(signal))         # h(N(0, 0.1²))
+    mutual = dv.channel_information(sigma).subs(dv.S, signal)
+    snr = signal / sigma**2
+    assert h_x < 0 < mutual and sp.simplify(mutual - sp.log(1 + snr) / 2) == 0
+    prefactor = sp.simplify(h_x / sp.log(2 * sp.pi * sp.E * signal))       # h(X) = 0.5 log(2πe·0.01)
+    assert prefactor == sp.Rational(1, 2)
+    for text, value in (("0.01", sigma), ("0.01", signal), ("0.5", prefactor), ("100", snr),
+                        ("0.884", -h_x), ("2.308", mutual)):             # h(X) = -0.884
+        evidence.quote(text, value)
+    return h_x, mutual
+
+
 @_symbolic("eq_4")
-def _():
-    h_x = dv.conditional_entropy().subs(dv.sigma, sp.Rational(1, 10))     # h(N(0, 0.1²))
-    mutual = dv.channel_information(sp.Rational(1, 100)).subs(dv.S, sp.Rational(1, 100))
-    assert h_x < 0 < mutual and sp.simplify(mutual - sp.log(101) / 2) == 0
-    quoted(h_x, "-0.884")
-    quoted(mutual, "2.308")
+def _(evidence):
+    _differential_gap_chain(evidence)
     return "SymPy: X ~ N(0, 0.1²), μ = x, σ = 0.01: h(X) = log(2πe/100)/2 < 0 < I(X;Z) = log(101)/2"
 
 
 @_symbolic("eq_5")
-def _():
-    SYMBOLIC["eq_4"]()
-    h_x = dv.conditional_entropy().subs(dv.sigma, sp.Rational(1, 10))
-    quoted(h_x - sp.log(101) / 2, "-3.19")
+def _(evidence):
+    h_x, mutual = _differential_gap_chain(evidence)
+    evidence.quote("3.19", mutual - h_x)                                  # H[φ] - I(X;Z) = -3.19
     return "SymPy: h[μ] - I(X;Z) = log(2πe/100)/2 - log(101)/2 < 0 for μ(X) = X ~ N(0, 0.1²), σ = 0.01"
 
 
 @_symbolic("appendix_a_6")
-def _():
+def _(evidence):
     second, at_half, at_zero = dv.binary_entropy_bound()
     p = sp.Symbol("p", positive=True)
     assert sp.simplify(second + 1 / (p * (1 - p))) == 0 and at_half == 0 and at_zero == 0
@@ -220,13 +225,13 @@ def _():
 
 
 @_symbolic("appendix_a_7")
-def _():
+def _(evidence):
     assert _same(dv.conditional_entropy(), sp.log(2 * sp.pi * sp.E) / 2 + sp.log(dv.sigma**2) / 2)
     return "SymPy: E_q[-log q(z|x)] = log(2πe)/2 + log σ²/2"
 
 
 @_symbolic("section_3_2_marginal_matching")
-def _():
+def _(evidence):
     sigma = dv.sigma
     assert _same(dv.marginal_matching_information(), -sp.log(sigma))
     assert dv.marginal_matching_gap_slope() == 1 / sigma
@@ -236,7 +241,7 @@ def _():
 
 
 @_symbolic("proposition_2")
-def _():
+def _(evidence):
     assert dv.attenuation_chain_rule_residual() == 0
     t = sp.Symbol("t", real=True)
     i_phi, i_z = sp.Function("I_phi")(t), sp.Function("I_Z")(t)
@@ -247,22 +252,24 @@ def _():
 
 
 @_symbolic("eq_8")
-def _():
+def _(evidence):
     assert dv.duality_residual() == 0
     return "SymPy: eq. (8) minus (A.12) after I(X;Z) = I(X;φ) - ΔI is 0"
 
 
 @_symbolic("figure_1b")
-def _():
-    at_one = sp.limit(dv.channel_information().subs(dv.S, sp.Rational(3, 2)), dv.sigma, 1)
+def _(evidence):
+    signal, near = sp.Rational(3, 2), sp.Rational(9, 10)
+    at_one = sp.limit(dv.channel_information().subs(dv.S, signal), dv.sigma, 1)
     assert at_one == sp.log(sp.Rational(5, 2)) / 2
-    quoted(at_one, "0.458")
-    quoted(dv.channel_information().subs({dv.S: sp.Rational(3, 2), dv.sigma: sp.Rational(9, 10)}), "0.524")
+    for text, value in (("1.5", signal), ("0.9", near), ("0.458", at_one),
+                        ("0.524", dv.channel_information().subs({dv.S: signal, dv.sigma: near}))):
+        evidence.quote(text, value)
     return "SymPy: eq. (7) with S = 3/2 tends to log(5/2)/2 ≠ 0 as σ -> 1"
 
 
 @_symbolic("eq_12")
-def _():
+def _(evidence):
     S, sigma, lam = dv.S, dv.sigma, dv.lam
     error = dv.information_gain_error()
     assert _same(error, -sp.log((S + sigma**2) / (S + sigma ** (2 * lam))) / 2)
@@ -274,22 +281,21 @@ def _():
     at = {S: 1 - sp.Rational(81, 100), sigma: sp.Rational(9, 10), lam: 2}
     approx, exact = ((lam - 1) * -sp.log(sigma)).subs(at), (dv.channel_information(sigma**lam)
                                                           - dv.channel_information()).subs(at)
-    quoted(approx, "0.1054")
-    quoted(exact, "0.0218")
-    quoted(approx / exact, "4.8")
+    for text, value in (("0.9", at[sigma]), ("0.1054", approx), ("0.0218", exact), ("4.8", approx / exact)):
+        evidence.quote(text, value)
     return ("SymPy: eq. (12) minus the exact Gaussian-channel gain is log((S+σ²)/(S+σ^{2λ}))/2 ≥ 0, "
             "relative error -> σ²/(S+σ²) as λ -> 1⁺")
 
 
 @_symbolic("section_4_2_residual_gap")
-def _():
+def _(evidence):
     gap1 = sp.Symbol(r"\Delta I_{1}", positive=True)
     assert sp.simplify(dv.residual_gap_error() - (dv.lam - 1) * (gap1 + sp.log(dv.sigma))) == 0
     return "SymPy: ΔI_λ - ΔI_1(2 - λ) = (λ - 1)(ΔI_1 - I(X;Z_1)) under eq. (12) and (A.8), not 0"
 
 
 @_symbolic("eq_13")
-def _():
+def _(evidence):
     lam = dv.lam
     star = dv.sigma_star()
     assert _same(star, lam ** (-1 / (lam - 1)))
@@ -305,7 +311,7 @@ def _():
 
 
 @_symbolic("section_4_3")
-def _():
+def _(evidence):
     sigma, lam = dv.sigma, dv.lam
     assert dv.correction_flow_rate() == 1 - lam
     flow = sigma - lam * sigma**lam
@@ -320,7 +326,7 @@ def _():
 
 
 @_symbolic("appendix_b_1")
-def _():
+def _(evidence):
     lam, g, u = dv.lam, dv.g, sp.Symbol("u", real=True)
     log_flow = (lam * sp.exp(lam * u) - sp.exp(u)) * g                    # d log σ/dt on the correction
     rate = sp.diff(log_flow, u)
@@ -336,22 +342,26 @@ def _():
 
 
 @_symbolic("eq_21")
-def _():
+def _(evidence):
     sigma, lam, a = dv.sigma, dv.lam, dv.a
     correction = dv.separate_gradient_correction()
     assert sp.expand(correction - a * (sigma**2 - lam * sigma ** (2 * lam))) == 0
     half = {a: 1, sigma: sp.Rational(1, 2), lam: 2}
-    assert dv.linear_decoder_reconstruction_gradient(sigma**lam).subs(half) == -sp.Rational(1, 4)
-    assert dv.linear_decoder_reconstruction_gradient(sigma).subs(half) == -sp.Rational(1, 2)
+    assert dv.sigma_star().subs(lam, 2) == half[sigma]                       # σ = σ*(2)
+    g_2 = dv.linear_decoder_reconstruction_gradient(sigma**lam).subs(half)
+    g_1 = dv.linear_decoder_reconstruction_gradient(sigma).subs(half)
+    assert g_2 == -sp.Rational(1, 4) and g_1 == -sp.Rational(1, 2)
     assert correction.subs(half) == sp.Rational(1, 8)
     zero = sp.sqrt(dv.sigma_star())
     assert sp.simplify(sp.powdenest((correction / sigma**2).subs(sigma, zero), force=True)) == 0
-    quoted(zero.subs(lam, 2), "0.7071")
+    for text, value in (("0.5", half[sigma]), ("0.25", -g_2), ("0.5", -g_1), ("0.125", correction.subs(half)),
+                        ("0.7071", zero.subs(lam, 2))):                 # g_2 = -0.25, g_1 = -0.5
+        evidence.quote(text, value)
     return "SymPy: with g at the two noises, Δ∇ = a(σ² - λσ^{2λ}) (1/8 at σ = 1/2, λ = 2), zero at sqrt(σ*)"
 
 
 @_symbolic("section_4_3_equalisation")
-def _():
+def _(evidence):
     sigma, lam, a = dv.sigma, dv.lam, dv.a
     g = dv.linear_decoder_reconstruction_gradient(sigma**lam)
     stationary = sp.expand(sigma * dv.elbo_gradient_sigma().subs(dv.g, g))
@@ -365,7 +375,7 @@ def _():
 
 
 @_symbolic("section_4_1_protection")
-def _():
+def _(evidence):
     sigma, lam = dv.sigma, dv.lam
     amplification = lam * sigma ** (lam - 1)
     assert sp.diff(amplification, sigma).subs(lam, 1 + _kappa).is_positive   # > 1 iff σ > σ*
@@ -373,15 +383,17 @@ def _():
     assert sp.simplify((lam * sp.exp((lam - 1) * u)).subs(u, _log_sigma_star())) == 1
     assert sp.solve(sp.diff(amplification, lam), lam) == [-1 / sp.log(sigma)]
     assert sp.limit(amplification.subs(sigma, sp.exp(-_u)), lam, sp.oo) == 0
-    rho_lambda = (10 * sigma**9 * sigma).subs(sigma, sp.Rational(1, 2))
+    at_sigma, rho, at_lam = sp.Rational(1, 2), sp.Rational(1, 2), 10     # ρ_crit = 1, λ = 10 > ρ_crit/ρ
+    rho_lambda = (amplification * rho).subs({sigma: at_sigma, lam: at_lam})
     assert rho_lambda == sp.Rational(5, 512)
-    quoted(rho_lambda, "0.0098")
+    for text, value in (("0.5", at_sigma), ("0.5", rho), ("0.0098", rho_lambda)):
+        evidence.quote(text, value)
     return ("SymPy: λσ^{λ-1} is increasing in σ, 1 at σ*, maximal at λ = -1/log σ, -> 0 as λ -> ∞; "
             "10·0.5¹⁰ = 5/512")
 
 
 @_symbolic("eq_14")
-def _():
+def _(evidence):
     sigma, lam = dv.sigma, dv.lam
     kl = dv.kl_excess()
     assert _same(kl, (sigma ** (2 * lam) - sigma**2 - sp.log(sigma ** (2 * lam)) + sp.log(sigma**2)) / 2)
@@ -396,7 +408,7 @@ def _():
 
 
 @_symbolic("proposition_3")
-def _():
+def _(evidence):
     sigma, lam, delta = dv.sigma, dv.lam, dv.delta
     assert _same(dv.net_gain_slope(), -sp.log(sigma) - delta * sp.log(sigma) * (sigma ** (2 * lam) - 1))
     assert _same(dv.net_gain_curvature(), -2 * delta * sp.log(sigma) ** 2 * sigma ** (2 * lam))
@@ -408,7 +420,7 @@ def _():
 
 
 @_symbolic("appendix_b_2")
-def _():
+def _(evidence):
     sigma, lam = dv.sigma, dv.lam
     kl_slope = sp.diff(dv.kl_excess(), lam)
     assert _same(kl_slope, sp.log(sigma) * (sigma ** (2 * lam) - 1))
@@ -419,7 +431,7 @@ def _():
 
 
 @_symbolic("eq_17")
-def _():
+def _(evidence):
     sigma, delta = dv.sigma, dv.delta
     assert _same(dv.sigma_c() ** 2, 1 - 1 / delta)
     unconstrained = dv.lambda_star_unconstrained()
@@ -434,34 +446,40 @@ def _():
 
 
 @_symbolic("figure_7_caption")
-def _():
+def _(evidence):
     delta = sp.Rational(1001, 1000)
     sigma_c = dv.sigma_c().subs(dv.delta, delta)
-    quoted(sigma_c, "0.0316")
+    evidence.quote("1.001", delta)
+    evidence.quote("0.0316", sigma_c)
     assert sp.Rational(1, 100) < sigma_c                                    # so λ*(0.01) = 1
     clamp = (1 - 1 / delta) ** sp.Rational(1, 40)                            # λ* = 20 where σ^{40} = 1 - 1/δ
     assert sp.simplify(dv.lambda_star_unconstrained().subs({dv.delta: delta, dv.sigma: clamp}) - 20) == 0
-    assert sp.simplify(clamp - sp.Integer(1001) ** sp.Rational(-1, 40)) == 0
-    quoted(clamp, "0.8414")
+    base = 1 / (1 - 1 / delta)
+    assert base == 1001 and sp.simplify(clamp - base ** sp.Rational(-1, 40)) == 0
+    evidence.quote("1001", base)
+    evidence.quote("0.8414", clamp)
     return "SymPy: at δ = 1.001, σ_c = 1/sqrt(1001) > 0.01 (λ* = 1 there) and λ* = 20 at σ = 1001^{-1/40} = 0.8414"
 
 
 @_symbolic("figure_4_joint_convergence")
-def _():
+def _(evidence):
     sigma, lam, delta = dv.sigma, dv.lam, dv.delta
     star = dv.lambda_star_unconstrained()
-    quoted(star.subs({sigma: sp.Rational(2, 5), delta: sp.Rational(101, 100)}), "2.52")
-    quoted(star.subs({sigma: sp.Rational(2, 5), delta: sp.Rational(1001, 1000)}), "3.77")
-    quoted(dv.sigma_star().subs(lam, sp.Rational(53, 10)), "0.679")
+    band, reported = sp.Rational(2, 5), sp.Rational(53, 10)                # Fig. 4's σ ≈ 0.4 and λ̄* ≈ 5.3
+    d_101, d_1001 = sp.Rational(101, 100), sp.Rational(1001, 1000)
+    for text, value in (("0.4", band), ("5.3", reported), ("1.01", d_101), ("1.001", d_1001),
+                        ("2.52", star.subs({sigma: band, delta: d_101})),
+                        ("3.77", star.subs({sigma: band, delta: d_1001})),
+                        ("0.679", dv.sigma_star().subs(lam, reported))):
+        evidence.quote(text, value)
     lam_J, sigma_J = dv.joint_fixed_point()
-    for d, (l_text, s_text) in ((sp.Rational(101, 100), ("7.34", "0.730")),
-                                (sp.Rational(1001, 1000), ("27.96", "0.884"))):
+    for d, (l_text, s_text) in ((d_101, ("7.34", "0.730")), (d_1001, ("27.96", "0.884"))):
         l_val, s_val = lam_J.subs(delta, d), sigma_J.subs(delta, d)
-        quoted(l_val, l_text)
-        quoted(s_val, s_text)
+        evidence.quote(l_text, l_val)
+        evidence.quote(s_text, s_val)
         assert abs(sp.N(dv.sigma_star().subs(lam, l_val) - s_val, 30)) < 1e-25          # σ_J = σ*(λ_J)
         assert abs(sp.N(star.subs({sigma: s_val, delta: d}) - l_val, 30)) < 1e-25        # λ_J = λ*(σ_J)
-    quoted(dv.sigma_star().subs(lam, 20), "0.854")
+    evidence.quote("0.854", dv.sigma_star().subs(lam, 20))
     return ("SymPy: λ*(0.4) = 2.52 / 3.77 (δ = 1.01 / 1.001), σ*(5.3) = 0.679; the Lambert-W joint points "
             "(7.34, 0.730), (27.96, 0.884) satisfy both equations to 25 digits; σ*(20) = 0.854")
 
@@ -471,7 +489,7 @@ def _():
 def test_derivations_reproduce_printed_formulas(label, evidence):
     """SymPy derives each formula from the Gaussian definitions and compares it with the printed one;
     the numbers a catalogue entry quotes from a closed form are that closed form, rounded."""
-    established = SYMBOLIC[label]()
+    established = SYMBOLIC[label](evidence)
     evidence.exact(established)
 
 
@@ -593,7 +611,9 @@ def test_proposition_1_collapse_criterion_by_ode(evidence):
     assert worst_rho_at_active < 1e-6                            # footnote 1: ρ = 1 there
     evidence("max |ρ - 1| at active equilibria", worst_rho_at_active)
     # counterexample to the sufficiency proof: ρ(t) < 1 for all t, yet no collapse
-    _, y = ref.integrate_flow(_decay_flow(8.0, 2.0), [0.1], 200.0, n_points=2000)
+    start = 0.1
+    evidence.quote("0.1", start)
+    _, y = ref.integrate_flow(_decay_flow(8.0, 2.0), [start], 200.0, n_points=2000)
     rho_path = lv.gradient_ratio(-8.0 * (1 - y[:, 0]) ** 2, y[:, 0])
     active = (7 - np.sqrt(17)) / 16
     assert np.all(rho_path[np.abs(y[:, 0] - active) > 1e-9] < 1) and abs(y[-1, 0] - active) < 1e-7
@@ -661,7 +681,9 @@ def test_decay_model_phase_line_covers_every_start(evidence):
     assert sp.expand((1 - (g0 - 1) * sigma) - (1 - sigma) - (2 - g0) * sigma) == 0
     evidence.exact("SymPy limit (α < 1, every g0) and exact real-root isolation of the flow's sign on (0, 1)")
     # the ODE of the printed sign with Fig. 1a's g0 = 2, α = 1/2 collapses from low starts too
-    _, y = ref.integrate_flow(lambda v: 2.0 * np.clip(1 - v, 0, None) ** 0.5 + 1 / v - v, [0.05], 50.0)
+    start = 0.05
+    evidence.quote("0.05", start)
+    _, y = ref.integrate_flow(lambda v: 2.0 * np.clip(1 - v, 0, None) ** 0.5 + 1 / v - v, [start], 50.0)
     assert y[-1, 0] > 1 - 1e-6
 
 
@@ -772,7 +794,9 @@ def test_information_gap_is_positive_for_every_sigma_iff_the_encoder_is_not_cons
     """A constant encoder has ΔI = 0 at every σ (the counterexample); two outputs at distance 1 have
     ΔI ≥ log 2 · N(1; 0, σ²) > 0 (the bound derived in derivations.lambda_vae.two_point_gap_bound, which
     covers every σ > 0): quadrature for σ from 0.15 to 1000, 40-digit mpmath where the gap is 1e-23."""
-    for sigma in (1e-3, 0.5, 1.0, 1e3):
+    for text in ("0.001", "0.5", "1", "1000"):
+        sigma = float(text)
+        evidence.quote(text, sigma)
         for n in (1, 4):
             info = lv.finite_data_information(np.zeros(n), sigma)
             assert info.gap == 0 and info.entropy_phi == 0 and abs(info.mutual_information) < 1e-12
@@ -789,18 +813,21 @@ def test_information_gap_is_positive_for_every_sigma_iff_the_encoder_is_not_cons
         floor = bound_expr.subs({dv.sigma: sp.Rational(1, 20), D: 1}).evalf(40)
         assert tiny > mp.mpf(str(floor)) > 0
     evidence("ΔI at σ = 0.05 (mpmath)", float(tiny))
-    assert abs(float(tiny) - 2.4e-23) <= 0.05e-23                           # quoted in the catalogue
+    evidence.quote("2.4e-23", float(tiny))                                 # quoted in the catalogue notes
 
 
 @pytest.mark.claim("lambda_vae.eq_4", "lambda_vae.eq_5")
 def test_differential_entropy_breaks_the_gap_chain(evidence):
     """Continuous X ~ N(0, 0.1²), μ = x, σ = 0.01: h(X) = h[μ] < I(X;Z), so H[X] ≥ I(X;Z) and
     H[φ] - I(X;Z) ≥ 0 fail when read with differential entropies."""
+    sigma = 0.01
     h_x = stats.norm(0, 0.1).entropy()
-    mutual = ref.channel_information_quadrature([(1.0, 0.0, 0.01, 0.01)])
+    mutual = ref.channel_information_quadrature([(1.0, 0.0, 0.1**2, sigma)])
     evidence("h(X)", float(h_x))
     evidence("I(X;Z)", mutual)
     assert h_x < 0 < mutual and h_x - mutual < -3
+    for text, value in (("0.01", sigma), ("0.884", -h_x), ("2.308", mutual), ("3.19", mutual - h_x)):
+        evidence.quote(text, value)                                       # h(X) = -0.884, h[μ] - I = -3.19
 
 
 @pytest.mark.claim("lambda_vae.proposition_2")
@@ -826,10 +853,12 @@ def test_attenuation_chain_rule_and_invariance(evidence):
     evidence("c ≈ I(X;Z)/I(X;φ)", c_approx)
     evidence("rel. error of c ≈ I/I_phi", _rel(c_approx, c_exact))
     # along a training-like trajectory (σ grows) I(X;φ) = log 4 does not move; I(X;Z) does
-    infos = [lv.finite_data_information(mu, sg) for sg in (0.5, 0.6, 0.7)]
+    sigmas = (0.5, 0.6, 0.7)
+    infos = [lv.finite_data_information(mu, sg) for sg in sigmas]
     assert max(abs(i.entropy_phi - np.log(4)) for i in infos) < 1e-15
-    quoted(infos[0].mutual_information, "0.845")
-    quoted(infos[-1].mutual_information, "0.612")
+    for text, value in (("1.5", mu.max()), ("0.5", sigmas[0]), ("0.7", sigmas[-1]),
+                        ("0.845", infos[0].mutual_information), ("0.612", infos[-1].mutual_information)):
+        evidence.quote(text, value)
 
 
 @pytest.mark.claim("lambda_vae.eq_7")
@@ -868,11 +897,13 @@ def test_gaussian_channel_bounds_non_gaussian_signal(encoder, spread, evidence):
 @pytest.mark.claim("lambda_vae.eq_7")
 def test_gaussian_channel_fails_for_input_dependent_noise(evidence):
     """μ ≡ 0 (S = 0), σ(x) ∈ {0.1, 1}: eq. (7) is 0 for any σ, but I(X;Z) > 0."""
-    mutual = ref.channel_information_quadrature([(0.5, 0.0, 0.0, 0.1), (0.5, 0.0, 0.0, 1.0)])
+    low = 0.1
+    evidence.quote("0.1", low)
+    mutual = ref.channel_information_quadrature([(0.5, 0.0, 0.0, low), (0.5, 0.0, 0.0, 1.0)])
     formula = lv.channel_information(0.0, np.array([0.1, 1.0, np.sqrt(0.505)]))
     evidence("I(X;Z) with S = 0", mutual)
     assert np.all(formula == 0)
-    quoted(mutual, "0.433")
+    evidence.quote("0.433", mutual)
 
 
 @pytest.mark.claim("lambda_vae.section_3_2_marginal_matching")
@@ -917,7 +948,9 @@ def test_amplification_and_protection(sigma, lam, evidence):
     root = float(ref.sigma_star_root(lam))
     if abs(sigma - root) > 1e-9:
         assert (amp > 1) == (sigma > root)
-    assert float(lv.gradient_ratio(-1.0, 0.5, 10.0) / lv.gradient_ratio(-1.0, 0.5)) * 0.5 < 0.01
+    counterexample = float(lv.gradient_ratio(-1.0, 0.5, 10.0) / lv.gradient_ratio(-1.0, 0.5)) * 0.5
+    assert counterexample < 0.01
+    evidence.quote("0.0098", counterexample)
     near_one = float(lv.gradient_ratio(-1e-9, 1 - 1e-9, lam) / lv.gradient_ratio(-1e-9, 1 - 1e-9))
     assert _rel(near_one, lam) < 1e-6
     evidence("ρ^λ at σ = 0.5, ρ = 0.5, λ = 10", 10 * 0.5**9 * 0.5)
@@ -946,6 +979,8 @@ def test_correction_flow_converges_to_sigma_star(lam, starts, evidence):
         t, y = ref.correction_flow(lam, start, 10.0 + 25.0 / (lam - 1), n_points=500)
         dist = np.abs(y[:, 0] - target)
         assert dist[-1] < 1e-9
+        if lam == 2.0:
+            evidence.quote("0.5", y[-1, 0])                              # Fig. 2a: σ* = 0.5
         side = np.sign(start - target)
         assert np.all(np.sign(y[dist > 1e-9, 0] - target) == side)       # no overshoot
         window = (dist < 1e-3) & (dist > 1e-8)
@@ -961,12 +996,15 @@ def test_appendix_b1_attractor_needs_negative_reconstruction_gradient(evidence):
     lam = 2.0
     for g, attracts in ((-1.0, True), (1.0, False)):
         flow = lambda y: y * lv.scaling_correction(g, np.clip(y, 1e-12, None), lam)
-        for start in (0.45, 0.55):
+        for text in ("0.45", "0.55"):
+            start = float(text)
+            evidence.quote(text, start)
             # repelled from above, σ grows without bound (finite-time blow-up): a short horizon
             _, y = ref.integrate_flow(flow, [start], 60.0 if attracts else 2.0)
             moved = y[-1, 0]
             if attracts:
                 assert abs(moved - 0.5) < 1e-8
+                evidence.quote("0.5", moved)                             # σ* = 0.5
             else:
                 assert abs(moved - 0.5) > abs(start - 0.5) + 0.04
     # B.1's premise: for g > 0 and σ < σ*, Δ∇ < 0, which under ascent lowers σ further
@@ -982,6 +1020,7 @@ def _quadratic_elbo(a, lam):
 @pytest.mark.claim("lambda_vae.eq_21")
 @s.examples(8)
 @given(a=s.log_uniform(0.1, 10.0), sigma=st.floats(0.1, 0.95), lam=st.floats(1.2, 4.0))
+@example(a=1.0, sigma=0.5, lam=2.0)                                      # the catalogue's counterexample
 def test_scaling_correction_with_separate_reconstruction_gradients(a, sigma, lam, evidence):
     """Δ∇ = ∂L_λ/∂log σ - ∂L_1/∂log σ by finite differences in log σ of the quadrature ELBOs equals
     λσ^λ g_λ - σ g_1, not (λσ^λ - σ) g; at σ* it is not 0, its zero is sqrt(σ*)."""
@@ -1002,6 +1041,9 @@ def test_scaling_correction_with_separate_reconstruction_gradients(a, sigma, lam
     evidence("max |Δ∇(σ*)| (eq. 21 says 0)", abs(at_star))
     evidence("max |zero of Δ∇ - sqrt(σ*)|", abs(zero - np.sqrt(star)))
     assert abs(at_star) > 1e-3 and abs(zero - np.sqrt(star)) < 1e-6
+    if (a, sigma, lam) == (1.0, 0.5, 2.0):                                # σ = σ*(2): g_2 = -0.25, g_1 = -0.5
+        for text, value in (("0.5", star), ("0.25", -g_lam), ("0.5", -g_one), ("0.125", fd), ("0.7071", zero)):
+            evidence.quote(text, value)
 
 
 @pytest.mark.claim("lambda_vae.section_4_3_equalisation", "lambda_vae.eq_11")
@@ -1011,10 +1053,13 @@ def test_full_flow_does_not_settle_at_sigma_star(evidence):
     The spread of the stationary σ over signals shrinks about λ-fold."""
     lam = 2.0
     star = float(lv.sigma_star(lam))
+    evidence.quote("0.5", star)
     limits = {}
     for a in (0.0, 1.0, 16.0):
         ends = []
-        for start in (0.2, 0.9):
+        for text in ("0.2", "0.9"):
+            start = float(text)
+            evidence.quote(text, start)
             _, y = ref.gradient_flow(lambda v: _quadratic_elbo(a, lam)(v[0]), [start], 40.0, n_points=50)
             ends.append(y[-1, 0])
         assert abs(ends[0] - ends[1]) < 1e-5
@@ -1025,7 +1070,7 @@ def test_full_flow_does_not_settle_at_sigma_star(evidence):
     assert abs(limits[0.0] - 1) < 1e-5
     assert abs(limits[1.0] - np.sqrt(0.5)) < 1e-5 and abs(limits[16.0] - star) > 0.09
     for a, text in ((0.0, "1.0"), (1.0, "0.7071"), (16.0, "0.4023")):
-        quoted(limits[a], text)
+        evidence.quote(text, limits[a])
     evidence("λ=2 limits for a = 0, 1, 16 (σ* = 0.5)", ", ".join(f"{v:.4f}" for v in limits.values()))
     signals = np.logspace(np.log10(0.25), np.log10(64), 5)
     spreads, worst = [], 0.0
@@ -1048,7 +1093,7 @@ def test_full_flow_does_not_settle_at_sigma_star(evidence):
     evidence("log-spread of stationary σ, λ = 1, 2, 4", ", ".join(f"{v:.3f}" for v in spreads))
     assert spreads[0] > 1.7 * spreads[1] > 1.7 * 1.7 * spreads[2]
     for spread, text in zip(spreads, ("1.98", "1.08", "0.57")):
-        quoted(spread, text)
+        evidence.quote(text, spread)
 
 
 # ---------------------------------------------------------------- §4.2: information gain
@@ -1078,23 +1123,28 @@ def test_information_gain_overestimates_exact_gain(signal, sigma, lam, encoder, 
     quad = (ref.channel_information_quadrature([(1.0, 0.0, s09, 0.81)])
             - ref.channel_information_quadrature([(1.0, 0.0, s09, 0.9)]))
     assert _rel(quad, float(lv.channel_information_gain(s09, 0.9, 2.0))) < 1e-9
-    evidence("σ=0.9, λ=2, S=1-σ²: eq. (12) / exact", float(lv.information_gain(2.0, 0.9)) / quad)
+    approx = float(lv.information_gain(2.0, 0.9))
+    evidence("σ=0.9, λ=2, S=1-σ²: eq. (12) / exact", approx / quad)
+    for text, value in (("0.1054", approx), ("0.0218", quad), ("4.8", approx / quad)):
+        evidence.quote(text, value)
 
 
 @pytest.mark.claim("lambda_vae.section_4_2_residual_gap", "lambda_vae.section_6_2_synthetic")
 def test_residual_gap_formula_is_refuted(evidence):
     """Four data points, σ = 0.5: the exact ΔI_2, ΔI_3 (quadrature, confirmed by Monte Carlo)
     against the printed ΔI_1 (2 - λ) = 0 and < 0."""
-    mu = np.array([-1.5, -0.5, 0.5, 1.5])
-    gaps = {lam: lv.finite_data_information(mu, 0.5**lam, order=200).gap for lam in (1, 2, 3)}
+    mu, sigma = np.array([-1.5, -0.5, 0.5, 1.5]), 0.5
+    evidence.quote("1.5", mu.max())
+    evidence.quote("0.5", sigma)
+    gaps = {lam: lv.finite_data_information(mu, sigma**lam, order=200).gap for lam in (1, 2, 3)}
     for lam in (2, 3):
         printed = gaps[1] * (2 - lam)
-        est, err = ref.information_monte_carlo(mu, 0.5**lam, samples=100_000, seed=3)["mutual_information"]
+        est, err = ref.information_monte_carlo(mu, sigma**lam, samples=100_000, seed=3)["mutual_information"]
         gap_mc = np.log(4) - est
         assert gap_mc - printed > 10 * err                   # the true gap exceeds the formula
         assert abs(gap_mc - gaps[lam]) < MC_SIGMAS * err
     for lam, text in ((1, "0.541"), (2, "0.0906"), (3, "0.00014")):
-        quoted(gaps[lam], text)
+        evidence.quote(text, gaps[lam])
     evidence("ΔI_1, ΔI_2, ΔI_3", ", ".join(f"{gaps[k]:.4g}" for k in (1, 2, 3)))
 
 

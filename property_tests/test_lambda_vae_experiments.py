@@ -13,8 +13,8 @@ lambda_vae.section_6_2_synthetic, section_6_2_binary, section_6_3_delta,
 section_6_3_alignment, section_4_3_equalisation, figure_4_joint_convergence, footnote_2).
 The runs are far below the paper's scale (``experiment.scale``): they can fail to
 reproduce a claim, not refute it. Each fast check also asserts every number that the
-catalogue entry quotes from the stored runs (``quoted``: to half a unit in its last
-printed digit); the slow re-runs assert only the outcomes.
+catalogue entry quotes from the stored runs (``evidence.quote``: to half a unit in its
+last printed digit); the slow re-runs assert only the outcomes.
 """
 import json
 
@@ -23,9 +23,9 @@ import pytest
 
 from deep.experiments import lambda_vae as experiment
 from numerics.lambda_vae import joint_fixed_point, lambda_star, sigma_star
-from property_tests.test_lambda_vae import quoted
 
 LAMBDA_MAX = 20.0
+NEAR_ONE = 0.95         # mean sigma_i above this: a near-collapsed dimension (lambda_vae.section_6_3_alignment)
 DIGITS_LAMBDAS = ("lambda_1.19", "lambda_1.1", "lambda_1.01")
 
 
@@ -157,23 +157,31 @@ def test_synthetic_mixtures(synthetic, evidence):
     evidence.experiment(**experiment.scale(synthetic["config"]))
     out = check_synthetic(synthetic, evidence)
     assert_synthetic_verdict(out)
-    assert max(out["lost_kl"]) <= 4e-4                      # the numbers the catalogue entry quotes
-    for slope, text in zip(out["slopes"], ("-0.48", "0.39", "-0.24")):
-        quoted(slope, text)
-    quoted(min(out["rho_end"]), "1.3")
-    quoted(max(out["rho_end"]), "7.4")
+    config = synthetic["config"]                            # the numbers the catalogue entry quotes
+    for text, value in (("1.001", config["objectives"]["lambda"]["delta"]), ("200", config["epochs"]),
+                        ("1000", config["n"]), ("256", config["information_points"][0]),
+                        ("4096", config["information_points"][1]),
+                        ("150", config["objectives"]["lambda"]["ramp_steps"] * config["batch_size"] / config["n"])):
+        evidence.quote(text, value)                         # the ramp in epochs
+    assert max(out["lost_kl"]) <= 4e-4
+    evidence.quote("4e-4", max(out["lost_kl"]))
+    slopes = out["slopes"]                                  # -0.48, 0.39, -0.24
+    for text, value in (("0.48", -slopes[0]), ("0.39", slopes[1]), ("0.24", -slopes[2])):
+        evidence.quote(text, value)
+    evidence.quote("1.3", min(out["rho_end"]))
+    evidence.quote("7.4", max(out["rho_end"]))
     assert int(np.sum(out["au_ramp"] == 2)) == 1 and int(np.sum(out["au_no_ramp"] == 2)) == 3
-    quoted(100 * min(out["amplified_when_lost"]), "22")
-    quoted(100 * max(out["amplified_when_lost"]), "31")
-    quoted(out["lam_min"], "5.38")
+    evidence.quote("22", 100 * min(out["amplified_when_lost"]))
+    evidence.quote("31", 100 * max(out["amplified_when_lost"]))
+    evidence.quote("5.38", out["lam_min"])
     gaps = out["gaps"]
     lam_gap = gaps["lambda", "k4", "4096"]
-    quoted(lam_gap.mean(), "4.38")
-    quoted(lam_gap.std(ddof=1) / np.sqrt(len(lam_gap)), "0.07")
-    quoted(gaps["vae", "k4", "4096"].mean(), "6.44")
-    quoted(gaps["lambda", "k4", "256"].mean(), "1.94")
-    quoted(out["reconstruction"]["vae"], "1.39")
-    quoted(out["reconstruction"]["lambda"], "0.56")
+    evidence.quote("4.38", lam_gap.mean())
+    evidence.quote("0.07", lam_gap.std(ddof=1) / np.sqrt(len(lam_gap)))
+    evidence.quote("6.44", gaps["vae", "k4", "4096"].mean())
+    evidence.quote("1.94", gaps["lambda", "k4", "256"].mean())
+    evidence.quote("1.39", out["reconstruction"]["vae"])
+    evidence.quote("0.56", out["reconstruction"]["lambda"])
 
 
 # ---------------------------------------------------------------- §6.2-6.3 binarised digits
@@ -216,13 +224,13 @@ def assert_binary_verdict(out):
     assert out["vae better by iwae"] and not out["iwae_standard", "vae"]
 
 
-def _quoted_means(result, table):
-    """``table``: {(key, model): (mean text, standard-error text or None)} over seeds."""
+def _quoted_means(result, table, evidence):
+    """``table``: {(key, model): (mean text, standard-error text or None)} over seeds, each quoted."""
     for (key, model), (mean_text, se_text) in table.items():
         values = _digits_numbers(result, key)[model]
-        quoted(values.mean(), mean_text)
+        evidence.quote(mean_text, values.mean())
         if se_text is not None:
-            quoted(values.std(ddof=1) / np.sqrt(len(values)), se_text)
+            evidence.quote(se_text, values.std(ddof=1) / np.sqrt(len(values)))
 
 
 @pytest.mark.claim("lambda_vae.section_6_2_binary")
@@ -230,7 +238,8 @@ def test_binary_digits(digits, evidence):
     scale = experiment.scale(digits["config"])
     evidence.experiment(**scale)
     assert_binary_verdict(check_binary(digits, evidence))
-    quoted(100 * scale["fraction"], "2.4")                  # the numbers of the catalogue's reason
+    evidence.quote("1.01", digits["config"]["objectives"]["lambda_1.01"]["delta"])
+    evidence.quote("2.4", 100 * scale["fraction"])          # the numbers of the catalogue's reason
     _quoted_means(digits, {("active_units", "lambda_1.01"): ("2.33", "0.33"), ("active_units", "vae"): ("3.0", "0.58"),
                            ("active_units", "beta_0.5"): ("7.7", "3.7"),
                            ("snr_capacity", "lambda_1.01"): ("4.43", "0.57"), ("snr_capacity", "vae"): ("3.14", "0.20"),
@@ -239,7 +248,7 @@ def test_binary_digits(digits, evidence):
                            ("bpd_lambda", "beta_0.5"): ("0.582", None), ("bpd_lambda", "beta_2"): ("0.586", None),
                            ("bpd_elbo", "lambda_1.01"): ("1.21", None),
                            ("iwae_standard", "lambda_1.01"): ("24.6", "0.9"),
-                           ("iwae_standard", "vae"): ("22.5", "0.2")})
+                           ("iwae_standard", "vae"): ("22.5", "0.2")}, evidence)
     amplified, noise, clamped_sigma = [], [], []
     for m in DIGITS_LAMBDAS:
         for r in _runs(digits, m):
@@ -247,13 +256,13 @@ def test_binary_digits(digits, evidence):
             amplified.extend(np.array(r["final"]["amplified_fraction_per_dim"])[clamped])
             clamped_sigma.extend(np.array(r["snapshots"][-1]["sigma"])[clamped])
             noise.append(max(r["final"]["noise_std_max_per_dim"]))
-    quoted(min(clamped_sigma), "0.95")
-    quoted(max(clamped_sigma), "1.04")
+    evidence.quote("0.95", min(clamped_sigma))
+    evidence.quote("1.04", max(clamped_sigma))
     evidence("clamped dimensions: fraction of images with sigma_i(x) > 1 (min, max)",
              f"{min(amplified):.3f}, {max(amplified):.3f}")
-    quoted(100 * min(amplified), "13")
-    quoted(100 * max(amplified), "74")
-    quoted(max(noise), "623")
+    evidence.quote("13", 100 * min(amplified))
+    evidence.quote("74", 100 * max(amplified))
+    evidence.quote("623", max(noise))
 
 
 def check_delta(result, evidence):
@@ -284,25 +293,27 @@ def assert_delta_verdict(out):
 def test_delta_digits(digits, evidence):
     evidence.experiment(**experiment.scale(digits["config"]))
     assert_delta_verdict(check_delta(digits, evidence))
+    for m, text in zip(DIGITS_LAMBDAS, ("1.19", "1.10", "1.01")):
+        evidence.quote(text, digits["config"]["objectives"][m]["delta"])
     table = {}                                              # the numbers of the catalogue's reason and notes
     for key, texts in (("lambda_mean", ("2.48", "12.5", "13.8")), ("bpd_lambda", ("0.524", "0.464", "0.473")),
                        ("active_units", ("2.0", "2.33", "2.33")), ("iwae_standard", ("23.5", "24.7", "24.6")),
                        ("prior_elbo_lambda", ("-16.1", "-13.8", "-10.8")), ("prior_elbo", ("-44.6", "-118", "-28.7"))):
         table.update({(key, m): (text, None) for m, text in zip(DIGITS_LAMBDAS, texts)})
-    _quoted_means(digits, table)
+    _quoted_means(digits, table, evidence)
     for key, diff_text, se_text in (("active_units", "0.33", "0.67"), ("prior_elbo_lambda", "5.3", "1.2")):
         values = _digits_numbers(digits, key)
         diff, two_se = _separated(values["lambda_1.01"], values["lambda_1.19"])
-        quoted(diff, diff_text)
-        quoted(two_se, se_text)
+        evidence.quote(diff_text, diff)
+        evidence.quote(se_text, two_se)
     # the mean lambda at delta = 1.01 is carried by the dimensions at the clamp lambda_max = 20
     shares = []
     for r in _runs(digits, "lambda_1.01"):
         lam = np.array(r["snapshots"][-1]["lambda"])
         shares.append(lam[lam >= LAMBDA_MAX].sum() / lam.sum())
     evidence("delta 1.01: share of sum lambda_i at the clamp, per seed", str(np.round(shares, 3).tolist()))
-    quoted(100 * min(shares), "79")
-    quoted(100 * max(shares), "99")
+    evidence.quote("79", 100 * min(shares))
+    evidence.quote("99", 100 * max(shares))
 
 
 # ---------------------------------------------------------------- §6.3 alignment, §4.3 equalisation, Fig. 4
@@ -324,13 +335,13 @@ def _alignment(result, models):
 
 def check_alignment(synthetic, digits, evidence):
     """lambda_vae.section_6_3_alignment: lambda_i against the clamped eq. (16) at the measured mean sigma_i
-    at the end of training; Pearson r, and the fraction within 10 % for sigma_i <= 0.95 and above."""
+    at the end of training; Pearson r, and the fraction within 10 % for sigma_i <= NEAR_ONE and above."""
     out = {}
     for name, result, models in (("synthetic", synthetic, ("lambda", "lambda_no_ramp")),
                                  ("digits", digits, DIGITS_LAMBDAS)):
         lam, target, sigma, _, _ = _alignment(result, models).T
         near = np.abs(lam - target) <= 0.1 * target
-        away = sigma <= 0.95
+        away = sigma <= NEAR_ONE
         out[name] = {"r": float(np.corrcoef(lam, target)[0, 1]), "within_away": float(near[away].mean()),
                      "within_near_one": float(near[~away].mean()) if (~away).any() else None}
         evidence(f"{name}: Pearson r of lambda_i and lambda*(sigma_i)", out[name]["r"], reduce=min)
@@ -354,19 +365,24 @@ def test_alignment(synthetic, digits, evidence):
     evidence.experiment(**experiment.scale(digits["config"]))
     out = check_alignment(synthetic, digits, evidence)
     assert_alignment_verdict(out)
-    quoted(out["synthetic"]["r"], "0.99")                   # the numbers the catalogue entry quotes
-    quoted(100 * out["synthetic"]["within_away"], "96")
-    quoted(100 * out["digits"]["within_away"], "95")
-    quoted(100 * out["digits"]["within_near_one"], "63")
-    quoted(out["digits"]["r"], "0.40")
+    evidence.quote("0.99", out["synthetic"]["r"])                   # the numbers the catalogue entry quotes
+    evidence.quote("96", 100 * out["synthetic"]["within_away"])
+    evidence.quote("95", 100 * out["digits"]["within_away"])
+    evidence.quote("63", 100 * out["digits"]["within_near_one"])
+    evidence.quote("0.40", out["digits"]["r"])
     r_101 = _alignment(digits, ["lambda_1.01"])
-    quoted(np.corrcoef(r_101[:, 0], r_101[:, 1])[0, 1], "0.42")
+    evidence.quote("0.42", np.corrcoef(r_101[:, 0], r_101[:, 1])[0, 1])
     lam, target, sigma, _, _ = _alignment(synthetic, ("lambda", "lambda_no_ramp")).T
-    quoted(100 * np.max(np.abs(lam - target) / target), "24")
+    evidence.quote("24", 100 * np.max(np.abs(lam - target) / target))
     lam, target, sigma, _, _ = _alignment(digits, DIGITS_LAMBDAS).T
-    # eq. (16) jumps at sigma = 1 and the near-collapsed dimensions straddle it
-    assert np.any((lam == 1) & (np.abs(sigma - 0.998) < 5e-4))
-    assert np.any((lam == LAMBDA_MAX) & (np.abs(sigma - 1.002) < 5e-4))
+    # eq. (16) jumps at sigma = 1 and the near-collapsed dimensions straddle it: lambda_i = 1 just below 1,
+    # lambda_i = 20 just above
+    for text, on_side in (("0.998", (lam == 1) & (sigma < 1)), ("1.002", (lam == LAMBDA_MAX) & (sigma > 1))):
+        side = sigma[on_side]
+        evidence.quote(text, side[np.argmin(np.abs(side - float(text)))])
+    evidence.quote("0.95", NEAR_ONE)
+    evidence.quote("1.01", digits["config"]["objectives"]["lambda_1.01"]["delta"])
+    evidence.quote("2.4", 100 * experiment.scale(digits["config"])["fraction"])
 
 
 @pytest.mark.claim("lambda_vae.section_6_3_alignment")
@@ -380,17 +396,24 @@ def test_the_schedule_puts_any_stationary_sigma_on_the_curve(evidence):
     from deep.objectives import LambdaSchedule
 
     rng = np.random.default_rng(0)
-    for delta in (1.01, 1.001):
-        sigma = np.concatenate([rng.uniform(0.02, 0.999, 60), rng.uniform(1.0, 1.5, 5)])
-        schedule = LambdaSchedule(m=len(sigma), delta=delta, ema_decay=0.9, update_every=1, lambda_max=LAMBDA_MAX)
+    ema, highest, tol = 0.9, 1.5, 1e-12
+    for text, value in (("0.9", ema), ("1.5", highest), ("1e-12", tol)):
+        evidence.quote(text, value)
+    for delta_text in ("1.01", "1.001"):
+        delta = float(delta_text)
+        evidence.quote(delta_text, delta)
+        sigma = np.concatenate([rng.uniform(0.02, 0.999, 60), rng.uniform(1.0, highest, 5)])
+        schedule = LambdaSchedule(m=len(sigma), delta=delta, ema_decay=ema, update_every=1, lambda_max=LAMBDA_MAX)
         for step in range(400):
             schedule.observe(torch.as_tensor(sigma), step)
         curve = np.minimum(LAMBDA_MAX, lambda_star(sigma, delta))
         error = float(np.max(np.abs(schedule.exponent(400) - curve) / curve))
         evidence("stationary sigma: max rel. |lambda_i - min(20, lambda*(sigma_i))|", error)
-        assert error < 1e-12 and np.corrcoef(schedule.exponent(400), curve)[0, 1] > 1 - 1e-12
+        r = np.corrcoef(schedule.exponent(400), curve)[0, 1]
+        assert error < tol and r > 1 - tol
+        evidence.quote("1.00", r)                               # Fig. 7's r = 1.00, at any stationary sigma
         path = np.linspace(1.0, 0.5, 40)[:, None] * sigma[:60]            # every sigma_i halves over 40 updates
-        falling = LambdaSchedule(m=60, delta=delta, ema_decay=0.9, update_every=1, lambda_max=LAMBDA_MAX)
+        falling = LambdaSchedule(m=60, delta=delta, ema_decay=ema, update_every=1, lambda_max=LAMBDA_MAX)
         for step, value in enumerate(path):
             falling.observe(torch.as_tensor(value), step)
         final = lambda_star(path[-1], delta)
@@ -432,10 +455,10 @@ def test_trained_sigma_does_not_settle_at_sigma_star(synthetic, digits, evidence
     evidence.experiment(**experiment.scale(digits["config"]))
     out = check_equalisation(synthetic, digits, evidence)
     assert out["active"] == 33 and out["below_on_mixtures"]      # the numbers the catalogue notes quote
-    quoted(out["median"], "0.09")
-    quoted(out["max"], "0.20")
-    quoted(out["spread"]["lambda_1.01"], "0.28")
-    quoted(out["spread"]["vae"], "0.37")
+    evidence.quote("0.09", out["median"])
+    evidence.quote("0.20", out["max"])
+    evidence.quote("0.28", out["spread"]["lambda_1.01"])
+    evidence.quote("0.37", out["spread"]["vae"])
 
 
 def check_band(digits, evidence):
@@ -465,12 +488,12 @@ def check_band(digits, evidence):
 def test_trained_digits_do_not_form_a_band(digits, evidence):
     evidence.experiment(**experiment.scale(digits["config"]))
     out = check_band(digits, evidence)
-    quoted(100 * max(out["in_band"]), "10")                 # the numbers the catalogue notes quote
+    evidence.quote("10", 100 * max(out["in_band"]))                 # the numbers the catalogue notes quote
     assert max(out["near_joint"]) == 0
     for values, (low, high) in ((out["active"], ("0.29", "0.46")), (out["rest"], ("0.95", "1.03")),
                                 (out["lambda_mean"], ("4.2", "18.8"))):
-        quoted(min(values), low)
-        quoted(max(values), high)
+        evidence.quote(low, min(values))
+        evidence.quote(high, max(values))
 
 
 # ---------------------------------------------------------------- footnote 2: IWAE and the "ELBO-BPD"
@@ -501,7 +524,9 @@ def test_lambda_objective_is_not_a_bound(evidence):
     from scipy import integrate, stats
     from scipy.special import logsumexp
 
-    log_px, l_lam, elbo = _linear_gaussian(x=0.0, w=1.0, s=0.1, mu=0.0, sigma=0.5, lam=10.0)
+    sigma = 0.5
+    evidence.quote("0.5", sigma)
+    log_px, l_lam, elbo = _linear_gaussian(x=0.0, w=1.0, s=0.1, mu=0.0, sigma=sigma, lam=10.0)
     joint = integrate.quad(lambda z: stats.norm.pdf(0.0, z, 0.1) * stats.norm.pdf(z), -1, 1, points=[0.0],
                            epsabs=1e-13, epsrel=1e-12)[0]
     assert abs(np.log(joint) - log_px) < 1e-9          # the marginal, integrated
@@ -509,30 +534,32 @@ def test_lambda_objective_is_not_a_bound(evidence):
     evidence("L_lambda (sigma = 0.5, lambda = 10)", l_lam)
     evidence("ELBO of N(mu, sigma^(2 lambda))", elbo)
     assert l_lam > log_px + 1.5 and elbo < log_px
-    for value, text in ((log_px, "-0.924"), (l_lam, "1.065"), (elbo, "-5.048")):
-        quoted(value, text)
+    for text, value in (("1.01", np.hypot(1.0, 0.1) ** 2),                  # p(x) = N(0, w² + s²)
+                        ("0.924", -log_px), ("1.065", l_lam), ("5.048", -elbo)):   # -0.924, 1.065, -5.048
+        evidence.quote(text, value)
     rng = np.random.default_rng(0)
     for _ in range(200):
         x, w, s = rng.normal(0, 2), rng.normal(0, 2), np.exp(rng.uniform(-2.5, 1))
-        mu, sigma, lam = rng.normal(0, 1.5), np.exp(rng.uniform(-2, 0.5)), 1 + rng.exponential(3)
-        log_px, _, elbo = _linear_gaussian(x, w, s, mu, min(sigma, 3.0 ** (1 / lam)), lam)
+        mu, spread, lam = rng.normal(0, 1.5), np.exp(rng.uniform(-2, 0.5)), 1 + rng.exponential(3)
+        log_px, _, elbo = _linear_gaussian(x, w, s, mu, min(spread, 3.0 ** (1 / lam)), lam)
         assert elbo <= log_px + 1e-9
     # footnote 2's case sigma^lambda << 1: IWAE with the narrow proposal N(0, (0.5^10)^2) (the posterior's std is
     # 0.0995) is loose but still below log p(x) on average; the proposal N(0, 0.5^2) is much tighter
     log_px = stats.norm.logpdf(0.0, 0.0, np.hypot(1.0, 0.1))
-    bounds = {}
-    for std in (0.5**10, 0.5):
-        z = std * rng.standard_normal((400, 1000))
+    bounds, samples = {}, 1000
+    evidence.quote("1000", samples)
+    for std in (sigma**10, sigma):
+        z = std * rng.standard_normal((400, samples))
         log_w = stats.norm.logpdf(0.0, z, 0.1) + stats.norm.logpdf(z) - stats.norm.logpdf(z, 0.0, std)
-        estimates = logsumexp(log_w, axis=1) - np.log(1000)
+        estimates = logsumexp(log_w, axis=1) - np.log(samples)
         bounds[std] = (estimates.mean(), estimates.std(ddof=1) / np.sqrt(len(estimates)))
         assert bounds[std][0] <= log_px + 5 * bounds[std][1]
     evidence("log p(x) - IWAE (K = 1000), proposal std 0.5^10 / 0.5", f"{log_px - bounds[0.5**10][0]:.3g} / "
              f"{log_px - bounds[0.5][0]:.3g}")
     assert log_px - bounds[0.5**10][0] > 1.0 and log_px - bounds[0.5][0] < 0.05
-    quoted(log_px - bounds[0.5**10][0], "3.4")
+    evidence.quote("3.4", log_px - bounds[0.5**10][0])
     posterior_std = 0.1 / np.hypot(1.0, 0.1)                                # p(z|x) = N(., 0.1²/1.01)
-    quoted(posterior_std, "0.0995")
+    evidence.quote("0.0995", posterior_std)
 
 
 def check_importance_sampling(digits, evidence):
@@ -561,16 +588,20 @@ def check_importance_sampling(digits, evidence):
 
 @pytest.mark.claim("lambda_vae.footnote_2")
 def test_importance_sampling_on_trained_digits(digits, evidence):
-    evidence.experiment(**experiment.scale(digits["config"]))
+    scale = experiment.scale(digits["config"])
+    evidence.experiment(**scale)
     out = check_importance_sampling(digits, evidence)
+    evidence.quote("2.4", 100 * scale["fraction"])
+    evidence.quote("1.01", digits["config"]["objectives"]["lambda_1.01"]["delta"])
+    evidence.quote("1000", digits["config"]["iwae_samples"])
     for key, low, high in (("ess_lambda", "0.2", "10"), ("ess_vae", "29", "35"), ("ess_standard", "7", "24")):
-        quoted(100 * min(out[key]), low)                     # the numbers the catalogue entry quotes
-        quoted(100 * max(out[key]), high)
+        evidence.quote(low, 100 * min(out[key]))                     # the numbers the catalogue entry quotes
+        evidence.quote(high, 100 * max(out[key]))
     for key, low, high in (("tighter", "0.3", "31"), ("above_l_lambda", "0.09", "6.1")):
-        quoted(min(out[key]), low)
-        quoted(max(out[key]), high)
-    quoted(out["at_1.01"]["standard"], "24.6")
-    quoted(out["at_1.01"]["lambda"], "31.5")
+        evidence.quote(low, min(out[key]))
+        evidence.quote(high, max(out[key]))
+    evidence.quote("24.6", out["at_1.01"]["standard"])
+    evidence.quote("31.5", out["at_1.01"]["lambda"])
 
 
 # ---------------------------------------------------------------- slow: re-run both studies, same criteria
