@@ -20,7 +20,8 @@ import torch
 
 from deep import results
 from deep.provenance import commit
-from deep.train import RunConfig, atomic_write, build, train
+from deep.runs import atomic_write, build
+from deep.train import RunConfig, train
 
 OUTPUT = results.STORED / "deep_gpu.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
