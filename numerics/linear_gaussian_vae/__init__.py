@@ -11,9 +11,9 @@ optimizer  AdamW on log-Cholesky factors (§5.1): the gradient-only route to the
 metrics    latent-factor covariances, squared correlations, SAP, MIG, LIM, I(x; v)
 phase      the phase-diagram driver of Fig. 2-3
 
-The public names of the submodules are re-exported here, so
-``from numerics import linear_gaussian_vae as lgv; lgv.alternating(...)`` is the one way
-to call them.
+The public names of the submodules are re-exported here: callers write
+``from numerics import linear_gaussian_vae as lgv; lgv.alternating(...)`` whichever
+submodule defines the name.
 
 References
 ----------

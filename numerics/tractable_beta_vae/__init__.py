@@ -17,7 +17,8 @@ relabelling  the TIE of any diagonal Gaussian encoder under every relabelling (Â
 
 Everything private is written for arrays with leading batch axes, so a sweep over Î² and
 over the equivalent optima is a handful of numpy calls. The public names of the
-submodules are re-exported here: ``from numerics import tractable_beta_vae as t; t.optimum(...)``.
+submodules are re-exported here: callers write
+``from numerics import tractable_beta_vae as t; t.optimum(...)`` whichever submodule defines the name.
 
 References
 ----------
