@@ -4,8 +4,9 @@ config      strict frozen configurations from mappings (unknown keys name the cl
 data        procedural dSprites and Shapes3D, the real .npz/.h5 files, digits; the batch stream
 models      the conv encoder/decoder of Table 1 of [mi_collapse], an MLP, Bernoulli/Gaussian likelihoods
 objectives  beta-VAE, lambda-beta-VAE and lambda-VAE as parameters of one loss
-train       the one training loop (verified checkpoints that resume exactly, divergence stops, a lock
-            per run folder, JSONL logs, CPU or CUDA); RunConfig
+runs        a run's device, noise stream and (data, model, objective); its folder: verified
+            checkpoints (the last two kept), a lock per run folder, JSONL logs
+train       the one training loop (resumes exactly, divergence stops, CPU or CUDA); RunConfig
 sweep       grids of runs through a concurrent.futures executor (process pool or Dask)
 ensemble    runs trained side by side as one stacked model
 metrics     MIG, SAP, DCI, active units, SNR and decoder capacity

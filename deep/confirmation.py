@@ -58,7 +58,7 @@ def setup(args, name: str, default: dict, smoke: dict) -> tuple[Path, Path, dict
     if args.gpus_per_task is not None and args.scheduler is None:
         raise UserError("--gpus-per-task needs a Dask scheduler (--scheduler ADDRESS)")
     if args.device != "auto":
-        from deep.train import resolve_device
+        from deep.runs import resolve_device
 
         resolve_device(args.device)
     output.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def device_name(device: str) -> str:
     """The device a run on ``device`` ("auto", "cpu", "cuda", ...) uses, by name (the GPU's model on CUDA)."""
     import torch
 
-    from deep.train import resolve_device
+    from deep.runs import resolve_device
 
     resolved = resolve_device(device)
     return torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else "cpu"

@@ -46,11 +46,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from deep.config import UserError, writable_dir
 from deep.data import FactorData, batch_indices, build_data
 from deep.objectives import loss_terms
-from deep.train import (CONFIG, LOG, Diverged, RunConfig, UserError, _diverged, _resume_state, _same_run, _truncate_log,
-                        append_log, atomic_write, build, load_checkpoint, log_line, resolve_device, run_lock,
-                        save_checkpoint, step_generator, writable_dir, write_metrics)
+from deep.runs import (CONFIG, LOG, _resume_state, _truncate_log, append_log, atomic_write, build, load_checkpoint,
+                       log_line, resolve_device, run_lock, save_checkpoint, step_generator)
+from deep.train import Diverged, RunConfig, _diverged, _same_run, write_metrics
 from numerics import validation
 
 PACK = "pack.pt"

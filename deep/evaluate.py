@@ -16,7 +16,7 @@ import torch
 from deep import metrics as M
 from deep.data import FactorData
 from deep.objectives import kl_per_dimension
-from deep.train import CHECKPOINT, build, resolve_device, step_generator
+from deep.runs import CHECKPOINT, build, resolve_device, step_generator
 from numerics import validation
 from numerics.lambda_vae import kl_excess
 

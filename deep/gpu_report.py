@@ -41,7 +41,7 @@ from deep.ensemble import Stack
 from deep.models import build_model
 from deep.objectives import build_objective
 from deep.provenance import commit
-from deep.train import atomic_write
+from deep.runs import atomic_write
 
 OUTPUT = Path("runs") / "gpu" / "report.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},

@@ -41,7 +41,7 @@ model and schedule trained side by side (:func:`deep.ensemble.train_side_by_side
 Every run writes its directory atomically and resumes from its checkpoint, so a sweep
 that is stopped and started again continues where it was; a local worker process dies
 with the sweep that started it, and a run directory has one writer at a time
-(:func:`deep.train.run_lock`). A run whose ``metrics.json`` or ``config.json`` is damaged
+(:func:`deep.runs.run_lock`). A run whose ``metrics.json`` or ``config.json`` is damaged
 is named in a warning and evaluated again from its checkpoint. A second-phase run starts
 once the run it continues has finished. :func:`summary` collects the metrics of every
 run into a table; :func:`figures` draws them as heatmaps over two axes (mean over seeds).
@@ -421,7 +421,7 @@ def summary(runs: list[Run], metrics: dict, keys=SUMMARY_METRICS) -> list[dict]:
 def write_summary(rows: list[dict], root) -> tuple[Path, Path]:
     """``summary.csv`` and ``summary.json`` in ``root`` (atomically)."""
     from deep.provenance import write_json
-    from deep.train import atomic_write
+    from deep.runs import atomic_write
 
     root = Path(root)
     columns = list(dict.fromkeys(k for row in rows for k in row))

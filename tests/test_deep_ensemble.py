@@ -14,7 +14,8 @@ import torch
 
 from deep.ensemble import PACK, pack_key, train_side_by_side
 from deep.objectives import Objective
-from deep.train import RunConfig, build, fit
+from deep.runs import build
+from deep.train import RunConfig, fit
 
 pytestmark = pytest.mark.deep
 

@@ -18,7 +18,8 @@ from collapse import ROOT
 from collapse.cli import main
 from deep import sweep
 from deep.config import UserError
-from deep.train import CHECKPOINT, PREVIOUS, Diverged, build, fit, load_checkpoint, run_lock
+from deep.runs import CHECKPOINT, PREVIOUS, build, load_checkpoint, run_lock
+from deep.train import Diverged, fit
 
 pytestmark = pytest.mark.deep
 
@@ -143,7 +144,7 @@ def test_two_damaged_checkpoints_are_refused_in_one_line(tmp_path, capsys):
 
 
 def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
-    code = ("import sys, time; from deep.train import run_lock\n"
+    code = ("import sys, time; from deep.runs import run_lock\n"
             "with run_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

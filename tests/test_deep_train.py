@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from deep.config import UserError
-from deep.train import RunConfig, build, fit, resolve_device, train
+from deep.runs import build, resolve_device
+from deep.train import RunConfig, fit, train
 
 pytestmark = pytest.mark.deep
 

@@ -88,7 +88,7 @@ def test_phase_command_writes_csv_and_figures(tmp_path):
                  "--betas", "0.5", "1", "2", "8", "--l2-weights", "0", "2", "--output", str(tmp_path)])
     assert code == 0
     text = (tmp_path / "phase_linear_gaussian_vae.csv").read_text().splitlines()
-    assert len(text) == 1 + 8 and text[0].startswith("beta,lam,beta_c,reconstruction")
+    assert len(text) == 1 + 8 and text[0].startswith("beta,l2_weight,beta_c,reconstruction")
     for name in ("fig2_beta_vae.png", "fig3_lambda_beta_vae.png", "settings.json"):
         assert (tmp_path / name).stat().st_size > 1000 or name == "settings.json"
 
@@ -102,10 +102,10 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
     betas, lambdas, trials = [0.5, 1.0, 4.0, 64.0], [0.0, 4.0], 4
     rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, m=10, trials=trials, seed=3,
                              drift_max_iter=300)
-    assert [(r["beta"], r["lam"]) for r in rows] == [(b, l) for l in lambdas for b in betas]
+    assert [(r["beta"], r["l2_weight"]) for r in rows] == [(b, l) for l in lambdas for b in betas]
     B0, Sigma_w0 = lgv.random_initialisation(10, 50, trials, np.random.default_rng(3))
     for row in rows:
-        beta, lam = row["beta"], row["lam"]
+        beta, lam = row["beta"], row["l2_weight"]
         cap = 50_000 if lgv.converges_to_stationary_point(beta, lam) else 300
         r = lgv.alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, max_iter=cap)
         Sigma_x, Sigma_xv = lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y)
@@ -117,7 +117,7 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
             "spectral_norm_B": [np.linalg.svd(B, compute_uv=False)[0] for B in r.B],
             "information": lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y),
         }
-        assert set(row) == {"beta", "lam", "beta_c", "converged", "stationary", "regular", "iterations",
+        assert set(row) == {"beta", "l2_weight", "beta_c", "converged", "stationary", "regular", "iterations",
                             *direct, *(k + "_sd" for k in direct)}
         for key, values in direct.items():
             assert row[key] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-12), key

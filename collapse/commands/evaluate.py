@@ -80,7 +80,7 @@ def run(args) -> int:
     import torch
 
     from deep.evaluate import evaluate_checkpoint
-    from deep.train import CHECKPOINT, load_checkpoint, resolve_device
+    from deep.runs import CHECKPOINT, load_checkpoint, resolve_device
 
     count("--threads", args.threads, maximum=1024)
     checked("--samples", validation.positive_int, args.samples, minimum=4)

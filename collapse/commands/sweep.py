@@ -47,7 +47,7 @@ def run(args) -> int:
     if args.gpus_per_task is not None:
         checked("--gpus-per-task", validation.positive, args.gpus_per_task)
     if args.device != "auto":
-        from deep.train import resolve_device
+        from deep.runs import resolve_device
 
         resolve_device(args.device)
     resources = None if args.gpus_per_task is None else {"GPU": args.gpus_per_task}

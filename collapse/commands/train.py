@@ -127,7 +127,8 @@ def config_from(args):
 
 def run(args) -> int:
     from collapse.commands.evaluate import summary
-    from deep.train import resolve_device, train
+    from deep.runs import resolve_device
+    from deep.train import train
 
     count("--threads", args.threads, maximum=1024)
     if args.workers is not None:

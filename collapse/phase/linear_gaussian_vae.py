@@ -93,7 +93,7 @@ def _plt():
 def plot_fig2(rows, path: Path):
     """The lambda = 0 row: each metric against beta, mean +- sd over trials, beta_c = 1 marked."""
     plt = _plt()
-    row0 = [r for r in rows if r["lam"] == 0]
+    row0 = [r for r in rows if r["l2_weight"] == 0]
     if not row0:
         return
     beta = np.array([r["beta"] for r in row0])
@@ -122,8 +122,8 @@ def plot_fig3(rows, path: Path):
     """Heatmaps over (beta, lambda) with beta_c(lambda) drawn in each row."""
     plt = _plt()
     betas = sorted({r["beta"] for r in rows})
-    lams = sorted({r["lam"] for r in rows})
-    cell = {(r["beta"], r["lam"]): r for r in rows}
+    lams = sorted({r["l2_weight"] for r in rows})
+    cell = {(r["beta"], r["l2_weight"]): r for r in rows}
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
     x = np.log2(betas)
     for ax, (key, label) in zip(axes, PANELS):

@@ -206,7 +206,7 @@ def _run_one(config: dict, setting: str, name: str, seed: int, run_dir: Path) ->
     from deep.data import build_data
     from deep.models import build_model
     from deep.objectives import build_objective
-    from deep.train import atomic_write
+    from deep.runs import atomic_write
 
     data_spec = _data_spec(config, setting, "train")
     spec = {"data": data_spec, "model": config["model"], "objective": config["objectives"][name],
@@ -488,7 +488,7 @@ def report(result: dict) -> str:
 def write_result(result: dict, output_dir: Path) -> list[Path]:
     """``<study>.json`` (atomic), ``<study>.csv`` (one row per run) and ``<study>.png``."""
     from deep.provenance import write_json
-    from deep.train import atomic_write
+    from deep.runs import atomic_write
 
     output_dir = Path(output_dir)
     study = result["config"]["study"]

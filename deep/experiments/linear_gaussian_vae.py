@@ -287,7 +287,7 @@ def reconstructions(runs_: list, work_dir: Path, cfg: dict, pairs, n: int = 6) -
     """Seed-0 reconstructions E[x|μ] of ``n`` fixed images for each (β, λ) of ``pairs``: {label: array}."""
     import torch
 
-    from deep.train import build
+    from deep.runs import build
 
     by_values = {(r.values["beta"], r.values.get("lam")): r for r in runs_
                  if r.values["data"] == cfg["restoration_data"] and r.values["seed"] == cfg["seeds"][0]}

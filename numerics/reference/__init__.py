@@ -3,6 +3,6 @@ optimisation, ODE integration and literal transcriptions of the papers' algorith
 
 Nothing here may import ``derivations`` or a model module of ``numerics`` (only
 ``numerics.validation`` and ``numerics.precision``): a check that compares a claim with a
-route from this package then shares no formula code with it. ``tests/test_independence.py``
+route from this package then shares no formula code with it. ``tests/test_layers.py``
 enforces the rule.
 """
