@@ -21,6 +21,7 @@ from pathlib import Path
 
 import property_tests
 from collapse import catalogue, grades
+from collapse.pytest_plugin import unasserted
 
 CHECKS = Path(property_tests.__file__).resolve().parent
 
@@ -58,7 +59,7 @@ def run_checks(markexpr: str, keyword: str | None, paper: str | None, report: Pa
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")  # no project configuration: the plugin carries what the checks need
         cmd = [sys.executable, "-m", "pytest", str(CHECKS), "-c", str(ini), "--rootdir", str(CHECKS.parent),
-               "-p", "collapse.pytest_plugin", "--strict-markers", "-m", markexpr, "-q",
+               "-p", "collapse.pytest_plugin", "--strict-markers", "--require-quotes", "-m", markexpr, "-q",
                "-p", "no:cacheprovider", "--claims-report", str(report), *extra]
         if keyword:
             cmd += ["-k", keyword]
@@ -250,6 +251,10 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
             raise UserError(f"-k {keyword!r} selects no claim check (pytest exit status {status})")
         claims = {k: c for k, c in claims.items() if k in touched}
     rows = build_rows(claims, report)
+    missing = unasserted(report, claims)
+    for row in rows:
+        if row.id in missing:
+            row.problems.append("quotes numbers no check asserts (evidence.quote): " + ", ".join(missing[row.id]))
     print(to_text(rows), file=out)
     if json_path:
         Path(json_path).write_text(to_json(rows))

@@ -475,7 +475,7 @@ def test_fig_2_information_below_one_is_the_mean_over_initial_row_spaces(evidenc
 def test_information_limit_below_one_on_random_models(model, beta, seed, evidence):
     """lam = 0, beta < 1, random models: I(x; v)^(t) reaches 1/2 log det(B0 Sigma_y B0^T) / det(sigma^2 B0 B0^T)
     to 25 digits once beta^t < 1e-30 (iterates at 90 digits)."""
-    Sigma_y, sigma2, m = model["Sigma_y"], model["sigma2"], model["m"]
+    Sigma_y, sigma2 = model["Sigma_y"], model["sigma2"]
     B0, Sw0 = _mp_problem(model, seed)
     T = int(np.ceil(30 / np.log10(1 / beta)))
     its = ref.iterates_mpmath(Sigma_y, beta, 0.0, B0, Sw0, steps=T, dps=90)

@@ -1,9 +1,7 @@
 """Evidence grades: derived from what the checks did, tied to verdicts, held to the recorded file."""
 import json
-import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest

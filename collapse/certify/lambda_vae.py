@@ -115,7 +115,7 @@ def sigma_star(c, inputs):
                    f"in [{inputs['bracket'][0]}, {inputs['bracket'][1]}] and it equals lam^(-1/(lam-1)) (eq. 13, "
                    f"enclosed); sigma*(lam) is strictly increasing on [{a}, {b}], from sigma*({a}) > 1/e to "
                    f"sigma*({b}) < 1.")
-    c.less(f"1/e", arb(-1).exp(), f"sigma*({a})", _sigma_star(ball(a)))
+    c.less("1/e", arb(-1).exp(), f"sigma*({a})", _sigma_star(ball(a)))
     c.less(f"sigma*({b})", _sigma_star(ball(b)), "1", arb(1))
 
 

@@ -278,7 +278,7 @@ def unbounded(c, inputs):
         Sx = B * Sigma_y * B.transpose() + Sigma_w
         I_AB = _eye(n) - A * B
         R = I_AB * Sigma_y * I_AB.transpose() + A * Sigma_w * A.transpose()
-        kl = ((B * Sigma_y * B.transpose() + Sigma_w).trace() - Sigma_w.det().log() - Sigma_w.nrows()) / 2
+        kl = (Sx.trace() - Sigma_w.det().log() - Sigma_w.nrows()) / 2
         return n * log2pi / 2 + Sigma_z.det().log() / 2 + (Sigma_z.inv() * R).trace() / 2 + beta * kl
 
     trivial = c.enclose("L at the trivial point (0, 0, Sigma_y, I)", n * log2pi / 2 + Sigma_y.det().log() / 2 + arb(n) / 2)

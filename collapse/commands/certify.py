@@ -47,11 +47,11 @@ def _check(files: list[Path]) -> int:
 def run(args) -> int:
     if importlib.util.find_spec("flint") is None:
         raise UserError("python-flint is not installed (the certify extra): pip install -e '.[certify]'")
+    known = certify.builders()
     if args.check is not None:
         if args.paper or args.claim:
             raise UserError("--check takes files, not --paper or --claim")
         return _check(args.check)
-    known = certify.builders()
     claims = sorted(known)
     if args.paper:
         claims = [c for c in claims if c.split(".")[0] == args.paper]

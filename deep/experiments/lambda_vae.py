@@ -133,7 +133,7 @@ def add_arguments(parser):
     parser.add_argument("--study", choices=(*STUDIES, "all"), default="all", help="which study (default all)")
     parser.add_argument("--smoke", action="store_true", help="toy size: one seed, a few dozen steps (tests)")
     parser.add_argument("--output-dir", type=Path, default=None,
-                        help=f"where <study>.json/.png/.csv go (default results/lambda_vae; "
+                        help="where <study>.json/.png/.csv go (default results/lambda_vae; "
                              "--smoke: required)")
     parser.add_argument("--runs-dir", type=Path, default=None,
                         help=f"checkpoints of every run (default {RUNS}/<study>; resumed when present)")

@@ -126,7 +126,6 @@ def alternating(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None,
 
     d, U = np.linalg.eigh(Sigma_y)
     d, U = d[::-1], U[:, ::-1]
-    Sigma_y_inv = (U / d) @ U.T
     Omega = np.linalg.inv(Sigma_w0)
     G = Omega @ B0                                       # natural coordinates G = Sigma_w^-1 B
     d, V = _invariant_basis(d, U, G, m)
