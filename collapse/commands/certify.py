@@ -15,8 +15,9 @@ def add_arguments(parser):
     parser.add_argument("--claim", action="append", metavar="ID", help="only this claim (repeatable)")
     parser.add_argument("--check", nargs="*", type=Path, metavar="FILE",
                         help="re-check these certificate files (all stored ones when none is given)")
-    parser.add_argument("--output-dir", type=Path, default=core.DIRECTORY,
-                        help="where to write certificates (default: collapse/certificates)")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs") / "certificates",
+                        help="where to write certificates (default runs/certificates; the stored ones, which "
+                             "the claim checks re-derive, are regenerated with --output-dir collapse/certificates)")
 
 
 def _check(files: list[Path]) -> int:
