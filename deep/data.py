@@ -569,9 +569,9 @@ class DigitCanvas(TableData):
         return images.reshape(len(corner), -1).astype(np.float32)
 
 
-def _factor(size) -> int:
+def _factor(size, name: str = "size") -> int:
     if isinstance(size, bool) or size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}; got {size!r}")
+        raise ValueError(f"{name} must be one of {', '.join(map(str, SIZES))}; got {size!r}")
     return SIZE // size
 
 
@@ -675,7 +675,7 @@ IMAGES = ("dsprites", "shapes3d", "dsprites-npz", "shapes3d-h5")
 
 
 def _size(name, value):
-    _factor(value)
+    _factor(value, name)
     return value
 
 

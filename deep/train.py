@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from deep.config import UserError, as_dict, check, from_signature, strict, writable_dir
 from deep.data import FactorData, Subset, batch_loader, data_config
 from deep.evaluate import evaluate
-from deep.models import ModelConfig
+from deep.models import ModelConfig, forward_macs
 from deep.objectives import Objective, loss_terms, objective_config
 from deep.runs import (CHECKPOINT, CONFIG, LOG, METRICS, _resume_state, _truncate_log, append_log, atomic_write, build,
                        load_checkpoint, log_line, resolve_device, run_lock, save_checkpoint, step_generator)
@@ -290,7 +290,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
     -------
     dict
         ``steps`` (the step training ended at), ``wall_s`` (this call), ``images_per_s``,
-        ``device``; with ``convergence`` also ``convergence``: ``converged`` (whether the
+        ``device``, ``shape`` (of one observation) and ``forward_macs`` (per observation,
+        :func:`deep.models.forward_macs`: with the steps, the run's compute); with ``convergence`` also ``convergence``: ``converged`` (whether the
         criterion held before the cap), ``step`` (where it held), ``start``, ``steps_run``,
         ``relative_change``, ``heldout_loss``, ``criterion``.
 
@@ -410,7 +411,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
                     break
     wall = time.perf_counter() - t0
     summary = {"steps": done, "wall_s": wall, "images_per_s": (done - start) * batch_size / wall if wall else None,
-               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+               "shape": list(data.shape), "forward_macs": forward_macs(model, tuple(data.shape))}
     if tracker is not None:
         summary["convergence"] = tracker.summary(done)
     return summary
