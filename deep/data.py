@@ -52,6 +52,7 @@ References
 """
 from __future__ import annotations
 
+import json
 from dataclasses import field
 from pathlib import Path
 from typing import Literal
@@ -708,8 +709,8 @@ def build_data(spec) -> FactorData:
 
     ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0);
     ``size`` (image sets only; 64 by default) below 64 gives the block means of the 64-px
-    images at that size, rendered once (after ``subset``) and held in memory
-    (:class:`Downsampled`); any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
+    images at that size, rendered once per process (after ``subset``) and held in memory
+    (:class:`Downsampled`; full dSprites at 16 px: 189 MB); any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
     "binarize": "stochastic", "split": "train"}``, ``{"name": "mixture", "means": ...,
     "stds": ..., "n": ...}``); a key the data class does not take is an error.
     """
@@ -728,8 +729,15 @@ def build_data(spec) -> FactorData:
         rng = np.random.default_rng(subset_seed)
         data = Subset(data, np.sort(rng.choice(len(data), subset, replace=False)))
     if size != SIZE:
-        data = Downsampled(data, size)
+        key = json.dumps(as_dict(data_config(spec)), sort_keys=True)
+        if key not in _HELD:  # rendered once per process: a sweep's worker reuses it for every run
+            _HELD[key] = Downsampled(data, size)
+        data = _HELD[key]
     return data
+
+
+_HELD: dict[str, Downsampled] = {}
+"""The reduced-size sets this process has rendered, by their configuration."""
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:

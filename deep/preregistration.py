@@ -21,7 +21,10 @@ number to its computation:
 - :func:`fraction_of_paper_compute`: multiply-accumulates per run at the caps (forward
   MACs of the scaled network at ``size`` times training examples) over the paper's
   protocol at 64 px (:func:`deep.models.forward_macs`);
-- :func:`cpu_hours`: the CPU time the grid needs at the measured cost per step.
+- :func:`cpu_hours`: the CPU time the grid needs at the measured cost per step;
+- :func:`phase1_configs` / :func:`phase2_config`: the run configurations the files describe,
+  at ``scale`` "reduced" or "paper" (which differ only in image size, step caps and batch:
+  the experiment driver trains them with :func:`deep.train.train`).
 
 A stated number is checked by ``tests/test_deep_preregistration.py``; nothing here runs a
 network beyond one forward pass for counting.
@@ -127,6 +130,59 @@ def scaled_beta(beta_paper: float, size: int, paper_size: int = 64) -> float:
     """beta at ``size`` px for the paper's beta at ``paper_size``: beta (size / paper_size)^2, the pixel ratio
     (Higgins et al.'s normalised beta held fixed; the reconstruction term sums over the pixels)."""
     return validation.positive("beta_paper", beta_paper) * (size / paper_size) ** 2
+
+
+SCALES = ("reduced", "paper")
+
+
+def _sized(prereg: dict, scale: str) -> dict:
+    """The protocol with the size parameters of ``scale`` (the only ones that differ between them)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    protocol = {k: v for k, v in prereg["protocol"].items() if k != "paper_scale"}
+    return {**protocol, **prereg["protocol"]["paper_scale"]} if scale == "paper" else protocol
+
+
+def _run(protocol: dict, data: str, objective: dict, steps: int, seed: int, convergence: dict) -> dict:
+    return {"data": {"name": data, "size": protocol["size"]},
+            "model": {"architecture": protocol["architecture"], "m": protocol["m"],
+                      "likelihood": protocol["likelihood"], **({"init_logvar": protocol["init_logvar"]}
+                                                              if "init_logvar" in protocol else {})},
+            "objective": objective, "steps": steps, "batch_size": protocol["batch_size"], "lr": protocol["lr"],
+            "seed": seed, "checkpoint_every": 1000, "log_every": 250,
+            "evaluation": {"samples": protocol["eval_samples"], "dci": False,
+                           **({"metrics": protocol["metrics"]} if "metrics" in protocol else {})},
+            "convergence": dict(convergence)}
+
+
+def phase1_configs(prereg: dict, *, scale: str = "reduced", data: str, seed: int) -> dict:
+    """The run configurations (:class:`deep.train.RunConfig` mappings) of one data set and seed, by name:
+    paper 000's beta-VAEs over ``beta_paper`` (beta mapped by :func:`scaled_beta`), or the lambda-VAE
+    file's models. ``scale`` "paper" changes only the size parameters."""
+    protocol = _sized(prereg, scale)
+    if data not in protocol["datasets"]:
+        raise ValueError(f"data must be one of {', '.join(protocol['datasets'])}; got {data!r}")
+    if prereg["paper"] == "mi_collapse":
+        return {f"{data},beta={b:g},seed={seed}": _run(
+            protocol, data, {"name": "beta", "beta": scaled_beta(b, protocol["size"]),
+                             "warmup_steps": protocol["warmup_steps"]},
+            protocol["phase1_cap"], seed, prereg["convergence"]["phase1"]) for b in protocol["beta_paper"]}
+    schedule = {"ema_decay": 0.9, "update_every": protocol["update_every"], "ramp_steps": protocol["ramp_steps"],
+                "lambda_max": protocol["lambda_max"]}
+    return {f"{data},{name},seed={seed}": _run(
+        protocol, data, {**objective, **(schedule if objective["name"] == "lambda" else {})},
+        protocol["steps_cap"], seed, prereg["convergence"]) for name, objective in protocol["models"].items()}
+
+
+def phase2_config(prereg: dict, phase1: dict, step: int, l2_weight: float, *, scale: str = "reduced") -> dict:
+    """Paper 000's restoration run continuing ``phase1`` (its run config) from its converged ``step``: the
+    lambda-beta objective with ``l2_weight`` from that step on, capped ``phase2_cap`` steps later (start it
+    with ``init_from`` the phase-1 checkpoint)."""
+    protocol = _sized(prereg, scale)
+    objective = {"name": "lambda-beta", "beta": phase1["objective"]["beta"], "l2_weight": l2_weight,
+                 "phase1_steps": step, "warmup_steps": phase1["objective"]["warmup_steps"]}
+    return {**phase1, "objective": objective, "steps": step + protocol["phase2_cap"],
+            "convergence": dict(prereg["convergence"]["phase2"])}
 
 
 def cpu_hours(budget: dict, seeds_: int) -> float:

@@ -106,3 +106,30 @@ def test_the_effects_of_paper_000_are_the_stated_shares_of_the_measured_ranges()
     # beta on the paper's scale maps by the pixel ratio: Table 2's grid at 16 px
     assert [P.scaled_beta(b, 16) for b in prereg["protocol"]["beta_paper"]] == [
         1 / 16, 1 / 4, 1 / 2, 1, 2, 4, 8, 16]
+
+
+@pytest.mark.parametrize("name", P.FILES)
+def test_reduced_and_paper_scale_runs_differ_only_in_size_parameters(name):
+    from deep.train import RunConfig
+
+    prereg = P.load(name)
+    data = prereg["protocol"]["datasets"][0]
+    reduced = P.phase1_configs(prereg, scale="reduced", data=data, seed=3)
+    paper = P.phase1_configs(prereg, scale="paper", data=data, seed=3)
+    grid = prereg["protocol"]["beta_paper"] if name == "mi_collapse_reduced" else prereg["protocol"]["models"]
+    assert list(reduced) == list(paper) and len(reduced) == len(grid)
+    for key in reduced:
+        small, full = RunConfig.from_dict(reduced[key]).to_dict(), RunConfig.from_dict(paper[key]).to_dict()
+        assert small["data"]["size"] == 16 and full["data"]["size"] == 64
+        assert small["convergence"] == full["convergence"] == {**prereg["convergence"].get("phase1", prereg[
+            "convergence"]), "heldout_batch": 512}
+        differ = {k for k in small if small[k] != full[k]}
+        assert differ <= {"data", "steps", "batch_size", "objective"}
+        if "objective" in differ:  # only beta, by the pixel-ratio rule
+            assert {k for k in small["objective"] if small["objective"][k] != full["objective"][k]} == {"beta"}
+            assert small["objective"]["beta"] == P.scaled_beta(full["objective"]["beta"], 16)
+    if name == "mi_collapse_reduced":
+        first = next(iter(reduced.values()))
+        cont = RunConfig.from_dict(P.phase2_config(prereg, first, 23_000, 8.0)).to_dict()
+        assert cont["steps"] == 23_000 + prereg["protocol"]["phase2_cap"]
+        assert cont["objective"]["phase1_steps"] == 23_000 and cont["convergence"]["min_steps"] == 8000

@@ -49,6 +49,8 @@ def test_size_is_checked_and_only_image_sets_take_it():
     with pytest.raises(ValueError, match="data must hold C x 64 x 64 images"):
         D.Downsampled(D.Digits(), 16)
     assert D.data_config({"name": "dsprites"}).size == 64  # the default: the 64-px render, unchanged
+    spec = {"name": "dsprites", "subset": 8, "size": 16}
+    assert D.build_data(spec) is D.build_data(dict(spec))  # rendered once per process
     assert isinstance(D.build_data({"name": "dsprites", "subset": 8}), D.Subset)
 
 
