@@ -217,3 +217,12 @@ def test_a_tiny_reduced_run_converges_records_it_and_trains_no_further(tmp_path)
     assert capped["convergence"] | {"relative_change": None, "heldout_loss": None} == {
         "converged": False, "step": None, "start": expected, "steps_run": 30, "relative_change": None,
         "heldout_loss": None, "criterion": {**phase2["convergence"], "heldout_seed": 12345}}
+
+
+def test_side_by_side_training_refuses_a_convergence_criterion_it_cannot_apply(tmp_path):
+    from deep.ensemble import train_side_by_side
+
+    cfg = {"data": {"name": "dsprites", "subset": 64, "size": 8}, "model": {"m": 2}, "objective": {}, "steps": 5,
+           "convergence": {"every": 1, "window": 2, "min_steps": 0, "heldout": 8}}
+    with pytest.raises(UserError, match="a pack trains every run for the same steps"):
+        train_side_by_side([cfg, {**cfg, "seed": 1}], [tmp_path / "a", tmp_path / "b"])
