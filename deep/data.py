@@ -2,8 +2,18 @@
 
 Every data set is a :class:`FactorData`: ``len(data)`` observations, each with its factor
 classes (integer grid indices) and factor values, rendered or read on demand as float32
-arrays in [0, 1] (images as N x C x 64 x 64, vectors as N x D). Nothing holds a whole
-procedural data set in memory: an index is decoded into its factors and rendered.
+arrays in [0, 1] (images as N x C x 64 x 64, vectors as N x D). At 64 px nothing holds a
+whole procedural data set in memory: an index is decoded into its factors and rendered.
+
+Image size. The image sets take ``size`` (64 by default; 32, 16 or 8: the reduced-size
+protocol of issue 19). The image at ``size = 64 / f`` is the mean of the f x f blocks of
+the 64 x 64 image (:func:`downsample`: area averaging, the render at the lower resolution
+with f x f supersampling, a pure function of the 64-px image, so the data set stays the
+same data set); point sampling on the coarser grid would alias (dSprites' adjacent
+positions are 32/31 px apart at 64 px, 0.26 px at 16 px). :class:`Downsampled` renders
+the set once and holds it: exact uint8 counts (k of f^2) for a binary source such as
+dSprites (5 grey levels at 32 px, 17 at 16 px; the Bernoulli likelihood takes them as soft
+targets), float32 otherwise. Full dSprites: 189 MB at 16 px, 755 MB at 32 px.
 
 - :class:`DSprites`: procedural dSprites [dsprites]: a square, an ellipse and a heart,
   6 scales in [0.5, 1], 40 orientations in [0, 2 pi), 32 x 32 positions in [0, 1]^2
@@ -42,6 +52,7 @@ References
 """
 from __future__ import annotations
 
+import json
 from dataclasses import field
 from pathlib import Path
 from typing import Literal
@@ -54,6 +65,8 @@ from deep.config import UserError, as_dict, check, from_signature, strict_choice
 from numerics import validation
 
 SIZE = 64
+SIZES = (64, 32, 16, 8)
+"""Image sizes of the image sets: 64 / 2^k down to 8 px (the scaled Table-1 network's smallest input)."""
 _CENTRES = np.arange(SIZE, dtype=np.float32) + 0.5  # pixel centres, in pixels
 
 
@@ -557,6 +570,74 @@ class DigitCanvas(TableData):
         return images.reshape(len(corner), -1).astype(np.float32)
 
 
+def _factor(size, name: str = "size") -> int:
+    if isinstance(size, bool) or size not in SIZES:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, SIZES))}; got {size!r}")
+    return SIZE // size
+
+
+def downsample(images, size: int) -> np.ndarray:
+    """Block means of (N, C, 64, 64) images: float32 (N, C, size, size), ``size`` = 64 / f (area averaging)."""
+    f = _factor(size)
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[2:] != (SIZE, SIZE):
+        raise ValueError(f"images must be (N, C, 64, 64); got shape {images.shape}")
+    n, c = images.shape[:2]
+    return images.reshape(n, c, size, f, size, f).mean(axis=(3, 5), dtype=np.float64).astype(np.float32)
+
+
+class Downsampled(FactorData):
+    """The images of ``data`` (C x 64 x 64) at ``size`` px, rendered once and held in memory.
+
+    Block means (:func:`downsample`) of the 64-px render, kept as exact uint8 counts of
+    the f x f block (f = 64 / size) when every mean is such a multiple of 1/f^2 (a binary
+    source: dSprites), as float32 otherwise (Shapes3D). Factors are ``data``'s.
+    ``size = 64`` holds the 64-px images themselves (f = 1).
+    """
+
+    def __init__(self, data: FactorData, size: int, *, chunk: int = 4096):
+        f = _factor(size)
+        if len(data.shape) != 3 or tuple(data.shape[1:]) != (SIZE, SIZE):
+            raise ValueError(f"data must hold C x 64 x 64 images to be downsampled; got shape {data.shape}")
+        self.data, self.size = data, size
+        self.name, self.factor_names, self.discrete = data.name, data.factor_names, data.discrete
+        self.shape = (data.shape[0], size, size)
+        n, cells = len(data), f * f
+        counts = np.empty((n, *self.shape), np.uint8)
+        exact = cells <= 255
+        for start in range(0, n, chunk):
+            block = downsample(data.observations(np.arange(start, min(n, start + chunk))), size) * cells
+            k = np.rint(block)
+            if not (exact and np.all(np.abs(block - k) < 1e-4)):
+                exact = False
+                break
+            counts[start:start + len(block)] = k
+        if exact:
+            self._x, self._scale = counts, np.float32(cells)
+        else:  # grey levels (Shapes3D): float32 block means
+            self._x = np.concatenate([downsample(data.observations(np.arange(s, min(n, s + chunk))), size)
+                                      for s in range(0, n, chunk)])
+            self._scale = None
+
+    @property
+    def exact_counts(self) -> bool:
+        """Whether the images are held as exact uint8 counts (a binary source)."""
+        return self._x.dtype == np.uint8
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def factor_classes(self, index) -> np.ndarray:
+        return self.data.factor_classes(self._index(index))
+
+    def factor_values(self, index) -> np.ndarray:
+        return self.data.factor_values(self._index(index))
+
+    def observations(self, index) -> np.ndarray:
+        x = self._x[self._index(index)]
+        return x if self._scale is None else x.astype(np.float32) / self._scale
+
+
 class Subset(FactorData):
     """The observations of ``data`` at ``indices`` (in that order)."""
 
@@ -590,12 +671,24 @@ def _path(name, value):
     return value
 
 
+IMAGES = ("dsprites", "shapes3d", "dsprites-npz", "shapes3d-h5")
+"""The image sets (C x 64 x 64): they take ``size``."""
+
+
+def _size(name, value):
+    _factor(value, name)
+    return value
+
+
 def _config_class(name: str, cls) -> type:
-    """The configuration of data set ``name``: its constructor's options plus ``subset`` and ``subset_seed``."""
+    """The configuration of data set ``name``: its constructor's options plus ``subset`` and ``subset_seed``
+    (and ``size`` for the image sets)."""
     extra = [("name", Literal[name], field(default=name)),
              ("subset", int | None, field(default=None, metadata=check(validation.positive_int))),
              ("subset_seed", int, field(default=0, metadata=check(
                  lambda n, v: validation.positive_int(n, v, minimum=0))))]
+    if name in IMAGES:
+        extra.append(("size", int, field(default=SIZE, metadata=check(_size))))
     init = cls.__init__ if cls.__init__ is not object.__init__ else (lambda self: None)  # procedural: no options
     return from_signature(init, f"{cls.__name__}Config", extra=extra, checks={"path": _path})
 
@@ -615,12 +708,15 @@ def build_data(spec) -> FactorData:
     """A data set from a spec ``{"name", "path"?, "subset"?, "subset_seed"?, **options}`` (or its configuration).
 
     ``subset`` keeps that many distinct indices drawn with ``subset_seed`` (default 0);
-    any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
+    ``size`` (image sets only; 64 by default) below 64 gives the block means of the 64-px
+    images at that size, rendered once per process (after ``subset``) and held in memory
+    (:class:`Downsampled`; full dSprites at 16 px: 189 MB); any other key is a keyword argument of the data class (e.g. ``{"name": "digits",
     "binarize": "stochastic", "split": "train"}``, ``{"name": "mixture", "means": ...,
     "stds": ..., "n": ...}``); a key the data class does not take is an error.
     """
     options = as_dict(data_config(spec))
     name, subset, subset_seed = options.pop("name"), options.pop("subset"), options.pop("subset_seed")
+    size = options.pop("size", SIZE)
     try:
         data = DATASETS[name](**options)
     except UserError:
@@ -632,7 +728,16 @@ def build_data(spec) -> FactorData:
             raise UserError(f"data.subset must be at most the data size {len(data)}; got {subset}")
         rng = np.random.default_rng(subset_seed)
         data = Subset(data, np.sort(rng.choice(len(data), subset, replace=False)))
+    if size != SIZE:
+        key = json.dumps(as_dict(data_config(spec)), sort_keys=True)
+        if key not in _HELD:  # rendered once per process: a sweep's worker reuses it for every run
+            _HELD[key] = Downsampled(data, size)
+        data = _HELD[key]
     return data
+
+
+_HELD: dict[str, Downsampled] = {}
+"""The reduced-size sets this process has rendered, by their configuration."""
 
 
 def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:

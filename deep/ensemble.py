@@ -251,6 +251,9 @@ def train_side_by_side(configs: list[dict], run_dirs: list, *, pack_dir=None, de
     [mi_collapse] §5.2, Table 2.
     """
     configs = [RunConfig.from_dict(c).to_dict() for c in configs]  # strict, every default filled in
+    if any(c["convergence"] is not None for c in configs):
+        raise UserError("configs with a convergence criterion stop each run on its own; a pack trains every run for "
+                        "the same steps: train them with deep.train.train")
     run_dirs = [Path(d) for d in run_dirs]
     _check_pack(configs, run_dirs)
     base = configs[0]

@@ -27,18 +27,39 @@ from deep.config import UserError, check, strict
 from numerics import validation
 
 
-class ConvEncoder(nn.Module):
-    """Table 1 encoder of [mi_collapse]: four 4x4 stride-2 convs (32, 32, 64, 64), FC 256, FC 2m."""
+CONV_SIZES = (64, 32, 16, 8)
+"""Input sizes of the conv net: Table 1's 64 px, and 64 / 2^k scaled by :data:`ENCODER_LAYERS`' rule."""
+ENCODER_LAYERS = ((32, 64), (32, 32), (64, 16), (64, 8))
+"""Table 1's encoder convs (4x4, stride 2) as (output channels, input resolution)."""
+DECODER_LAYERS = ((64, 8), (32, 16), (32, 32))
+"""Table 1's hidden decoder transposed convs (4x4, stride 2) as (output channels, output resolution)."""
 
-    def __init__(self, channels: int, m: int):
+
+def _conv_size(size: int) -> int:
+    if isinstance(size, bool) or size not in CONV_SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(str, CONV_SIZES))}; got {size!r}")
+    return size
+
+
+class ConvEncoder(nn.Module):
+    """Table 1 encoder of [mi_collapse]: four 4x4 stride-2 convs (32, 32, 64, 64), FC 256, FC 2m.
+
+    ``size`` < 64 scales it mechanically (issue 19): each of Table 1's convs acts at one
+    input resolution (64, 32, 16, 8 px); the net keeps exactly those with input resolution
+    <= ``size``, so one stride-2 layer fewer per halving, removed at the image end. Every
+    kept layer keeps its width and kernel; the 4 x 4 x 64 bottleneck, FC 256 and FC 2m are
+    Table 1's. At 64 px it is Table 1 (same layers, names and initialisation).
+    """
+
+    def __init__(self, channels: int, m: int, size: int = 64):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 256), nn.ReLU(),
-            nn.Linear(256, 2 * m))
+        size = _conv_size(size)
+        layers, c = [], channels
+        for out, resolution in ENCODER_LAYERS:
+            if resolution <= size:
+                layers += [nn.Conv2d(c, out, 4, 2, 1), nn.ReLU()]
+                c = out
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 2 * m))
 
     def forward(self, x):
         mu, logvar = self.net(x).chunk(2, dim=1)
@@ -46,17 +67,23 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Table 1 decoder of [mi_collapse]: FC 256, FC 4x4x64, transposed convs (64, 32, 32, C)."""
+    """Table 1 decoder of [mi_collapse]: FC 256, FC 4x4x64, transposed convs (64, 32, 32, C).
 
-    def __init__(self, channels: int, m: int):
+    ``size`` < 64: the mirror of :class:`ConvEncoder`'s rule: the hidden transposed convs
+    with output resolution < ``size`` are kept (one fewer per halving, removed at the image
+    end), then the last transposed conv to C channels produces the ``size`` x ``size`` image.
+    """
+
+    def __init__(self, channels: int, m: int, size: int = 64):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(m, 256), nn.ReLU(),
-            nn.Linear(256, 4 * 4 * 64), nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
-            nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, channels, 4, 2, 1))
+        size = _conv_size(size)
+        layers, c = [nn.Linear(m, 256), nn.ReLU(), nn.Linear(256, 4 * 4 * 64), nn.ReLU(),
+                     nn.Unflatten(1, (64, 4, 4))], 64
+        for out, resolution in DECODER_LAYERS:
+            if resolution < size:
+                layers += [nn.ConvTranspose2d(c, out, 4, 2, 1), nn.ReLU()]
+                c = out
+        self.net = nn.Sequential(*layers, nn.ConvTranspose2d(c, channels, 4, 2, 1))
 
     def forward(self, z):
         return self.net(z)
@@ -143,6 +170,34 @@ class VAE(nn.Module):
         return self.decoder(z)
 
 
+@torch.no_grad()
+def forward_macs(model: VAE, shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one observation of ``shape`` through the encoder and the decoder (convs,
+    transposed convs and linear layers, counted from the shapes they see; biases and activations not
+    counted): the cost measure behind a run's fraction of the paper's compute."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):  # each output value: C_in / groups x kernel products
+            total += output[0].numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+        elif isinstance(module, nn.ConvTranspose2d):  # each input value scatters into C_out x kernel outputs
+            total += inputs[0][0].numel() * module.out_channels // module.groups * math.prod(module.kernel_size)
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    try:
+        device = next(model.parameters()).device
+        mu, _ = model.encode(torch.zeros((1, *shape), device=device))
+        model.decode(mu)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return int(total)
+
+
 MAX_WIDTH = 2 ** 16
 """The largest latent dimension or layer width a configuration may ask for (a typo, not a network)."""
 
@@ -161,7 +216,8 @@ def _widths(name, value):
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """A VAE: ``architecture`` ("conv": Table 1 of [mi_collapse], needs C x 64 x 64
-    observations; "mlp": vectors), ``m`` latents, ``likelihood`` ("bernoulli" or "gaussian"),
+    observations, or C x s x s for s in 32, 16, 8: Table 1 scaled by :class:`ConvEncoder`'s
+    rule, the size taken from the data; "mlp": vectors), ``m`` latents, ``likelihood`` ("bernoulli" or "gaussian"),
     ``eta_dec`` (the Gaussian decoder's standard deviation, default 1; gaussian only),
     ``hidden`` (MLP widths, default three layers of 300), ``decoder_hidden`` (the decoder's
     widths from z on, default ``hidden``; App. C of [optimal_beta] uses 256, 200, 200 and
@@ -200,9 +256,10 @@ def build_model(spec, shape: tuple[int, ...]) -> VAE:
     else:
         likelihood = Gaussian(1.0 if config.eta_dec is None else config.eta_dec)
     if config.architecture == "conv":
-        if len(shape) != 3 or shape[1:] != (64, 64):
-            raise UserError(f"the conv architecture needs C x 64 x 64 observations; got shape {shape}")
-        encoder, decoder = ConvEncoder(shape[0], m), ConvDecoder(shape[0], m)
+        if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in CONV_SIZES:
+            raise UserError(f"the conv architecture needs C x 64 x 64 observations (or C x s x s, s in 32, 16, 8: "
+                            f"Table 1 scaled); got shape {shape}")
+        encoder, decoder = ConvEncoder(shape[0], m, shape[1]), ConvDecoder(shape[0], m, shape[1])
     else:
         if len(shape) != 1:
             raise UserError(f"the mlp architecture needs vector observations; got shape {shape}")

@@ -13,6 +13,21 @@ JSON-lines log) is :mod:`deep.runs`. Training fails safely:
   naming the step and what diverged); the checkpoints on disk are the finite ones;
 - a finished run is never taken back to fewer steps.
 
+Convergence (issue 19). With a :class:`ConvergenceConfig` a run trains until a stated
+criterion holds on held-out data, ``steps`` being the cap: every ``every`` steps the
+objective in force (-log p(x|z) + beta KL + l2_weight ||x - E[x|z]||^2) is evaluated on
+``heldout`` images kept out of the training draws, with fixed reparameterisation noise
+(common random numbers: two evaluations differ only by the parameters). With L_a the mean
+of these values over the last ``window / 2`` steps and L_b over the ``window / 2`` steps
+before, the run has converged at step t when t is at least ``min_steps`` past the step the
+run (or its phase, for a run started ``init_from`` another) began and
+(L_b - L_a) / |L_a| <= ``tol``: the held-out loss fell by at most ``tol`` relative over
+half a window (a rise, e.g. over-fitting, stops too). The window restarts whenever the KL
+or L2 weight in force changes (the KL warm-up, the switch to the lambda-beta objective),
+so it only compares one objective. The summary records the step at which it held
+(``convergence.step``) and whether it held before the cap (``convergence.converged``);
+a converged run's checkpoint records it, and resuming it trains no further.
+
 References
 ----------
 [mi_collapse] "Mutual Information Collapse Explains Disentanglement Failure in beta-VAEs",
@@ -32,10 +47,10 @@ import torch
 from tqdm.auto import tqdm
 
 from deep.config import UserError, as_dict, check, from_signature, strict, writable_dir
-from deep.data import FactorData, batch_loader, data_config
+from deep.data import FactorData, Subset, batch_loader, data_config
 from deep.evaluate import evaluate
-from deep.models import ModelConfig
-from deep.objectives import Objective, objective_config
+from deep.models import ModelConfig, forward_macs
+from deep.objectives import Objective, loss_terms, objective_config
 from deep.runs import (CHECKPOINT, CONFIG, LOG, METRICS, _resume_state, _truncate_log, append_log, atomic_write, build,
                        load_checkpoint, log_line, resolve_device, run_lock, save_checkpoint, step_generator)
 from numerics import validation
@@ -45,14 +60,132 @@ class Diverged(UserError):
     """Training met a non-finite loss, gradient or parameter; the checkpoints on disk are finite."""
 
 
+# ---------------------------------------------------------------- convergence
+
+
+def _nonnegative_int(name, value):
+    return validation.positive_int(name, value, minimum=0)
+
+
+def _fraction(name, value):
+    value = validation.positive(name, value)
+    if value >= 1:
+        raise ValueError(f"{name} must be a relative change in (0, 1); got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergenceConfig:
+    """The held-out convergence criterion of the module docstring.
+
+    ``every`` steps between held-out evaluations; ``window`` steps compared (a multiple
+    of 2 ``every``); ``tol`` the relative change in (0, 1) below which the run has
+    converged; ``min_steps`` before the criterion may stop the run (counted from the
+    step the run or its phase began); ``heldout`` images drawn once with ``heldout_seed``
+    and excluded from training; ``heldout_batch`` the evaluation batch (it does not change
+    the value). Defaults: issue 19's pre-registered protocol (window 8000, tol 1e-3, at
+    least 20,000 steps, 4096 held-out images evaluated every 250 steps).
+    """
+
+    WHAT = "convergence"
+    every: int = field(default=250, metadata=check(validation.positive_int))
+    window: int = field(default=8000, metadata=check(validation.positive_int))
+    tol: float = field(default=1e-3, metadata=check(_fraction))
+    min_steps: int = field(default=20_000, metadata=check(_nonnegative_int))
+    heldout: int = field(default=4096, metadata=check(validation.positive_int))
+    heldout_seed: int = field(default=12345, metadata=check(_nonnegative_int))
+    heldout_batch: int = field(default=512, metadata=check(validation.positive_int))
+
+    def __post_init__(self):
+        if self.window % (2 * self.every):
+            raise ValueError(f"window must be a multiple of 2 * every = {2 * self.every}; got {self.window}")
+
+
+def heldout_split(data: FactorData, convergence: ConvergenceConfig) -> tuple[FactorData, FactorData]:
+    """(training data, held-out data): ``convergence.heldout`` distinct indices drawn with ``heldout_seed``
+    are held out; the training draws see only the others."""
+    n = convergence.heldout
+    if n >= len(data):
+        raise UserError(f"convergence.heldout must be below the data size {len(data)}; got {n}")
+    held = np.sort(np.random.default_rng(convergence.heldout_seed).choice(len(data), n, replace=False))
+    keep = np.ones(len(data), bool)
+    keep[held] = False
+    return Subset(data, np.flatnonzero(keep)), Subset(data, held)
+
+
+class Convergence:
+    """Tracks the held-out criterion of a run (module docstring); its state goes into the checkpoint."""
+
+    def __init__(self, config: ConvergenceConfig, heldout: FactorData, m: int, device, start: int):
+        self.config, self.start = config, int(start)
+        self.x = torch.from_numpy(heldout.observations(np.arange(len(heldout)))).to(device)
+        gen = torch.Generator().manual_seed(config.heldout_seed)
+        self.eps = torch.randn((len(heldout), m), generator=gen).to(device)
+        self.history: list[list] = []   # [step, held-out loss, KL weight, L2 weight]
+        self.step: int | None = None     # the step at which the criterion held
+
+    def state_dict(self) -> dict:
+        return {"start": self.start, "history": self.history, "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.start, self.history, self.step = int(state["start"]), [list(h) for h in state["history"]], state["step"]
+
+    @torch.no_grad()
+    def heldout_loss(self, model, objective: Objective, step: int) -> dict:
+        """The mean objective in force at ``step`` and its parts on the held-out images, with the fixed noise."""
+        was_training = model.training
+        model.eval()
+        exponent = torch.as_tensor(objective.exponent(step, model.m), dtype=torch.float32, device=self.x.device)
+        beta, l2_weight = objective.kl_weight(step), objective.l2_weight_at(step)
+        sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0, "l2": 0.0}
+        b = self.config.heldout_batch
+        for s in range(0, len(self.x), b):
+            loss, parts = loss_terms(model, self.x[s:s + b], self.eps[s:s + b], exponent, beta, l2_weight)
+            n = len(self.x[s:s + b])
+            for key, value in (("loss", loss), ("nll", parts["nll"]), ("kl", parts["kl"].sum()), ("l2", parts["l2"])):
+                sums[key] += float(value) * n
+        model.train(was_training)
+        return {k: v / len(self.x) for k, v in sums.items()}
+
+    def add(self, step: int, loss: float, kl_weight: float, l2_weight: float) -> bool:
+        """Record the held-out loss after ``step`` steps (the weights in force); whether the criterion holds now."""
+        self.history.append([int(step), float(loss), float(kl_weight), float(l2_weight)])
+        if self.step is None and step - self.start >= self.config.min_steps:
+            change = self.relative_change()
+            if change is not None and change <= self.config.tol:
+                self.step = int(step)
+        return self.step is not None
+
+    def relative_change(self) -> float | None:
+        """(L_b - L_a) / |L_a| over the last window of one objective; None before a full window."""
+        k = self.config.window // (2 * self.config.every)
+        weights = tuple(self.history[-1][2:]) if self.history else None
+        same = []
+        for entry in reversed(self.history):
+            if tuple(entry[2:]) != weights or len(same) == 2 * k:
+                break
+            same.append(entry[1])
+        if len(same) < 2 * k:
+            return None
+        last, before = np.mean(same[:k]), np.mean(same[k:])
+        return float((before - last) / abs(last))
+
+    def summary(self, final: int) -> dict:
+        return {"converged": self.step is not None, "step": self.step, "start": self.start,
+                "steps_run": int(final - self.start), "relative_change": self.relative_change(),
+                "heldout_loss": self.history[-1][1] if self.history else None,
+                "criterion": as_dict(self.config)}
+
+
 # ---------------------------------------------------------------- run identity
 
 
 def canonical(config: dict) -> dict:
-    """``config`` with its data, model and objective in their full strict form (defaults filled in) where
-    they parse, so that a spec and its stored form compare equal."""
+    """``config`` with its data, model, objective and convergence in their full strict form (defaults filled
+    in) where they parse, so that a spec and its stored form compare equal."""
     parsers = {"data": data_config, "model": lambda v: strict(ModelConfig, v, where="model"),
-               "objective": objective_config}
+               "objective": objective_config,
+               "convergence": lambda v: v if v is None else strict(ConvergenceConfig, v, where="convergence")}
     out = dict(config)
     for key, parse in parsers.items():
         if key in out:
@@ -66,7 +199,7 @@ def canonical(config: dict) -> dict:
 def _same_run(a: dict, b: dict) -> list[str]:
     """Keys on which two run configs differ in a way that changes the trajectory."""
     a, b = canonical(a), canonical(b)
-    keys = ("data", "model", "objective", "batch_size", "lr", "seed")
+    keys = ("data", "model", "objective", "batch_size", "lr", "seed", "convergence")
     return [k for k in keys if a.get(k) != b.get(k)]
 
 
@@ -110,7 +243,8 @@ def _check_parameters(params, step: int, run_dir, saved) -> None:
 def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, batch_size: int = 64,
         lr: float = 1e-4, seed: int = 0, checkpoint_every: int = 1000, log_every: int = 100,
         device: str | torch.device = "auto", amp: bool | None = None, num_workers: int | None = None,
-        threads: int | None = 1, config: dict | None = None, init_from=None, progress: bool = True) -> dict:
+        threads: int | None = 1, config: dict | None = None, init_from=None, progress: bool = True,
+        convergence: ConvergenceConfig | None = None, heldout: FactorData | None = None) -> dict:
     """Train ``model`` with Adam for ``steps`` steps in total, resuming from ``run_dir`` if it holds a checkpoint.
 
     Parameters
@@ -125,7 +259,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
         and it must not be past ``steps``) and the log continues as if the run had never
         stopped (the partial log window is part of the checkpoint).
     steps : int
-        Total number of steps (a resumed run continues to this count).
+        Total number of steps (a resumed run continues to this count); with ``convergence``
+        the cap.
     batch_size, lr : Table 2 of [mi_collapse] by default (64, 1e-4).
     seed : int
         Seeds the batches and the noise; the caller seeds the model's initialisation.
@@ -146,11 +281,19 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
         phase of the two-phase protocol continues a beta-VAE run this way).
     progress : bool
         Show a tqdm bar.
+    convergence : ConvergenceConfig or None
+        Stop once the held-out criterion of the module docstring holds (``steps`` is the
+        cap); ``heldout`` (the images kept out of ``data``, see :func:`heldout_split`) is
+        then required.
 
     Returns
     -------
     dict
-        ``steps``, ``wall_s`` (this call), ``images_per_s``, ``device``.
+        ``steps`` (the step training ended at), ``wall_s`` (this call), ``images_per_s``,
+        ``device``, ``shape`` (of one observation) and ``forward_macs`` (per observation,
+        :func:`deep.models.forward_macs`: with the steps, the run's compute); with ``convergence`` also ``convergence``: ``converged`` (whether the
+        criterion held before the cap), ``step`` (where it held), ``start``, ``steps_run``,
+        ``relative_change``, ``heldout_loss``, ``criterion``.
 
     Raises
     ------
@@ -177,6 +320,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
         torch.set_num_threads(validation.positive_int("threads", threads))
     if num_workers is None:
         num_workers = 0 if device.type == "cpu" else max(0, min(8, (os.cpu_count() or 1) - 1))
+    if (convergence is None) != (heldout is None):
+        raise UserError("convergence and heldout go together: the criterion is evaluated on the held-out images")
     run_dir = writable_dir(run_dir, "run_dir")
     config = dict(config or {})
     start_state = None
@@ -210,19 +355,29 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
             start = start_state["step"]
             config["init_from"] = {"path": str(init_from), "step": start}
         saved = start if ckpt is not None else None  # the step of the newest finite checkpoint on disk
+        tracker = None
+        if convergence is not None:
+            tracker = Convergence(convergence, heldout, model.m, device, start)
+            if ckpt is not None and "convergence" in ckpt:
+                tracker.load_state_dict(ckpt["convergence"])
+        stop = steps if tracker is None or tracker.step is None else start  # a converged run trains no further
         _truncate_log(run_dir / LOG, start)
         (run_dir / (CHECKPOINT + ".tmp")).unlink(missing_ok=True)  # left by a process killed while saving
         atomic_write(run_dir / CONFIG, lambda p: p.write_text(json.dumps(config, indent=1)))
 
         def save(step):
             _check_parameters(model.named_parameters(), step, run_dir, saved)
-            save_checkpoint(run_dir, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "objective": objective.state_dict(), "config": config,
-                                      "log_sums": {k: v.tolist() for k, v in sums.items()}, "log_count": count})
+            state = {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "objective": objective.state_dict(), "config": config,
+                     "log_sums": {k: v.tolist() for k, v in sums.items()}, "log_count": count}
+            if tracker is not None:
+                state["convergence"] = tracker.state_dict()
+            save_checkpoint(run_dir, state)
             return step
 
-        loader = batch_loader(data, batch_size, seed, start, steps, num_workers=num_workers,
+        loader = batch_loader(data, batch_size, seed, start, stop, num_workers=num_workers,
                               pin_memory=device.type == "cuda")
+        done = start
         t_log = t0 = time.perf_counter()
         timed = 0  # steps of the current log window run by this process (a resumed window began earlier)
         model.train()
@@ -240,18 +395,27 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
                 sums = {k: sums.get(k, 0) + v for k, v in parts.items()}
                 count, timed = count + 1, timed + 1
                 done = step + 1
-                if done % log_every == 0 or done == steps:
+                converged = tracker is not None and done % convergence.every == 0 and tracker.add(
+                    done, tracker.heldout_loss(model, objective, step)["loss"], objective.kl_weight(step),
+                    objective.l2_weight_at(step))
+                if done % log_every == 0 or done == steps or converged:
                     now = time.perf_counter()
                     line = log_line(done, sums, count, objective.l2_weight_at(step), timed * batch_size / (now - t_log))
                     append_log(run_dir, line)
                     bar.set_postfix(loss=f"{line['loss']:.4g}", kl=f"{line['kl_total']:.3g}")
                     sums, count, timed, t_log = {}, 0, 0, now
-                if done % checkpoint_every == 0 or done == steps:
+                if done % checkpoint_every == 0 or done == steps or converged:
                     saved = save(done)
                 bar.update(1)
+                if converged:
+                    break
     wall = time.perf_counter() - t0
-    return {"steps": steps, "wall_s": wall, "images_per_s": (steps - start) * batch_size / wall if wall else None,
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    summary = {"steps": done, "wall_s": wall, "images_per_s": (done - start) * batch_size / wall if wall else None,
+               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+               "shape": list(data.shape), "forward_macs": forward_macs(model, tuple(data.shape))}
+    if tracker is not None:
+        summary["convergence"] = tracker.summary(done)
+    return summary
 
 
 def _load_states(model, optimizer, state: dict, path: Path) -> None:
@@ -282,17 +446,15 @@ def evaluation_config_class() -> type:
 _EVALUATION = None
 
 
-def _nonnegative_int(name, value):
-    return validation.positive_int(name, value, minimum=0)
-
-
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """A run: what :func:`train` builds and how long it trains (see :func:`fit` for the training fields).
 
     ``data``: :func:`deep.data.data_config`; ``model``: :class:`deep.models.ModelConfig`;
     ``objective``: :func:`deep.objectives.objective_config`; ``evaluation``: keyword
-    arguments of :func:`deep.evaluate.evaluate` for the final metrics. Each may be given
+    arguments of :func:`deep.evaluate.evaluate` for the final metrics; ``convergence``:
+    a :class:`ConvergenceConfig` (train until it holds, ``steps`` the cap) or None (train
+    ``steps`` steps, the default). Each may be given
     as a mapping and is checked strictly (:mod:`deep.config`): an unknown key, a value out
     of range or a parameter the chosen objective does not use is a UserError.
     :meth:`from_dict` reads a whole run from a mapping, :meth:`to_dict` writes it back.
@@ -309,6 +471,7 @@ class RunConfig:
     checkpoint_every: int = field(default=1000, metadata=check(validation.positive_int))
     log_every: int = field(default=100, metadata=check(validation.positive_int))
     evaluation: Any = field(default_factory=dict)
+    convergence: ConvergenceConfig | None = None
 
     def __post_init__(self):
         parsed = {"data": data_config(self.data, "data"),
@@ -316,7 +479,9 @@ class RunConfig:
                                                                                           where="model"),
                   "objective": objective_config(self.objective, "objective"),
                   "evaluation": self.evaluation if not isinstance(self.evaluation, dict)
-                  else strict(evaluation_config_class(), self.evaluation, where="evaluation")}
+                  else strict(evaluation_config_class(), self.evaluation, where="evaluation"),
+                  "convergence": strict(ConvergenceConfig, self.convergence, where="convergence")
+                  if isinstance(self.convergence, dict) else self.convergence}
         for key, value in parsed.items():
             object.__setattr__(self, key, value)
 
@@ -347,13 +512,17 @@ def train(config, run_dir, *, device="auto", amp=None, num_workers=None, threads
     device = resolve_device(device) if isinstance(device, str) else device
     run_dir = writable_dir(run_dir, "run_dir")
     data, model, objective = build(spec)
+    heldout = None
+    if config.convergence is not None:
+        data, heldout = heldout_split(data, config.convergence)
     if init_from is not None:  # refused before the run directory is made (fit loads it again)
         load_checkpoint(init_from, device, fallback=False)
     with run_lock(run_dir):  # held from training to metrics.json
         summary = fit(model, data, objective, run_dir, steps=config.steps, batch_size=config.batch_size,
                       lr=config.lr, seed=config.seed, checkpoint_every=config.checkpoint_every,
                       log_every=config.log_every, device=device, amp=amp, num_workers=num_workers,
-                      threads=threads, config=spec, init_from=init_from, progress=progress)
+                      threads=threads, config=spec, init_from=init_from, progress=progress,
+                      convergence=config.convergence, heldout=heldout)
         return write_metrics(model, data, objective, spec, run_dir, summary)
 
 
@@ -361,9 +530,10 @@ def write_metrics(model, data: FactorData, objective: Objective, config: dict, r
     """Evaluate a trained model as ``config["evaluation"]`` says; write and return ``metrics.json``.
 
     The metrics of :func:`deep.evaluate.evaluate` (with the sampling exponents in force
-    at the last step) plus ``training``, the summary of the training call.
+    at the last step: ``summary["steps"]``, where a converged run stopped) plus
+    ``training``, the summary of the training call.
     """
-    metrics = evaluate(model, data, exponent=objective.exponent(config["steps"], model.m),
+    metrics = evaluate(model, data, exponent=objective.exponent(summary.get("steps", config["steps"]), model.m),
                        **config.get("evaluation", {}))
     metrics["training"] = summary
     atomic_write(Path(run_dir) / METRICS, lambda p: p.write_text(json.dumps(metrics, indent=1)))

@@ -42,7 +42,7 @@ def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
     assert [line["step"] for line in log] == list(range(20, 201, 20))
     assert log[-1]["loss"] < log[0]["loss"]
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["data"] == {"name": "dsprites", "subset": 2048, "subset_seed": 0} and config["batch_size"] == 16
+    assert config["data"] == {"name": "dsprites", "subset": 2048, "subset_seed": 0, "size": 64} and config["batch_size"] == 16
     assert torch.load(tiny_run / "checkpoint.pt", weights_only=True)["step"] == 200
 
 
