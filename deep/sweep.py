@@ -270,7 +270,7 @@ def finished(run: Run, root) -> bool:
     return canonical(stored) == canonical(run.config)
 
 
-def _train_task(configs: list[dict], run_dirs: list[str], init_from: list, device: str, threads: int | None):
+def train_task(configs: list[dict], run_dirs: list[str], init_from: list, device: str, threads: int | None):
     """Train one run, or several side by side; runs in a worker process. Returns their metrics."""
     from deep.train import RunConfig, train
 
@@ -283,14 +283,18 @@ def _train_task(configs: list[dict], run_dirs: list[str], init_from: list, devic
                               init_from=None if init_from[0] is None else init_from, progress=False)
 
 
-def _packs(runs: list[Run], pack: int) -> list[list[Run]]:
-    """Runs grouped into tasks of at most ``pack`` runs that can be trained side by side."""
+def pack_key(run: Run) -> str:
+    """Runs with one key can be trained side by side (same data, model and schedule)."""
     from deep.ensemble import SHARED
 
+    return json.dumps([run.config.get(k) for k in SHARED] + [run.init_from is None], sort_keys=True)
+
+
+def _packs(runs: list[Run], pack: int) -> list[list[Run]]:
+    """Runs grouped into tasks of at most ``pack`` runs that can be trained side by side."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        key = json.dumps([run.config.get(k) for k in SHARED] + [run.init_from is None], sort_keys=True)
-        groups.setdefault(key, []).append(run)
+        groups.setdefault(pack_key(run), []).append(run)
     return [group[i:i + pack] for group in groups.values() for i in range(0, len(group), pack)]
 
 
@@ -386,7 +390,7 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
             for group in _packs(ready, pack):
                 init = [None if r.init_from is None else str(by_name[r.init_from].directory(root) / "checkpoint.pt")
                         for r in group]
-                future = pool.submit(_train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
+                future = pool.submit(train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
                                      init, device, threads)
                 futures[future] = group
             for future in concurrent.futures.as_completed(futures):
