@@ -41,7 +41,7 @@ from deep.ensemble import Stack
 from deep.models import build_model
 from deep.objectives import build_objective
 from deep.provenance import commit
-from deep.runs import atomic_write
+from deep import io
 
 OUTPUT = Path("runs") / "gpu" / "report.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
@@ -198,7 +198,7 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
         began = time.perf_counter()
         result = jobs[section]()
         record["sections"][section] = {**result, "wall_s": time.perf_counter() - began}
-        atomic_write(output, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
+        io.write_json(output, record, indent=1)
     return record
 
 

@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 
-def atomic(path, write: Callable[[Path], object]) -> Path:
+def atomic(path, write: Callable[[Path], object], *, keep_as=None) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     The folder is made when missing; the temporary file is removed when ``write`` fails.
+    ``keep_as``: the file that ``path`` replaces is first renamed to ``keep_as`` (a killed
+    process leaves either the old pair or the new one, never less than one complete file).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,11 +37,20 @@ def atomic(path, write: Callable[[Path], object]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        if keep_as is not None and path.exists():
+            os.replace(path, keep_as)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_temporaries(path) -> None:
+    """Delete the temporary files of :func:`atomic` for ``path`` that a killed process left behind."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path, data: bytes) -> Path:
