@@ -136,6 +136,8 @@ def read_config(experiment, path, part: str | None = None) -> Config:
         mapping = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise UserError(f"--config {path} is not valid TOML: {err}") from None
+    if experiment.PARTS and part is not None and isinstance(mapping, dict):
+        mapping = {experiment.PART: part, **mapping}
     reader = getattr(experiment, "read", None)
     config = reader(mapping, where=str(path)) if reader else strict(experiment.Config, mapping, where=str(path))
     if part is not None and config[experiment.PART] != part:
@@ -276,6 +278,63 @@ def device_name(device: str) -> str:
 
 # ------------------------------------------------------------------ reading stored results
 
+SCHEMA = Path(__file__).with_name("result_schema.json")
+"""The JSON schema of ``result.json``."""
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def validate(instance, schema: dict | None = None, where: str = "result") -> list[str]:
+    """The ways ``instance`` violates ``schema`` (default :data:`SCHEMA`), one line each naming the path.
+
+    Understands the subset of JSON Schema that ``result_schema.json`` uses: ``type`` (a name or a
+    list), ``required``, ``properties``, ``additionalProperties`` (false or a schema), ``items``,
+    ``minItems``, ``pattern``, ``minimum`` and ``exclusiveMinimum``.
+    """
+    import json
+    import re
+
+    schema = json.loads(SCHEMA.read_text()) if schema is None else schema
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+
+        def fits(kind):
+            if kind == "integer":
+                return isinstance(instance, int) and not isinstance(instance, bool)
+            if kind == "number":
+                return isinstance(instance, (int, float)) and not isinstance(instance, bool)
+            return isinstance(instance, _TYPES[kind])
+        if not any(fits(k) for k in kinds):
+            return [f"{where} must be {' or '.join(kinds)}; got {type(instance).__name__}"]
+    problems = []
+    if isinstance(instance, str) and "pattern" in schema and not re.search(schema["pattern"], instance):
+        problems.append(f"{where} must match {schema['pattern']!r}; got {instance!r}")
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        if "minimum" in schema and instance < schema["minimum"]:
+            problems.append(f"{where} must be >= {schema['minimum']}; got {instance!r}")
+        if "exclusiveMinimum" in schema and instance <= schema["exclusiveMinimum"]:
+            problems.append(f"{where} must be > {schema['exclusiveMinimum']}; got {instance!r}")
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        problems += [f"{where} needs the key {key!r}" for key in schema.get("required", ()) if key not in instance]
+        extra = schema.get("additionalProperties", True)
+        for key, value in instance.items():
+            if key in properties:
+                problems += validate(value, properties[key], f"{where}.{key}")
+            elif extra is False:
+                problems.append(f"{where} has an unknown key {key!r}")
+            elif isinstance(extra, dict):
+                problems += validate(value, extra, f"{where}.{key}")
+    if isinstance(instance, list):
+        if len(instance) < schema.get("minItems", 0):
+            problems.append(f"{where} must have at least {schema['minItems']} items; got {len(instance)}")
+        if "items" in schema:
+            for i, value in enumerate(instance):
+                problems += validate(value, schema["items"], f"{where}[{i}]")
+    return problems
+
+
 
 def load(experiment, part: str | None = None, *, root=None, default=None) -> dict:
     """A stored result with its records: ``result.json``'s content plus ``runs``, a list of
@@ -299,6 +358,10 @@ def load(experiment, part: str | None = None, *, root=None, default=None) -> dic
         runs = [io.read_json(record_path(folder, name)) for name in result["records"]]
     except (OSError, ValueError, KeyError, EOFError) as err:
         raise UserError(f"{folder} cannot be read ({err}): restore it with git or run `{command}` again") from None
+    problems = validate(result)
+    if problems:
+        raise UserError(f"{path} does not follow deep/result_schema.json: {problems[0]}"
+                        + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     expected = default if default is not None else experiment.default(part) if part else experiment.default()
     if result.get("config") != as_dict(expected):
         raise UserError(f"{path} is stale: its configuration differs from the command's default; run `{command}`")
