@@ -108,6 +108,8 @@ def default(part=None, smoke: bool = False) -> Config:
 
 
 def describe(cfg) -> str:
+    if cfg != DEFAULT:
+        return "a configuration other than the stored one (see config): not the stored evidence"
     return ("cpu-reduced: 2400 Adam steps of batch 32 (about 19 epochs of 4096 dSprites images; lambda* every 60 "
             "steps, ramp over 1800: 40 updates and a ramp over 75 % of training, as §6.1's 200 epochs with updates "
             "every 5 and a 150-epoch ramp) instead of 200 epochs of MNIST/Omniglot with an MLP; conv VAE of "

@@ -155,6 +155,8 @@ def default(part=None, smoke: bool = False) -> Config:
 
 
 def describe(cfg) -> str:
+    if cfg != DEFAULT:
+        return "a configuration other than the stored one (see config): not the stored evidence"
     return ("cpu-reduced: beta-VAEs for 800 Adam steps of batch 32 (lr 1e-3; KL weight ramped from 0 over the first "
             "300, encoder log sigma^2 biases -6 at the start) instead of 150k steps of batch 64 (lr 1e-4), then 250 "
             "lambda-beta steps instead of 50k; beta in {1, 8, 64, 256} of Table 2's 8 values, "

@@ -198,6 +198,8 @@ SMOKE = {"mixture": {**DEFAULT["mixture"], **_TINY, "k": 3, "regimes": {"populat
 
 
 def describe(cfg) -> str:
+    if cfg != default(cfg["setting"]):
+        return "a configuration other than the stored one (see config): not the stored evidence"
     return ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples in the paper regime) instead "
             "of 1000 epochs; 3 seeds per beta instead of 100 (Fig. 2) or 300 (App. C); 9 betas; 8 x 8 scikit-learn "
             "digits instead of MNIST (N = 64; canvas 24 x 24); batch size not given in the paper")
