@@ -248,6 +248,10 @@ def drive(experiment, config, output, work_dir, pool, *, device: str = "cpu", pa
     io.write_toml(output / CONFIG, as_dict(config))
     runs = experiment.plan(config)
     records = execute(experiment, config, runs, output, work_dir, pool, device=device, pack=pack, progress=progress)
+    planned = {record_path(output, r.name) for r in runs}
+    for stale in (output / RECORDS).glob("*.json.gz"):   # records of runs another configuration planned
+        if stale not in planned:
+            stale.unlink()
     figures = output / FIGURES
     figures.mkdir(exist_ok=True)
     summary = experiment.summarise(config, runs, records, figures, work_dir)

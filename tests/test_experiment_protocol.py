@@ -114,6 +114,9 @@ def test_the_driver_writes_the_results_contract_and_resumes(toy, tmp_path):
     io.write_json(protocol.record_path(out, "v=3"), {**stored, "config": {"v": 30}})
     drive(toy, tmp_path)
     assert sorted(toy.CALLS) == ["v=1", "v=3"]
+    # another configuration: the records of runs it does not plan are removed
+    drive(toy, tmp_path, toy.Config(values=[1]))
+    assert sorted(p.name for p in (tmp_path / "out" / "runs").iterdir()) == ["v=1+next.json.gz", "v=1.json.gz"]
 
 
 def test_a_failed_run_is_named_after_the_others_ran(toy, tmp_path):

@@ -56,6 +56,7 @@ import numpy as np
 from deep import confirmation, provenance
 from deep import experiment as protocol
 from deep.config import check
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
 from numerics import validation
 
 HELP = ("paper 002 on a conv VAE: standard VAE, beta-VAE (0.5) and lambda-VAE (delta 1.01) on dSprites; "
@@ -234,12 +235,6 @@ def run(cfg, one, work_dir: Path, device: str) -> dict:
 
 def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
     return confirmation.train_together(runs_, work_dir, device)
-
-
-def pack_key(one) -> str:
-    from deep.sweep import pack_key
-
-    return pack_key(one)
 
 
 def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:

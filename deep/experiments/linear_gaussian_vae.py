@@ -76,6 +76,7 @@ import numpy as np
 from deep import confirmation, provenance
 from deep import experiment as protocol
 from deep.config import check, unknown_keys
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
 from numerics import validation
 
 HELP = ("paper 000 on conv VAEs: beta-VAEs over beta on dSprites and Shapes3D (MIG/SAP rise and fall, collapse), "
@@ -452,12 +453,6 @@ def run(cfg, one, work_dir: Path, device: str) -> dict:
 
 def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
     return confirmation.train_together(runs_, work_dir, device)
-
-
-def pack_key(one) -> str:
-    from deep.sweep import pack_key
-
-    return pack_key(one)
 
 
 def summarise(cfg, grid_runs: list, metrics: dict, figures_dir: Path, work_dir: Path) -> dict:

@@ -52,6 +52,7 @@ import numpy as np
 from deep import confirmation, provenance
 from deep import experiment as protocol
 from deep.config import check
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
 from numerics import validation
 
 HELP = ("paper 004 on conv VAEs: train at 0.5, 0.9, 1.1 and 2 x the complete-collapse beta predicted from the "
@@ -272,12 +273,6 @@ def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
     metrics = confirmation.train_together(runs_, work_dir, device)
     return [{**m, "kl_during_training": [[line["step"], line["kl_total"]] for line in confirmation.log(r, work_dir)]}
             for r, m in zip(runs_, metrics)]
-
-
-def pack_key(one) -> str:
-    from deep.sweep import pack_key
-
-    return pack_key(one)
 
 
 def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:
