@@ -172,7 +172,8 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
     if record.get("device_type", resolved.type) != resolved.type or record.get("tiny", tiny) != tiny:
         raise UserError(f"{output} holds a run on another device or size: pass --again or another --output")
     name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else "cpu"
-    record.update(commit=commit(), torch=torch.__version__, device=name, device_type=resolved.type, tiny=tiny,
+    head, dirty = commit()
+    record.update(commit=head, dirty=dirty, torch=torch.__version__, device=name, device_type=resolved.type, tiny=tiny,
                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     record.setdefault("sections", {})
     if resolved.type == "cpu":
