@@ -2,10 +2,11 @@
 
 An experiment is a module of :mod:`deep.experiments` that follows :class:`Experiment`:
 
-- ``Config``: a frozen configuration class (:func:`configuration`, a :class:`Config`; or
-  ``read(mapping, where)`` where the class depends on the part), read strictly from a mapping (:mod:`deep.config`: an unknown key is an error naming it and the
-  closest valid keys, values are range-checked); ``default(part, smoke)`` is the stored
-  result's configuration (``smoke``: the same pipeline at toy size).
+- ``Config``: a frozen configuration class (:func:`configuration`, a :class:`Config`; where
+  the class depends on the part, ``read(mapping, where)`` picks it), read strictly from a
+  mapping (:mod:`deep.config`: an unknown key is an error naming it and the closest valid
+  keys, values are range-checked); ``default(part, smoke)`` is the stored result's
+  configuration (``smoke``: the same pipeline at toy size).
 - ``plan(config)`` -> the runs (:class:`deep.sweep.Run`: a name, the run's own settings, the
   values that identify it, the run it continues);
 - ``run(config, one, work_dir, device)`` -> the run's record (a JSON-able dict); it trains or
@@ -13,8 +14,9 @@ An experiment is a module of :mod:`deep.experiments` that follows :class:`Experi
 - ``summarise(config, runs, records, figures, work_dir)`` -> the result's numbers and verdict
   inputs from the records, drawing its figures into the folder ``figures`` (``work_dir`` only
   for a figure that decodes trained networks);
-- ``scale(config)`` -> the scale as a fraction of the paper's compute (:func:`deep.provenance.scale`),
-  ``describe(config)`` -> in words, how the runs differ from the paper's.
+- ``scale(config)`` -> the scale as a fraction of the paper's compute
+  (:func:`deep.provenance.scale`), ``describe(config)`` -> in words, how the runs differ from
+  the paper's.
 
 An experiment with several independent parts (the studies of ``lambda_vae``, the settings of
 ``tractable_beta_vae``) lists them in ``PARTS`` and names the configuration key that holds
@@ -24,7 +26,7 @@ the part in ``PART``; each part is an experiment of its own, in ``<output>/<part
 process pool, or a Dask cluster) and is resumable: each finished run's record is written
 atomically to ``<output>/runs/<name>.json.gz`` and read back on the next call (a record made
 from other settings is run again), an unfinished run resumes from its checkpoint.
-:func:`drive` does the rest of the results contract (README, "Results")::
+:func:`drive` does the rest of the results contract (README, "Layout")::
 
     <output>/config.toml     the configuration (every key; read back by --config)
     <output>/runs/           one compressed record per run

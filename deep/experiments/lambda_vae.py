@@ -543,7 +543,8 @@ def stored(study: str, *, root=None, default=None) -> dict:
 
 
 def run_study(config, directory: Path, *, progress: bool = True) -> dict:
-    """Run a study from scratch in this process under ``directory`` (result in ``directory/result``); as :func:`stored`."""
+    """Run a study from scratch in this process under ``directory`` (result in ``directory/result``);
+    the result as :func:`stored` gives it."""
     from deep.sweep import executor
 
     module = sys.modules[__name__]

@@ -246,5 +246,6 @@ def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | N
 
 def report(result: dict) -> str:
     lines = [f"{name:>9}: AU {block['active_units']}, sigma spread {np.round(block['sigma_spread'], 3).tolist()}, "
-             f"-log p(x|z) {np.round(block['reconstruction_nll'], 1).tolist()}" for name, block in result["models"].items()]
+             f"-log p(x|z) {np.round(block['reconstruction_nll'], 1).tolist()}"
+             for name, block in result["models"].items()]
     return "\n".join([*lines, str({k: v["holds"] for k, v in result["criteria"].items()})])

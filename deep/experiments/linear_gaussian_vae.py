@@ -138,7 +138,8 @@ class Config(protocol.Config):
             raise ValueError(f"restoration_data must be one of the datasets ({', '.join(self.datasets)}); "
                              f"got {self.restoration_data!r}")
         if self.l2_weights[0] != 0:
-            raise ValueError(f"l2_weights must start with 0 (the beta-VAE trained as long); got {list(self.l2_weights)}")
+            raise ValueError("l2_weights must start with 0 (the beta-VAE trained as long); "
+                             f"got {list(self.l2_weights)}")
 
 
 DEFAULT = Config()
@@ -295,13 +296,15 @@ def prediction_2(cfg: dict, runs_: list, metrics: dict) -> dict:
     grid = {(b, lam): cells(runs_, metrics, data=data, beta=b, l2_weight=lam) for b in betas for lam in lams}
     per_beta = {}
     for b in betas:
-        per_beta[f"{b:g}"] = {f"{lam:g}": {"mig_over_l2_weight_0": _exceeds(grid[b, lam]["mig"], grid[b, 0.0]["mig"]),
-                                           "sap_over_l2_weight_0": _exceeds(grid[b, lam]["sap"], grid[b, 0.0]["sap"]),
-                                           "nll_below_l2_weight_0": _exceeds(grid[b, 0.0]["reconstruction_nll"],
-                                                                       grid[b, lam]["reconstruction_nll"])}
+        base = grid[b, 0.0]
+        per_beta[f"{b:g}"] = {f"{lam:g}": {"mig_over_l2_weight_0": _exceeds(grid[b, lam]["mig"], base["mig"]),
+                                           "sap_over_l2_weight_0": _exceeds(grid[b, lam]["sap"], base["sap"]),
+                                           "nll_below_l2_weight_0": _exceeds(base["reconstruction_nll"],
+                                                                             grid[b, lam]["reconstruction_nll"])}
                               for lam in lams if lam > 0}
     top = per_beta[f"{betas[-1]:g}"]
-    holds = all(c["mig_over_l2_weight_0"]["holds"] and c["sap_over_l2_weight_0"]["holds"] and c["nll_below_l2_weight_0"]["holds"]
+    holds = all(c["mig_over_l2_weight_0"]["holds"] and c["sap_over_l2_weight_0"]["holds"]
+                and c["nll_below_l2_weight_0"]["holds"]
                 for c in top.values())
     return {"cells": {f"beta={b:g},l2_weight={lam:g}": _summary(grid[b, lam]) for b in betas for lam in lams},
             "restoration": per_beta, "criterion": {"largest_beta": betas[-1], "holds": holds}}, grid
@@ -343,7 +346,8 @@ def appendix_f(cfg: dict, grid: dict) -> dict:
     local = {"baseline": _summary({"localisation": grid[base]["localisation"]})["localisation"],
              "restored": _summary({"localisation": grid[restored]["localisation"]})["localisation"],
              **_exceeds(grid[restored]["localisation"], grid[base]["localisation"])}
-    return {"blur_at_l2_weight_0": blur, f"l2_weight_{lam:g}_sharper": {"per_beta": restore, "holds": all(restore.values())},
+    return {"blur_at_l2_weight_0": blur,
+            f"l2_weight_{lam:g}_sharper": {"per_beta": restore, "holds": all(restore.values())},
             "localisation": local,
             "holds": blur["holds"] and all(restore.values()) and local["holds"]}
 

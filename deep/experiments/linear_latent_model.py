@@ -279,9 +279,8 @@ def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | N
     """:func:`analyse` of the records, and the figure ``thresholds.png``."""
     zeta_, _ = beta_c(cfg)
     logs = {name: [{"step": s, "kl_total": k} for s, k in rec["kl_during_training"]] for name, rec in records.items()}
-    result = {"config": protocol.as_dict(cfg), **analyse(cfg, zeta_, runs_, records, logs)}
-    result["figure"] = figure(result, figures / "thresholds.png").name
-    del result["config"]
+    result = analyse(cfg, zeta_, runs_, records, logs)
+    result["figure"] = figure({"config": protocol.as_dict(cfg), **result}, figures / "thresholds.png").name
     return result
 
 

@@ -523,7 +523,8 @@ def stored(setting: str, *, root=None, default=None) -> dict:
 
 
 def experiment(cfg, output_dir: Path, work_dir: Path, *, workers: int = 1, progress: bool = True) -> dict:
-    """Run one setting (records, result.json and figures in ``output_dir``, networks in ``work_dir``); as :func:`stored`.
+    """Run one setting (records, result.json and figures in ``output_dir``, networks in ``work_dir``);
+    the result as :func:`stored` gives it.
 
     A second call resumes every finished or interrupted network.
     """
