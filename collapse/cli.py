@@ -45,15 +45,20 @@ def _parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
     return parser
 
 
-def add_plugins(parser: argparse.ArgumentParser, package, *, dest: str, metavar: str) -> None:
-    """One subcommand per module of ``package`` (name with '-' for '_', its ``ALIASES``), run as ``args._<dest>``."""
+def add_plugins(parser: argparse.ArgumentParser, package, *, dest: str, metavar: str, arguments=None,
+                runner=None) -> None:
+    """One subcommand per module of ``package`` (name with '-' for '_', its ``ALIASES``), run as ``args._<dest>``.
+
+    A module's options come from ``module.add_arguments(parser)`` and it runs as ``module.run(args)``,
+    unless ``arguments(parser, module)`` and ``runner(module)`` (a function of args) are given.
+    """
     sub = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         cmd = _parser(sub, info.name.replace("_", "-"), aliases=getattr(module, "ALIASES", []),
                       help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
-        cmd.set_defaults(**{f"_{dest}": module.run})
+        (arguments or (lambda p, m: m.add_arguments(p)))(cmd, module)
+        cmd.set_defaults(**{f"_{dest}": runner(module) if runner else module.run})
 
 
 def build_parser() -> argparse.ArgumentParser:

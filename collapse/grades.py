@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from deep import io
+
 GRADES = ("certified", "exact", "numerical", "fuzzed", "experiment", "experiment-reduced")
 """From strongest to weakest."""
 
@@ -142,6 +144,4 @@ def write_stored(grades: dict[str, dict], path: Path = STORED) -> None:
     data = {"generated": "by `python -m pytest --write-grades` (or `collapse verify --write-grades`); "
                          "do not edit: a run whose grades differ from this file fails",
             "claims": {k: merged[k] for k in sorted(merged)}}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    io.write_json(path, data, indent=1)

@@ -22,7 +22,6 @@ to the grade recorded in ``docs/grades.json`` (``--write-grades`` records them).
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import numbers
 import os
@@ -34,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from collapse import catalogue, grades
+from deep import io
 from deep import results as stored_results
 
 MARKERS = {
@@ -404,10 +404,7 @@ def pytest_sessionfinish(session, exitstatus):
             "exitstatus": int(exitstatus)}
     path = session.config.getoption("--claims-report")
     if path:
-        target = Path(path)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, target)
+        io.write_json(path, data, indent=1)
     if not state["tests"]:
         return
     claims = catalogue.load()

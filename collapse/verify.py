@@ -22,6 +22,7 @@ from pathlib import Path
 import property_tests
 from collapse import catalogue, grades
 from collapse.pytest_plugin import unasserted
+from deep import io
 
 CHECKS = Path(property_tests.__file__).resolve().parent
 
@@ -257,11 +258,11 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
             row.problems.append("quotes numbers no check asserts (evidence.quote): " + ", ".join(missing[row.id]))
     print(to_text(rows), file=out)
     if json_path:
-        Path(json_path).write_text(to_json(rows))
+        io.write_text(json_path, to_json(rows))
     if markdown_path:
-        Path(markdown_path).write_text(to_markdown(rows))
+        io.write_text(markdown_path, to_markdown(rows))
     if latex_path:
-        Path(latex_path).write_text(to_latex(rows))
+        io.write_text(latex_path, to_latex(rows))
     if write_grades:
         print("\nRecorded grades per paper (the README's table):\n" +
               grades.table(catalogue.load(), grades.load_stored()), file=out)

@@ -1,6 +1,7 @@
 """VAEs trained on data with known generative factors (PyTorch; nothing outside deep/ imports torch).
 
 config      strict frozen configurations from mappings (unknown keys name the closest ones), UserError
+io          every write: atomic text/JSON (gzip by suffix), CSV tables, matplotlib set-up and PNG figures
 data        procedural dSprites and Shapes3D (64 px, or block means at 32/16/8 held in memory), the real
             .npz/.h5 files, digits; the batch stream
 models      the conv encoder/decoder of Table 1 of [mi_collapse], an MLP, Bernoulli/Gaussian likelihoods
@@ -12,6 +13,9 @@ train       the one training loop (resumes exactly, divergence stops, CPU or CUD
 preregistration  the pre-registered reduced-size criteria (deep/preregistered/*.toml): power, seeds,
             compute, their run configs at reduced and paper scale
 sweep       grids of runs through a concurrent.futures executor (process pool or Dask)
+experiment  the one protocol of every experiment (config, plan, run, summarise) and its resumable driver
+confirmation  training runs as the runs of an experiment; statistics across seeds
+provenance  commit, dirty flag, versions, device, seeds and scale of a stored result
 ensemble    runs trained side by side as one stacked model
 metrics     MIG, SAP, DCI, active units, SNR and decoder capacity
 evaluate    every metric of a trained model or a checkpoint

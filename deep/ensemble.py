@@ -49,7 +49,8 @@ from tqdm.auto import tqdm
 from deep.config import UserError, writable_dir
 from deep.data import FactorData, batch_indices, build_data
 from deep.objectives import loss_terms
-from deep.runs import (CONFIG, LOG, _resume_state, _truncate_log, append_log, atomic_write, build, load_checkpoint,
+from deep import io
+from deep.runs import (CONFIG, LOG, _resume_state, _truncate_log, append_log, build, load_checkpoint,
                        log_line, resolve_device, run_lock, save_checkpoint, step_generator)
 from deep.train import Diverged, RunConfig, _diverged, _same_run, write_metrics
 from numerics import validation
@@ -341,7 +342,7 @@ def _side_by_side(configs, run_dirs, pack_dir, members, data, ckpts, init_from, 
         configs = ckpt["configs"]
     for run_dir, config in zip(run_dirs, configs):
         _truncate_log(run_dir / LOG, start)
-        atomic_write(run_dir / CONFIG, lambda p, c=config: p.write_text(json.dumps(c, indent=1)))
+        io.write_json(run_dir / CONFIG, config, indent=1)
 
     def save(step):
         for k, run_dir in enumerate(run_dirs):

@@ -41,7 +41,7 @@ from deep.ensemble import Stack
 from deep.models import build_model
 from deep.objectives import build_objective
 from deep.provenance import commit
-from deep.runs import atomic_write
+from deep import io
 
 OUTPUT = Path("runs") / "gpu" / "report.json"
 OBJECTIVES = {"beta": {"name": "beta", "beta": 4.0},
@@ -172,7 +172,8 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
     if record.get("device_type", resolved.type) != resolved.type or record.get("tiny", tiny) != tiny:
         raise UserError(f"{output} holds a run on another device or size: pass --again or another --output")
     name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else "cpu"
-    record.update(commit=commit(), torch=torch.__version__, device=name, device_type=resolved.type, tiny=tiny,
+    head, dirty = commit()
+    record.update(commit=head, dirty=dirty, torch=torch.__version__, device=name, device_type=resolved.type, tiny=tiny,
                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     record.setdefault("sections", {})
     if resolved.type == "cpu":
@@ -198,7 +199,7 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
         began = time.perf_counter()
         result = jobs[section]()
         record["sections"][section] = {**result, "wall_s": time.perf_counter() - began}
-        atomic_write(output, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
+        io.write_json(output, record, indent=1)
     return record
 
 

@@ -2,37 +2,50 @@
 from __future__ import annotations
 
 import datetime
-import json
-import os
 import platform
 import subprocess
 from pathlib import Path
-
-
 
 SOURCE = Path(__file__).resolve().parents[1]
 """The folder the package was imported from (the checkout in an editable install)."""
 
 
-def commit() -> str | None:
-    """The checkout's HEAD commit, with ``+dirty`` when it has uncommitted changes (None outside git)."""
+def commit() -> tuple[str | None, bool | None]:
+    """The checkout's HEAD commit and whether it has uncommitted changes ((None, None) outside git)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SOURCE, capture_output=True, text=True,
                               check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=SOURCE,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+        return None, None
+    return head, bool(dirty)
 
 
-def record(*, seeds, scale: str, device: str | None = None) -> dict:
-    """Where and how a result was produced; ``scale`` says e.g. 'cpu-reduced' or 'gpu-full'."""
-    import torch
+PACKAGES = ("numpy", "scipy", "torch", "scikit-learn", "matplotlib")
+"""The packages whose versions a result records (besides Python)."""
 
-    return {"commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "torch": torch.__version__, "device": device,
-            "seeds": list(seeds), "scale": scale}
+
+def versions() -> dict:
+    """Python's version and those of :data:`PACKAGES` (None: not installed)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def record(*, seeds, scale: dict, device: str | None = None) -> dict:
+    """Where and how a result was produced: commit, dirty flag, date, versions, device, seeds and
+    ``scale`` (:func:`scale`, with a ``description`` of how the runs differ from the paper's)."""
+    head, dirty = commit()
+    return {"commit": head, "dirty": dirty,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(), "device": device, "seeds": list(seeds), "scale": dict(scale)}
 
 
 def scale(examples_per_run: float, paper_examples_per_run: float | None, *, what: str,
@@ -46,13 +59,3 @@ def scale(examples_per_run: float, paper_examples_per_run: float | None, *, what
     """
     fraction = None if paper_examples_per_run is None else examples_per_run / paper_examples_per_run
     return {"fraction": fraction, "converged": converged, "what": what}
-
-
-def write_json(path: Path, data: dict) -> Path:
-    """Write ``data`` as JSON atomically (a killed process never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
-    return path

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deep import io
 from deep.config import RunWarning, UserError, as_dict
 from deep.data import FactorData, build_data
 from deep.models import build_model
@@ -64,13 +65,6 @@ def step_generator(seed: int, step: int, device: torch.device) -> torch.Generato
     gen = torch.Generator(device=device)
     gen.manual_seed(int(np.random.SeedSequence([seed, step, 1]).generate_state(1, np.uint64)[0]))
     return gen
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write via ``write(tmp_path)`` and rename, so a killed process never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def build(config, data: FactorData | None = None):
@@ -122,11 +116,7 @@ def save_checkpoint(run_dir, state: dict, name: str = CHECKPOINT) -> None:
     ``checkpoint.prev.pt`` (for the default name), so the last two are kept."""
     run_dir = Path(run_dir)
     state = {**state, "sha256": _digest(state)}
-    tmp = run_dir / (name + ".tmp")
-    torch.save(state, tmp)
-    if name == CHECKPOINT and (run_dir / CHECKPOINT).exists():
-        os.replace(run_dir / CHECKPOINT, run_dir / PREVIOUS)
-    os.replace(tmp, run_dir / name)
+    io.atomic(run_dir / name, lambda tmp: torch.save(state, tmp), keep_as=run_dir / PREVIOUS if name == CHECKPOINT else None)
 
 
 def _read(path: Path, device) -> tuple[dict | None, str]:
@@ -283,7 +273,7 @@ def _truncate_log(path: Path, step: int) -> None:
         if line_step <= step:
             kept.append(line)
     if kept != lines:
-        atomic_write(path, lambda p: p.write_text("".join(line + "\n" for line in kept)))
+        io.write_text(path, "".join(line + "\n" for line in kept))
 
 
 def log_line(step: int, sums: dict, count: int, l2_weight: float, images_per_s: float) -> dict:

@@ -56,7 +56,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import copy
-import csv
 import itertools
 import json
 import multiprocessing
@@ -71,6 +70,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from deep import io
 from deep.config import RunWarning, UserError, strict, unknown_keys
 from numerics import validation
 
@@ -270,7 +270,7 @@ def finished(run: Run, root) -> bool:
     return canonical(stored) == canonical(run.config)
 
 
-def _train_task(configs: list[dict], run_dirs: list[str], init_from: list, device: str, threads: int | None):
+def train_task(configs: list[dict], run_dirs: list[str], init_from: list, device: str, threads: int | None):
     """Train one run, or several side by side; runs in a worker process. Returns their metrics."""
     from deep.train import RunConfig, train
 
@@ -283,14 +283,18 @@ def _train_task(configs: list[dict], run_dirs: list[str], init_from: list, devic
                               init_from=None if init_from[0] is None else init_from, progress=False)
 
 
-def _packs(runs: list[Run], pack: int) -> list[list[Run]]:
-    """Runs grouped into tasks of at most ``pack`` runs that can be trained side by side."""
+def pack_key(run: Run) -> str:
+    """Runs with one key can be trained side by side (same data, model and schedule)."""
     from deep.ensemble import SHARED
 
+    return json.dumps([run.config.get(k) for k in SHARED] + [run.init_from is None], sort_keys=True)
+
+
+def _packs(runs: list[Run], pack: int) -> list[list[Run]]:
+    """Runs grouped into tasks of at most ``pack`` runs that can be trained side by side."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        key = json.dumps([run.config.get(k) for k in SHARED] + [run.init_from is None], sort_keys=True)
-        groups.setdefault(key, []).append(run)
+        groups.setdefault(pack_key(run), []).append(run)
     return [group[i:i + pack] for group in groups.values() for i in range(0, len(group), pack)]
 
 
@@ -386,7 +390,7 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
             for group in _packs(ready, pack):
                 init = [None if r.init_from is None else str(by_name[r.init_from].directory(root) / "checkpoint.pt")
                         for r in group]
-                future = pool.submit(_train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
+                future = pool.submit(train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
                                      init, device, threads)
                 futures[future] = group
             for future in concurrent.futures.as_completed(futures):
@@ -420,19 +424,8 @@ def summary(runs: list[Run], metrics: dict, keys=SUMMARY_METRICS) -> list[dict]:
 
 def write_summary(rows: list[dict], root) -> tuple[Path, Path]:
     """``summary.csv`` and ``summary.json`` in ``root`` (atomically)."""
-    from deep.provenance import write_json
-    from deep.runs import atomic_write
-
     root = Path(root)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-
-    def write_csv(path):
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    atomic_write(root / "summary.csv", write_csv)
-    return root / "summary.csv", write_json(root / "summary.json", {"runs": rows})
+    return io.write_csv(root / "summary.csv", rows), io.write_json(root / "summary.json", {"runs": rows}, indent=1)
 
 
 def table(rows: list[dict]) -> str:
@@ -466,18 +459,13 @@ def grid_means(rows: list[dict], x: str, y: str | None, key: str):
 
 def figures(rows: list[dict], root, keys=SUMMARY_METRICS) -> list[Path]:
     """Heatmaps (two grid axes besides seed) or lines (one axis) of each metric, mean over seeds, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     axes = [a for a in dict.fromkeys(k for row in rows for k in row) if a not in ("run", "seed", "seeds", *keys)]
     axes = [a for a in axes if len({row.get(a) for row in rows}) > 1]
     if not axes:
         return []
     x, y = axes[0], (axes[1] if len(axes) > 1 else None)
     keys = [k for k in keys if any(isinstance(row.get(k), (int, float)) for row in rows)]
-    fig, panels = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
+    fig, panels = io.figure(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(panels[0], keys):
         xs, ys, mean, stderr = grid_means(rows, x, y, key)
         if y is None:
@@ -495,7 +483,4 @@ def figures(rows: list[dict], root, keys=SUMMARY_METRICS) -> list[Path]:
         ax.set_xlabel(x)
         ax.set_title(key)
     fig.tight_layout()
-    path = Path(root) / "summary.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [io.save_figure(fig, Path(root) / "summary.png", dpi=120)]

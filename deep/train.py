@@ -35,7 +35,6 @@ References
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -46,12 +45,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from deep import io
 from deep.config import UserError, as_dict, check, from_signature, strict, writable_dir
 from deep.data import FactorData, Subset, batch_loader, data_config
 from deep.evaluate import evaluate
 from deep.models import ModelConfig, forward_macs
 from deep.objectives import Objective, loss_terms, objective_config
-from deep.runs import (CHECKPOINT, CONFIG, LOG, METRICS, _resume_state, _truncate_log, append_log, atomic_write, build,
+from deep.runs import (CHECKPOINT, CONFIG, LOG, METRICS, _resume_state, _truncate_log, append_log, build,
                        load_checkpoint, log_line, resolve_device, run_lock, save_checkpoint, step_generator)
 from numerics import validation
 
@@ -362,8 +362,8 @@ def fit(model, data: FactorData, objective: Objective, run_dir, *, steps: int, b
                 tracker.load_state_dict(ckpt["convergence"])
         stop = steps if tracker is None or tracker.step is None else start  # a converged run trains no further
         _truncate_log(run_dir / LOG, start)
-        (run_dir / (CHECKPOINT + ".tmp")).unlink(missing_ok=True)  # left by a process killed while saving
-        atomic_write(run_dir / CONFIG, lambda p: p.write_text(json.dumps(config, indent=1)))
+        io.remove_temporaries(run_dir / CHECKPOINT)  # left by a process killed while saving
+        io.write_json(run_dir / CONFIG, config, indent=1)
 
         def save(step):
             _check_parameters(model.named_parameters(), step, run_dir, saved)
@@ -536,5 +536,5 @@ def write_metrics(model, data: FactorData, objective: Objective, config: dict, r
     metrics = evaluate(model, data, exponent=objective.exponent(summary.get("steps", config["steps"]), model.m),
                        **config.get("evaluation", {}))
     metrics["training"] = summary
-    atomic_write(Path(run_dir) / METRICS, lambda p: p.write_text(json.dumps(metrics, indent=1)))
+    io.write_json(Path(run_dir) / METRICS, metrics, indent=1)
     return metrics

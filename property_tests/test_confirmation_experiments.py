@@ -1,6 +1,6 @@
 """Claim checks of issue 7's confirmation experiments on trained conv VAEs.
 
-Each fast check reads a stored result (``results/<experiment>/result.json``), refuses it
+Each fast check reads a stored result (``results/<experiment>/result.json``, :func:`deep.experiment.load`), refuses it
 when its configuration is not the command's current default (a stale result), recomputes
 the criterion that the experiment's docstring fixed before the runs from the stored
 per-run numbers, asserts the outcome the catalogue records, and logs the key numbers as
@@ -8,12 +8,11 @@ evidence. Each slow check trains the experiment again at the same reduced scale 
 minutes on two shared CPU cores) and asserts the same outcome. Only JSON is read by the
 fast checks: they need neither torch nor a GPU.
 """
-import json
-
 import numpy as np
 import pytest
 
 from deep import confirmation
+from deep import experiment as protocol
 from deep.experiments import lambda_vae_conv as lvc
 from deep.experiments import linear_gaussian_vae as lgv
 from deep.experiments import linear_latent_model as thresholds
@@ -28,7 +27,7 @@ def rerun(name: str, tmp_path) -> dict:
     out = tmp_path / "out"
     assert main(["experiment", name.replace("_", "-"), "--workers", "2", "--output-dir", str(out),
                  "--work-dir", str(tmp_path / "work"), "--no-progress"]) == 0
-    return json.loads((out / confirmation.RESULT).read_text())
+    return protocol.load(protocol.module(name), root=out)
 
 
 # ---------------------------------------------------------------- prediction 3: thresholds of [wang_ziyin]
@@ -55,7 +54,7 @@ def thresholds_transfer(result: dict, evidence) -> bool:
 
 @pytest.mark.claim("wang_ziyin.section_5_conv")
 def test_collapse_thresholds_transfer_to_a_trained_conv_vae(evidence):
-    result = confirmation.load(thresholds.NAME, thresholds.config())
+    result = protocol.load(thresholds)
     evidence.experiment(**thresholds.scale(result["config"]))
     assert result["beta_c"] == pytest.approx(result["zeta_squared"][0] / result["config"]["eta_dec"] ** 2)
     transfers = thresholds_transfer(result, evidence)
@@ -108,13 +107,13 @@ def rise_and_fall(result: dict, data: str, evidence) -> dict:
 
 
 def cell(result: dict, beta: float, lam: float) -> dict:
-    return result["prediction_2"]["cells"][f"beta={beta:g},lam={lam:g}"]
+    return result["prediction_2"]["cells"][f"beta={beta:g},l2_weight={lam:g}"]
 
 
 @pytest.mark.claim("mi_collapse.section_5_2")
 def test_beta_grid_collapses_at_high_beta_without_a_mig_peak(evidence):
     """Stored numbers: both data sets collapse at beta = 256 (AU 0, KL < 0.1 % of beta = 1); MIG shows no peak."""
-    result = confirmation.load(lgv.NAME, lgv.config())
+    result = protocol.load(lgv)
     evidence.experiment(**lgv.scale(result["config"], "phase1"))
     dsprites, shapes = rise_and_fall(result, "dsprites", evidence), rise_and_fall(result, "shapes3d", evidence)
     assert dsprites["collapse_kl_bound"] and shapes["collapse_kl_bound"]
@@ -124,9 +123,9 @@ def test_beta_grid_collapses_at_high_beta_without_a_mig_peak(evidence):
 
 @pytest.mark.claim("mi_collapse.figure_5")
 def test_lambda_restores_reconstruction_and_kl_below_complete_collapse_but_not_mig(evidence):
-    result = confirmation.load(lgv.NAME, lgv.config())
+    result = protocol.load(lgv)
     evidence.experiment(**lgv.scale(result["config"], "phase2"))
-    betas, lams = result["config"]["betas"], result["config"]["lams"]
+    betas, lams = result["config"]["betas"], result["config"]["l2_weights"]
     for beta in betas:
         kl = [np.mean(values(cell(result, beta, lam), "kl")) for lam in lams]
         evidence(f"beta={beta:g}: KL nats for lam = {lams}", str(np.round(kl, 3).tolist()))
@@ -150,14 +149,14 @@ def test_lambda_restores_reconstruction_and_kl_below_complete_collapse_but_not_m
 def test_tchebycheff_selects_beta_1_for_every_preference_on_the_cpu_grid(evidence):
     from numerics import tchebycheff
 
-    result = confirmation.load(lgv.NAME, lgv.config())
+    result = protocol.load(lgv)
     evidence.experiment(**lgv.scale(result["config"], "phase2"))
     cfg = result["config"]
-    keys = [(b, lam) for b in cfg["betas"] for lam in cfg["lams"]]
+    keys = [(b, lam) for b in cfg["betas"] for lam in cfg["l2_weights"]]
     F = np.array([[np.mean(values(cell(result, b, lam), "reconstruction_nll")),
                    1 - np.mean(values(cell(result, b, lam), "mig"))] for b, lam in keys])
     chosen = [keys[tchebycheff.select(F, omega, cfg["rho"])] for omega in cfg["preferences"]]
-    assert chosen == [(s["beta"], s["lam"]) for s in result["section_6"]["selections"]]
+    assert chosen == [(s["beta"], s["l2_weight"]) for s in result["section_6"]["selections"]]
     evidence("selected (beta, lam) for omega = (0.8,0.2), (0.5,0.5), (0.2,0.8)", str(chosen))
     best_mig = max(keys, key=lambda k: np.mean(values(cell(result, *k), "mig")))
     best_nll = min(keys, key=lambda k: np.mean(values(cell(result, *k), "reconstruction_nll")))
@@ -168,7 +167,7 @@ def test_tchebycheff_selects_beta_1_for_every_preference_on_the_cpu_grid(evidenc
 
 @pytest.mark.claim("mi_collapse.appendix_f")
 def test_reconstructions_blur_with_beta_lambda_sharpens_below_collapse_mi_not_more_localised(evidence):
-    result = confirmation.load(lgv.NAME, lgv.config())
+    result = protocol.load(lgv)
     evidence.experiment(**lgv.scale(result["config"], "phase2"))
     betas = result["config"]["betas"]
     mse = {(b, lam): np.mean(values(cell(result, b, lam), "reconstruction_mse")) for b in betas for lam in (0.0, 32.0)}
@@ -194,7 +193,7 @@ def test_paper_000_grid_trained_again(tmp_path, evidence):
     for beta in (8.0, 64.0):
         assert confirmation.exceeds(values(cell(result, beta, 0.0), "reconstruction_nll"),
                                     values(cell(result, beta, 32.0), "reconstruction_nll"))[0]
-    assert result["appendix_f"]["blur_at_lam_0"]["holds"]
+    assert result["appendix_f"]["blur_at_l2_weight_0"]["holds"]
 
 
 # ---------------------------------------------------------------- prediction 4: variance equalisation of [lambda_vae]
@@ -214,7 +213,7 @@ def lambda_dimensions(result: dict):
 def test_lambda_vae_narrows_sigma_and_raises_capacity_but_sigma_sits_below_sigma_star(evidence):
     """Not reproduced at 0.64 % of the paper's training examples: the spread of sigma_i narrows and capacity
     rises, but sigma_i sit below sigma*(lambda_i), not around it, and active units are not more."""
-    result = confirmation.load(lvc.NAME, lvc.config())
+    result = protocol.load(lvc)
     scale = lvc.scale(result["config"])
     evidence.experiment(**scale)
     models = result["models"]
@@ -274,7 +273,7 @@ def test_sigma_lambda_pairs_are_off_eq_16_where_the_ema_lags_sigma(evidence):
     unclamped), lies above the final sigma_i."""
     from numerics import lambda_vae as lv
 
-    result = confirmation.load(lvc.NAME, lvc.config())
+    result = protocol.load(lvc)
     evidence.experiment(**lvc.scale(result["config"]))
     schedule = result["config"]["models"]["lambda"]
     lags, above, worst, correlations = [], [], [], []

@@ -1,7 +1,7 @@
 """Claim checks of [lambda_vae] §6.2-6.3 (and footnote 2, §4.3, Fig. 4) on trained networks.
 
 The fast checks read the stored results of ``collapse experiment lambda-vae``
-(results/lambda_vae/synthetic.json and digits.json), fail when a stored result was not
+(results/lambda_vae/synthetic/ and digits/), fail when a stored result was not
 produced by the command's current default configuration (a stale result), and assert the
 criterion written in the claim's catalogue entry, recording the key numbers. The slow
 checks re-run a study from scratch on the CPU (about 10 minutes each on two shared cores)
@@ -16,7 +16,6 @@ reproduce a claim, not refute it. Each fast check also asserts every number that
 catalogue entry quotes from the stored runs (``evidence.quote``: to half a unit in its
 last printed digit); the slow re-runs assert only the outcomes.
 """
-import json
 
 import numpy as np
 import pytest
@@ -30,10 +29,8 @@ DIGITS_LAMBDAS = ("lambda_1.19", "lambda_1.1", "lambda_1.01")
 
 
 def _stored(study: str) -> dict:
-    result = json.loads((experiment.RESULTS / f"{study}.json").read_text())
-    assert result["config"] == experiment.default_config(study), (
-        f"results/lambda_vae/{study}.json is stale: rerun `collapse experiment lambda-vae --study {study}`")
-    return result
+    """results/lambda_vae/<study> (its runs' records as ``runs``); a stale result is refused."""
+    return experiment.stored(study)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +45,7 @@ def digits():
 
 def _fresh(study: str, tmp_path_factory) -> dict:
     pytest.importorskip("torch")
-    config = experiment.default_config(study)
+    config = experiment.default(study)
     return experiment.run_study(config, tmp_path_factory.mktemp(study), progress=False)
 
 

@@ -10,7 +10,6 @@ are recomputed from the stored numbers, and each claim's criterion (fixed in the
 experiment's docstring before the runs) is asserted. A ``slow`` check re-runs the whole
 reduced-scale experiment. Nothing here imports torch except that slow check.
 """
-import json
 import math
 
 import numpy as np
@@ -19,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import optimize
 
-from deep import results as stored_results
 from deep.experiments import tractable_beta_vae as experiment
 from numerics import tractable_beta_vae as t
 from numerics.reference import tractable_beta_vae as ref
@@ -141,15 +139,13 @@ def load(setting: str) -> dict:
     """A stored result, checked against the command's current default configuration (a stale
     result fails) and against its own runs: summaries and criteria are recomputed from the
     per-network numbers, the theory from A with numerics.tractable_beta_vae."""
-    result = json.loads((stored_results.path(experiment.NAME) / f"{setting}.json").read_text())
-    assert result["config"] == experiment.config(setting), \
-        f"results/{experiment.NAME}/{setting}.json is stale: rerun `collapse experiment tractable-beta-vae`"
+    result = experiment.stored(setting)
     cfg = result["config"]
     assert len(result["runs"]) == len(cfg["regimes"]) * len(cfg["betas"]) * len(cfg["seeds"])
     for regime, splits in result["regimes"].items():
         runs = [r for r in result["runs"] if r["regime"] == regime]
         for where, split in splits.items():
-            summary = experiment.summarise(runs, cfg["betas"], cfg["seeds"], where)
+            summary = experiment.summarise_split(runs, cfg["betas"], cfg["seeds"], where)
             assert summary == split["summary"]
             assert experiment.criteria(summary, cfg["betas"]) == split["criteria"]
     for run in result["runs"]:

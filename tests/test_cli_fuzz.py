@@ -47,7 +47,7 @@ WORK = [("derivations.document", "write"), ("collapse.commands.verify", "verify"
         ("collapse.phase.linear_latent_model", "curves"), ("numerics.tractable_beta_vae", "sweep"),
         ("collapse.certify.core", "compute"), ("collapse.certify.core", "check")]
 DEEP_WORK = [("deep.train", "fit"), ("deep.evaluate", "evaluate_checkpoint"), ("deep.sweep", "executor"),
-             ("deep.experiments.lambda_vae", "run_study"), ("deep.experiments.tractable_beta_vae", "experiment")]
+             ("deep.experiment", "drive")]
 
 # values with whether they are certainly invalid for a numeric option (every numeric option of
 # the CLI is a finite number >= 0): True = must be refused, False = may be fine
@@ -183,15 +183,6 @@ def stop_work():
         raise WorkStarted
     for module, name in WORK + (DEEP_WORK if DEEP else []):
         patch.setattr(importlib.import_module(module), name, started)
-    if DEEP:
-        from deep import confirmation
-
-        setup = confirmation.setup
-
-        def checked_then_started(*args, **kwargs):
-            setup(*args, **kwargs)  # the experiments' common checks
-            raise WorkStarted
-        patch.setattr(confirmation, "setup", checked_then_started)
     yield
     patch.undo()
 

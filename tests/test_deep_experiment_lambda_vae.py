@@ -2,8 +2,6 @@
 pieces it added: binarised and split digits, the Gaussian mixture, the reconstruction gradient g^sigma
 and the gradient ratios, the Monte Carlo I(X;Z) estimator, and a smoke run of the whole pipeline.
 """
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -129,24 +127,32 @@ def smoke(tmp_path_factory):
     from collapse.cli import main
 
     out = tmp_path_factory.mktemp("lambda_vae")
-    assert main(["experiment", "lambda-vae", "--smoke", "--output-dir", str(out), "--no-progress"]) == 0
+    assert main(["experiment", "lambda-vae", "--smoke", "--output-dir", str(out), "--no-progress",
+                 "--work-dir", str(tmp_path_factory.mktemp("lambda_vae_work"))]) == 0
     return out
+
+
+def _smoke_result(out, study):
+    from deep.experiments import lambda_vae
+
+    return lambda_vae.stored(study, root=out, default=lambda_vae.default(study, smoke=True))
 
 
 @pytest.mark.parametrize("study", ["synthetic", "digits"])
 def test_smoke_run_writes_well_formed_results(smoke, study):
-    from deep.experiments.lambda_vae import default_config
+    from deep.experiments.lambda_vae import default
 
-    result = json.loads((smoke / f"{study}.json").read_text())
-    config = default_config(study, smoke=True)
+    result = _smoke_result(smoke, study)
+    config = default(study, smoke=True)
     assert result["config"] == config
-    assert {"commit", "date", "torch", "device", "seeds", "scale"} <= set(result["provenance"])
-    assert result["provenance"]["seeds"] == config["seeds"] and result["provenance"]["scale"].startswith("smoke")
+    assert {"commit", "dirty", "date", "versions", "device", "seeds", "scale"} <= set(result["provenance"])
+    assert result["provenance"]["seeds"] == list(config["seeds"])
+    assert result["provenance"]["scale"]["description"].startswith("smoke")
     settings = list(config["settings"]) if study == "synthetic" else ["digits"]
     assert len(result["runs"]) == len(settings) * len(config["objectives"]) * len(config["seeds"])
     m = config["model"]["m"]
     for run in result["runs"]:
-        assert [s["step"] for s in run["snapshots"]] == config["snapshots"]
+        assert [s["step"] for s in run["snapshots"]] == list(config["snapshots"])
         for snap in run["snapshots"]:
             for key in ("sigma", "lambda", "sigma_star", "g_sigma", "rho", "rho_effective", "kl", "latent_variance"):
                 assert len(snap[key]) == m, key
@@ -164,26 +170,32 @@ def test_smoke_run_writes_well_formed_results(smoke, study):
             assert set(final["information"]) == {str(n) for n in config["information_points"]}
             assert len(final["codes"]["mu"]) == len(final["codes"]["reconstruction"])
     assert set(result["summary"]) == set(settings)
-    assert (smoke / f"{study}.png").stat().st_size > 10_000
-    rows = (smoke / f"{study}.csv").read_text().splitlines()
+    assert (smoke / study / "config.toml").is_file()
+    assert (smoke / study / "figures" / f"{study}.png").stat().st_size > 10_000
+    rows = (smoke / study / "figures" / f"{study}.csv").read_text().splitlines()
     assert rows[0].startswith("setting,model,seed") and len(rows) == len(result["runs"]) + 1
 
 
 def test_smoke_run_resumes_from_its_runs(smoke):
-    """A second invocation reuses every finished run (same numbers, no retraining)."""
+    """A second invocation reuses every finished run's record (same numbers, no retraining)."""
     from collapse.cli import main
 
-    before = json.loads((smoke / "digits.json").read_text())["runs"]
+    before = _smoke_result(smoke, "digits")["runs"]
+    records = sorted((smoke / "digits" / "runs").iterdir())
+    stamps = [p.stat().st_mtime_ns for p in records]
     assert main(["experiment", "lambda-vae", "--smoke", "--study", "digits", "--output-dir", str(smoke),
-                 "--no-progress"]) == 0
-    assert json.loads((smoke / "digits.json").read_text())["runs"] == before
+                 "--no-progress", "--work-dir", str(smoke / "elsewhere")]) == 0
+    assert _smoke_result(smoke, "digits")["runs"] == before
+    assert [p.stat().st_mtime_ns for p in records] == stamps
 
 
-def test_smoke_needs_an_output_directory(capsys):
-    from collapse.cli import main
+def test_unknown_study_and_config_keys_are_refused(tmp_path):
+    from deep.config import UserError
+    from deep.experiments import lambda_vae
 
-    assert main(["experiment", "lambda-vae", "--smoke"]) == 2
-    assert "--output-dir" in capsys.readouterr().err
     with pytest.raises(ValueError, match="study"):
-        from deep.experiments.lambda_vae import default_config
-        default_config("mnist")
+        lambda_vae.default("mnist")
+    with pytest.raises(UserError, match=r"unknown key 'epoch' \(did you mean 'epochs'\?\)"):
+        lambda_vae.read({**lambda_vae.default("digits"), "epoch": 3})
+    with pytest.raises(UserError, match="the 'synthetic' study only"):
+        lambda_vae.read({**lambda_vae.default("digits"), "n": 3})

@@ -49,11 +49,12 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path):
     assert main(["experiment", "lambda-vae-conv", "--smoke", "--workers", "0", "--output-dir", str(out),
                  "--work-dir", str(tmp_path / "work"), "--no-progress"]) == 0
     result = json.loads((out / "result.json").read_text())
+    assert (out / "config.toml").is_file() and len(list((out / "runs").iterdir())) == len(result["records"])
     cfg = experiment.config(smoke=True)
-    assert result["config"] == cfg and result["provenance"]["scale"].startswith("smoke")
+    assert cfg == result["config"] and result["provenance"]["scale"]["description"].startswith("smoke")
     assert set(result["models"]) == set(cfg["models"])
     for block in result["models"].values():
         assert len(block["active_units"]) == len(cfg["seeds"])
         assert all(len(d["sigma"]) == len(d["lambda"]) == cfg["m"] for d in block["dimensions"])
     assert set(result["criteria"]) == {"active_units", "equalisation", "on_the_curve"}
-    assert (out / result["figure"]).stat().st_size > 10_000
+    assert (out / "figures" / result["figure"]).stat().st_size > 10_000

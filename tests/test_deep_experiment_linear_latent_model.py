@@ -45,10 +45,11 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path):
     assert main(["experiment", "linear-latent-model", "--smoke", "--workers", "0", "--output-dir", str(out),
                  "--work-dir", str(tmp_path / "work"), "--no-progress"]) == 0
     result = json.loads((out / "result.json").read_text())
+    assert (out / "config.toml").is_file() and len(list((out / "runs").iterdir())) == len(result["records"])
     cfg = experiment.config(smoke=True)
-    assert result["config"] == cfg and result["provenance"]["scale"].startswith("smoke")
-    assert result["provenance"]["seeds"] == cfg["seeds"] and result["provenance"]["device"] == "cpu"
-    assert [r["multiple"] for r in result["rows"]] == cfg["multiples"]
+    assert cfg == result["config"] and result["provenance"]["scale"]["description"].startswith("smoke")
+    assert result["provenance"]["seeds"] == list(cfg["seeds"]) and result["provenance"]["device"] == "cpu"
+    assert [r["multiple"] for r in result["rows"]] == list(cfg["multiples"])
     for row in result["rows"]:
         assert row["beta"] == pytest.approx(row["multiple"] * result["beta_c"])
         assert len(row["active_units"]) == len(row["kl"]) == len(row["collapsed"]) == len(cfg["seeds"])
@@ -56,7 +57,7 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path):
         assert [step for step, _ in row["kl_during_training"][0]][-1] == cfg["pretrain_steps"] + cfg["steps"]
     assert result["beta_c"] == pytest.approx(result["zeta_squared"][0] / cfg["eta_dec"] ** 2)
     assert isinstance(result["criterion"]["transfers"], bool)
-    assert (out / result["figure"]).stat().st_size > 10_000
+    assert (out / "figures" / result["figure"]).stat().st_size > 10_000
     run_config = json.loads((tmp_path / "work" / "runs" / "x2,seed=0" / "config.json").read_text())
     assert run_config["objective"] == {"name": "beta", "beta": pytest.approx(2 * result["beta_c"]),
                                        "warmup_start": cfg["pretrain_steps"], "warmup_steps": cfg["ramp_steps"]}

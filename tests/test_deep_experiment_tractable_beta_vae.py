@@ -3,7 +3,6 @@ it added: x = A s + η data with digit columns, tanh MLPs with separate decoder 
 of the whole pipeline (train, resume, measure, theory, criteria, JSON, CSV, PNG) and bad input.
 """
 import csv
-import json
 
 import numpy as np
 import pytest
@@ -75,6 +74,8 @@ def test_tanh_mlp_with_its_own_decoder_widths():
     ({"regimes": {"paper": 0}}, r"regimes\['paper'\] must be an integer >= 1"),
     ({"k": 0}, "k must be an integer >= 1"),
     ({"setting": "rings"}, "setting must be one of"),
+    ({"step": 3}, r"unknown key 'step' \(did you mean 'steps'\?\)"),
+    ({"A": [[1.0, 0.0], [0.0, 1.0]]}, "the 'canvas' setting only"),
 ])
 def test_bad_mixture_configurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -122,9 +123,13 @@ def smoke(tmp_path_factory):
     args = ["experiment", "optimal-beta", "--smoke", "--output-dir", str(root / "out"),
             "--work-dir", str(root / "nets"), "--no-progress"]
     assert main(args) == 0
-    first = {s: json.loads((root / "out" / f"{s}.json").read_text()) for s in experiment.SETTINGS}
+    first = {s: _result(root, s) for s in experiment.SETTINGS}
     assert main([*args, "--setting", "mixture"]) == 0
-    return root, first, json.loads((root / "out" / "mixture.json").read_text())
+    return root, first, _result(root, "mixture")
+
+
+def _result(root, setting):
+    return experiment.stored(setting, root=root / "out", default=experiment.config(setting, smoke=True))
 
 
 @pytest.mark.parametrize("setting", experiment.SETTINGS)
@@ -132,13 +137,14 @@ def test_smoke_run_writes_a_complete_result(smoke, setting):
     root, results, _ = smoke
     result, cfg = results[setting], experiment.config(setting, smoke=True)
     assert result["config"] == cfg
-    assert result["provenance"]["seeds"] == cfg["seeds"] and result["provenance"]["scale"].startswith("smoke")
+    assert result["provenance"]["seeds"] == list(cfg["seeds"])
+    assert result["provenance"]["scale"]["description"].startswith("smoke")
     A = np.array(result["A"])
     assert A.shape == ((64, cfg["k"]) if setting == "mixture" else (2, 2))
     assert len(result["runs"]) == len(cfg["regimes"]) * len(cfg["betas"]) * len(cfg["seeds"])
     assert set(result["regimes"]) == set(cfg["regimes"])
     for regime, splits in result["regimes"].items():
-        assert set(splits) == ({"heldout"} if cfg["regimes"][regime] is None else {"heldout", "train"})
+        assert set(splits) == ({"heldout"} if experiment.size(cfg, regime) is None else {"heldout", "train"})
         for split in splits.values():
             for q in experiment.QUANTITIES:
                 assert np.array(split["summary"][q]["per_seed"]).shape == (len(cfg["betas"]), len(cfg["seeds"]))
@@ -151,8 +157,8 @@ def test_smoke_run_writes_a_complete_result(smoke, setting):
         h = run["heldout"]
         assert h["tie_best"] <= h["tie"] + 1e-9 and h["kl"] >= 0 and len(h["latent_kl"]) == A.shape[1]
         assert h["elbo"] == pytest.approx(h["reconstruction"] - h["kl"])
-    assert (root / "out" / experiment.FIGURES[setting]).stat().st_size > 20_000
-    with open(root / "out" / f"{setting}.csv") as fh:
+    assert (root / "out" / setting / "figures" / experiment.FIGURES[setting]).stat().st_size > 20_000
+    with open(root / "out" / setting / "figures" / f"{setting}.csv") as fh:
         rows = list(csv.DictReader(fh))
     splits = sum(len(v) for v in result["regimes"].values())
     assert len(rows) == splits * len(cfg["betas"]) and "tie_best_mean" in rows[0]

@@ -44,6 +44,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+from deep import io
+
 FORMAT = "collapse-certificate/1"
 DIRECTORY = Path(__file__).resolve().parents[1] / "certificates"
 """Where the stored certificates live (package data)."""
@@ -256,10 +258,7 @@ def write(data: dict, directory: Path = DIRECTORY) -> Path:
     """Write a certificate atomically to ``<directory>/<claim>.json``."""
     directory.mkdir(parents=True, exist_ok=True)
     target = path_of(data["claim"], directory)
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(target)
-    return target
+    return io.write_json(target, data, indent=1)
 
 
 def load(path: Path) -> dict:

@@ -1,10 +1,10 @@
 """``collapse evaluate CHECKPOINT``: the metrics of a trained VAE, each in a named variant, and its information budget."""
 import argparse
-import json
 import textwrap
 from pathlib import Path
 
 from collapse.cli import UserError, checked, count, writable_file
+from deep import io
 from numerics import validation
 
 HELP = "evaluate a checkpoint of `collapse train`: MIG, SAP, DCI, active units (by variant), KL, capacities, reconstruction"
@@ -98,7 +98,7 @@ def run(args) -> int:
                                       chen_samples=args.chen_samples)
     except ValueError as err:
         raise UserError(str(err)) from None
-    out.write_text(json.dumps(metrics, indent=1))
+    io.write_json(out, metrics, indent=1)
     print(summary(metrics))
     print(f"wrote {out}")
     return 0

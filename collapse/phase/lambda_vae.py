@@ -12,7 +12,6 @@ Writes ``<name>.png``, ``<name>_flows.csv``, ``<name>_lambda_star.csv`` and
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from scipy import integrate, optimize
 from tqdm import tqdm
 
 from collapse.cli import Renamed, checked, count, writable_dir
+from deep import io
 from numerics import lambda_vae as lv
 from numerics import validation
 
@@ -68,24 +68,13 @@ def stationary_sigma(a, lam):
     return optimize.brentq(lambda s: lv.elbo_gradient_sigma(-a * s**lam, s, lam), 1e-12, 1 - 1e-15, xtol=1e-15)
 
 
-def _atomic(path: Path, write):
-    """Write through a temporary file and rename, so a reader never sees a partial file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_csv(path: Path, header, rows):
-    _atomic(path, lambda tmp: np.savetxt(tmp, np.asarray(rows, dtype=object), fmt="%s", delimiter=",",
-                                         header=",".join(header), comments=""))
+    io.write_rows(path, header, rows)
 
 
 def draw(path: Path, lam, t, flow_rows, sigmas, deltas, stars, signals, lams, grid):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    plt = io.pyplot()
+    fig, axes = io.figure(1, 3, figsize=(16, 4.6))
     ax = axes[0]
     colours = plt.cm.viridis(np.linspace(0, 0.9, len({r[1] for r in flow_rows if r[0] == "full"})))
     signal_colour = dict(zip(sorted({r[1] for r in flow_rows if r[0] == "full"}), colours))
@@ -112,8 +101,7 @@ def draw(path: Path, lam, t, flow_rows, sigmas, deltas, stars, signals, lams, gr
            title="(c) stationary σ of eq. (11); cyan: σ = σ*(λ)")
     fig.colorbar(mesh, ax=ax, label="σ")
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=110)
 
 
 def run(args) -> int:

@@ -8,14 +8,13 @@ hatched.
 """
 from __future__ import annotations
 
-import csv
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from collapse.cli import Renamed, checked, count, writable_dir
+from deep import io
 from numerics import linear_gaussian_vae as lgv
 from numerics import validation
 
@@ -43,7 +42,7 @@ def add_arguments(parser):
                              "the only stationary point is the trivial saddle)")
     parser.add_argument("--output", type=Path, default=Path("runs") / "phase" / "linear_gaussian_vae",
                         help="output folder (default runs/phase/linear_gaussian_vae; the stored figures are "
-                             "results/linear_gaussian_vae)")
+                             "results/phase/linear_gaussian_vae)")
 
 
 def run(args) -> int:
@@ -67,37 +66,23 @@ def run(args) -> int:
     plot_fig2(rows, args.output / "fig2_beta_vae.png")
     plot_fig3(rows, args.output / "fig3_lambda_beta_vae.png")
     settings = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("output", "debug")}
-    (args.output / "settings.json").write_text(json.dumps(
-        {**settings, "norm_Sigma_y": float(np.linalg.eigvalsh(Sigma_y)[-1]), "seconds": elapsed},
-        indent=1, default=str))
+    io.write_json(args.output / "settings.json",
+                  {**settings, "norm_Sigma_y": float(np.linalg.eigvalsh(Sigma_y)[-1]), "seconds": elapsed}, indent=1)
     print(f"{len(rows)} cells x {args.trials} trials in {elapsed:.1f} s; wrote {args.output}")
     return 0
 
 
 def write_csv(rows, path: Path):
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    io.write_csv(path, rows)
 
 
 def plot_fig2(rows, path: Path):
     """The lambda = 0 row: each metric against beta, mean +- sd over trials, beta_c = 1 marked."""
-    plt = _plt()
     row0 = [r for r in rows if r["l2_weight"] == 0]
     if not row0:
         return
     beta = np.array([r["beta"] for r in row0])
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
+    fig, axes = io.figure(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
     for ax, (key, label) in zip(axes, PANELS):
         mean = np.array([r[key] for r in row0])
         sd = np.array([r[key + "_sd"] for r in row0])
@@ -114,17 +99,16 @@ def plot_fig2(rows, path: Path):
     axes[0].legend(fontsize=7)
     fig.suptitle("Fig. 2 (paper 000): β-VAE, Algorithm 1, λ = 0")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=120)
 
 
 def plot_fig3(rows, path: Path):
     """Heatmaps over (beta, lambda) with beta_c(lambda) drawn in each row."""
-    plt = _plt()
+    plt = io.pyplot()
     betas = sorted({r["beta"] for r in rows})
     lams = sorted({r["l2_weight"] for r in rows})
     cell = {(r["beta"], r["l2_weight"]): r for r in rows}
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    fig, axes = io.figure(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
     x = np.log2(betas)
     for ax, (key, label) in zip(axes, PANELS):
         grid = np.array([[cell[(b, l)][key] for b in betas] for l in lams])
@@ -145,5 +129,4 @@ def plot_fig3(rows, path: Path):
         ax.set_title(label)
     fig.suptitle("Fig. 3 (paper 000): λβ-VAE; red: exact β_c = 1 + 2λ||Σ_y||₂; hatched: drift, only the trivial saddle")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=120)

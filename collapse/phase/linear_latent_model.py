@@ -11,14 +11,13 @@ Writes ``<name>.png``, ``<name>.csv`` (the curves), ``<name>_thresholds.csv`` an
 """
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from collapse.cli import UserError, count, writable_dir
+from deep import io
 from numerics import linear_latent_model as llm
 from numerics import validation
 from numerics.reference import linear_latent_model as ref
@@ -105,20 +104,11 @@ def check(R, M, d1, betas, eta_enc, eta_dec, seed):
 
 
 def _write_csv(path: Path, header, rows):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    io.write_rows(path, header, rows)
 
 
 def draw(path: Path, betas, fixed, learnable, thresholds, checks, d1):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    fig, axes = io.figure(2, 3, figsize=(13, 7), sharex=True)
     for row, (name, data, thr) in enumerate((("fixed $\\eta_{dec}$", fixed, thresholds[0]),
                                               ("learnable $\\eta_{dec}$", learnable, thresholds[1]))):
         offset = 0 if row == 0 else 1                  # learnable rows carry s* in column 1
@@ -153,10 +143,7 @@ def draw(path: Path, betas, fixed, learnable, thresholds, checks, d1):
     fig.suptitle("Posterior collapse of the linear latent-variable model (paper 004): "
                  "dashed lines are the predicted thresholds")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    io.save_figure(fig, path, dpi=110)
 
 
 def settings(args):

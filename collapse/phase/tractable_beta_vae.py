@@ -12,13 +12,12 @@ Brent search in log β), and prints the extrema.
 """
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from collapse.cli import UserError, checked, count, writable_dir
+from deep import io
 from numerics import tractable_beta_vae as t
 from numerics import validation
 
@@ -106,27 +105,13 @@ def extrema(A, sweep: t.Sweep) -> list[list]:
     return rows
 
 
-def _atomic(path: Path, write):
-    """Write through ``<path>.tmp`` and rename, so that no reader sees a partial file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_csv(path: Path, header, rows):
-    def write(tmp):
-        with open(tmp, "w", newline="") as fh:
-            csv.writer(fh).writerows([header, *rows])
-    _atomic(path, write)
+    io.write_rows(path, header, rows)
 
 
 def draw(path: Path, A, sweep: t.Sweep, rows):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     lam = 1 + np.linalg.svd(A, compute_uv=False) ** 2
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    fig, axes = io.figure(2, 2, figsize=(11, 8), sharex=True)
     panels = {"A": axes[0, 0], "B": axes[0, 1], "C": axes[1, 0], "D": axes[1, 1]}
     ax = panels["A"]
     ax.plot(sweep.beta, sweep.elbo, label="ELBO*")
@@ -156,8 +141,7 @@ def draw(path: Path, A, sweep: t.Sweep, rows):
     panels["A"].legend(fontsize=8)
     panels["B"].legend(fontsize=7)
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    io.save_figure(fig, path, dpi=110)
 
 
 def run(args) -> int:

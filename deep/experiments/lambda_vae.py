@@ -25,12 +25,14 @@ epochs, batch 100, Adam lr 1e-3, lambda* updated every 2 epochs from an EMA (dec
 of each dimension's mean sigma, a linear ramp of lambda over the first 150 epochs,
 lambda_max = 20. The synthetic study uses the same protocol on 1000 points, plus a
 lambda-VAE without the ramp (``lambda_no_ramp``), because the ramp decides the outcome
-there. Every run resumes from its checkpoint under ``runs/lambda_vae`` (snapshots are
-recorded in ``snapshots.jsonl``; a run is a sequence of :func:`deep.train.fit` calls to
-the snapshot steps, identical to one uninterrupted call).
+there. Every run resumes from its checkpoint in the work folder (snapshots are recorded in
+``snapshots.jsonl``; a run is a sequence of :func:`deep.train.fit` calls to the snapshot
+steps, identical to one uninterrupted call).
 
-Writes ``results/lambda_vae/<study>.json`` (configuration, per-run trajectories and final
-metrics, summaries over seeds, provenance), ``<study>.png`` and ``<study>.csv``.
+Each study is a part of the experiment (:mod:`deep.experiment`): ``<output>/<study>/`` holds
+``config.toml``, ``runs/`` (one record per run: trajectories and final metrics, floats to 5
+significant digits), ``result.json`` (summaries over seeds, provenance) and ``figures/``
+(``<study>.png``, ``<study>.csv``).
 
 References
 ----------
@@ -42,19 +44,24 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
 
-from deep import provenance, results
-from deep.config import writable_dir
+from deep import experiment as protocol
+from deep import provenance
+from deep.config import check, strict_choice
+from numerics import validation
 
 HELP = ("paper 002 §6.2-6.3 on CPU: standard VAE vs lambda-VAE on 2-D Gaussian mixtures (k = 2, 4) "
         "and binarised 8x8 digits (AU, capacity, rho, sigma vs sigma*, I(X;Z))")
 ALIASES = ["lambda"]
-STUDIES = ("synthetic", "digits")
-RESULTS = results.path("lambda_vae")
-RUNS = Path("runs") / "lambda_vae"
+NAME = "lambda_vae"
+PARTS = STUDIES = ("synthetic", "digits")
+PART = "study"
+DEVICES = ("auto", "cpu")   # the stored runs were made on the CPU, in float32, one thread
 FINAL_VERSION = 2   # bump when the final metrics change: finished runs recompute them from their checkpoint
 
 _MLP = {"architecture": "mlp", "hidden": [300, 300, 300]}                      # §6.1
@@ -129,95 +136,123 @@ def _snapshot_steps(steps: int, count: int, every_until: int = 0) -> list[int]:
     return sorted({int(s) for s in np.geomspace(1, steps, count).round()} | set(range(1, every_until + 1)) | {steps})
 
 
-def add_arguments(parser):
-    parser.add_argument("--study", choices=(*STUDIES, "all"), default="all", help="which study (default all)")
-    parser.add_argument("--smoke", action="store_true", help="toy size: one seed, a few dozen steps (tests)")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="where <study>.json/.png/.csv go (default results/lambda_vae; "
-                             "--smoke: required)")
-    parser.add_argument("--runs-dir", type=Path, default=None,
-                        help=f"checkpoints of every run (default {RUNS}/<study>; resumed when present)")
-    parser.add_argument("--fresh", action="store_true", help="delete the study's runs first instead of resuming")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+@protocol.configuration
+class _Study(protocol.Config):
+    """What both studies share: the §6.1 protocol in steps, the seeds and the snapshots."""
+
+    study: str
+    smoke: bool = False
+    model: dict
+    objectives: dict
+    dense_until: int = field(metadata=check(protocol.count(0)))
+    epochs: int = field(metadata=check(validation.positive_int))
+    batch_size: int = field(metadata=check(validation.positive_int))
+    lr: float = field(metadata=check(validation.positive))
+    steps: int = field(metadata=check(validation.positive_int))
+    seeds: tuple[int, ...] = field(metadata=check(protocol.seeds))
+    snapshots: tuple[int, ...] = field(metadata=check(lambda n, v: protocol.increasing(n, v)))
+    snapshot_draws: int = field(metadata=check(validation.positive_int))
+    snapshot_seed: int = field(metadata=check(protocol.count(0)))
+
+    def __post_init__(self):
+        if self.snapshots[-1] != self.steps:
+            raise ValueError(f"snapshots must end at steps = {self.steps}; got {self.snapshots[-1]}")
 
 
-def run(args) -> int:
-    import sys
+@protocol.configuration
+class SyntheticConfig(_Study):
+    """§6.2 "Synthetic data": 2-D Gaussian mixtures (``settings``: their means and per-axis stds)."""
 
-    if args.smoke and args.output_dir is None:
-        print("collapse experiment lambda-vae: error: --smoke needs --output-dir (the stored results are "
-              "the full runs)", file=sys.stderr)
-        return 2
-    output = writable_dir(args.output_dir or RESULTS, "--output-dir")
-    writable_dir(args.runs_dir or RUNS, "--runs-dir")
-    for study in (STUDIES if args.study == "all" else (args.study,)):
-        runs = (args.runs_dir or (output / "runs" if args.smoke else RUNS)) / study
-        if args.fresh and runs.exists():
-            shutil.rmtree(runs)
-        result = run_study(default_config(study, args.smoke), runs, progress=not args.no_progress)
-        paths = write_result(result, output)
-        print(report(result))
-        print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    WHAT = "lambda-vae synthetic config"
+    settings: dict
+    n: int = field(metadata=check(validation.positive_int))
+    data_seed: int = field(metadata=check(protocol.count(0)))
+    information_points: tuple[int, ...] = field(metadata=check(lambda n, v: protocol.increasing(n, v)))
+    information_seed: int = field(metadata=check(protocol.count(0)))
+
+
+@protocol.configuration
+class DigitsConfig(_Study):
+    """§6.2 "Binary data", §6.3 on scikit-learn's 8 x 8 digits (``data``: :func:`deep.data.build_data`'s spec)."""
+
+    WHAT = "lambda-vae digits config"
+    data: dict
+    test_noise_draws: int = field(metadata=check(validation.positive_int))
+    iwae_images: int = field(metadata=check(validation.positive_int))
+    iwae_samples: int = field(metadata=check(validation.positive_int))
+    prior_samples: int = field(metadata=check(validation.positive_int))
+
+
+Config = {"synthetic": SyntheticConfig, "digits": DigitsConfig}
+"""The configuration of each study, chosen by its key ``study``."""
+
+
+def read(mapping, where: str = ""):
+    """A study's configuration from a mapping (its ``study`` key picks the class), checked strictly."""
+    return strict_choice(Config, mapping, key="study", where=where, what="study")
+
+
+def default(study: str = "synthetic", smoke: bool = False):
+    """The stored result's configuration of ``study`` (``smoke``: toy size)."""
+    return read(default_config(study, smoke))
+
+
+def describe(config) -> str:
+    if config["study"] == "synthetic":
+        return (f"cpu-reduced: {config['epochs']} epochs of {config['n']} points per mixture ({config['steps']} "
+                f"steps), {len(config['seeds'])} seeds; the paper states neither its synthetic data size, epochs "
+                "nor seeds")
+    return (f"cpu-reduced: {config['epochs']} epochs of the 1437 training images of scikit-learn's 8x8 digits "
+            f"({config['steps']} steps), {len(config['seeds'])} seeds, instead of binarised MNIST / Omniglot "
+            "(28x28, 200 epochs)")
 
 
 # ---------------------------------------------------------------- runs
 
 
-def run_study(config: dict, runs_dir: Path, *, progress: bool = True) -> dict:
-    """Train every (setting, model, seed) of a study (resuming finished or partial runs).
+def plan(config) -> list:
+    """One run per (setting, model, seed); a run's settings are everything that decides its record."""
+    from deep.sweep import Run
 
-    Returns
-    -------
-    dict
-        ``config``, ``runs`` (a list of per-run records: ``setting``, ``model``, ``seed``,
-        ``snapshots``, ``final``), ``summary`` (:func:`summarise`) and ``provenance``.
-    """
+    settings = list(config["settings"]) if config["study"] == "synthetic" else ["digits"]
+    shared = {k: v for k, v in protocol.as_dict(config).items() if k not in ("seeds", "objectives", "settings")}
+    return [Run(f"{setting},{name},seed={seed}",
+                {"spec": _spec(config, setting, name, seed), "study": shared, "final_version": FINAL_VERSION},
+                {"setting": setting, "model": name, "seed": seed})
+            for setting in settings for name in config["objectives"] for seed in config["seeds"]]
+
+
+def _spec(config, setting: str, name: str, seed: int) -> dict:
+    return {"data": _data_spec(config, setting, "train"), "model": config["model"],
+            "objective": config["objectives"][name], "batch_size": config["batch_size"], "lr": config["lr"],
+            "seed": seed}
+
+
+def run(config, one, work_dir: Path, device: str) -> dict:
+    """Train one (setting, model, seed) in one thread, snapshot by snapshot: its record (floats to 5 significant
+    digits; the latent codes for the figure in the first seed only)."""
     import torch
-    from tqdm.auto import tqdm
-
-    from deep.provenance import record
 
     torch.set_num_threads(1)
-    settings = list(config["settings"]) if config["study"] == "synthetic" else ["digits"]
-    jobs = [(s, m, seed) for s in settings for m in config["objectives"] for seed in config["seeds"]]
-    runs = []
-    for setting, name, seed in tqdm(jobs, desc=f"lambda-vae {config['study']}", disable=not progress):
-        runs.append(_run_one(config, setting, name, seed, Path(runs_dir) / setting / name / f"seed{seed}"))
-    if config["smoke"]:
-        scale = "smoke: toy size for the tests"
-    elif config["study"] == "synthetic":
-        scale = (f"cpu-reduced: {config['epochs']} epochs of {config['n']} points per mixture ({config['steps']} steps), "
-                 f"{len(config['seeds'])} seeds; the paper states neither its synthetic data size, epochs nor seeds")
-    else:
-        scale = (f"cpu-reduced: {config['epochs']} epochs of the 1437 training images of scikit-learn's 8x8 digits "
-                 f"({config['steps']} steps), {len(config['seeds'])} seeds, instead of binarised MNIST / Omniglot "
-                 "(28x28, 200 epochs)")
-    result = {"config": config, "runs": runs}
-    result["summary"] = summarise(result)
-    result["provenance"] = record(seeds=config["seeds"], scale=scale, device="cpu")
-    return result
+    values = one.values
+    rec = _run_one(config, values["setting"], values["model"], values["seed"],
+                   Path(work_dir) / values["setting"] / values["model"] / f"seed{values['seed']}")
+    if values["seed"] != config["seeds"][0]:
+        rec["final"].pop("codes", None)
+    return _rounded(rec)
 
 
-def _run_one(config: dict, setting: str, name: str, seed: int, run_dir: Path) -> dict:
+def _run_one(config, setting: str, name: str, seed: int, run_dir: Path) -> dict:
     """One run: fit to each snapshot step in turn, recording a snapshot after each; then the final metrics."""
     import torch
 
+    from deep import io
     from deep.data import build_data
     from deep.models import build_model
     from deep.objectives import build_objective
-    from deep.runs import atomic_write
 
-    data_spec = _data_spec(config, setting, "train")
-    spec = {"data": data_spec, "model": config["model"], "objective": config["objectives"][name],
-            "batch_size": config["batch_size"], "lr": config["lr"], "seed": seed}
-    done_path = run_dir / "result.json"
-    if done_path.exists():
-        done = json.loads(done_path.read_text())
-        if (done.get("spec") == spec and done.get("snapshot_steps") == config["snapshots"]
-                and done.get("final_version") == FINAL_VERSION):
-            return done["record"]
-    data = build_data(data_spec)
+    spec = _spec(config, setting, name, seed)
+    data = build_data(spec["data"])
     torch.manual_seed(seed)
     model = build_model(config["model"], data.shape)
     objective = build_objective(config["objectives"][name], model.m)
@@ -235,17 +270,13 @@ def _run_one(config: dict, setting: str, name: str, seed: int, run_dir: Path) ->
         _fit(model, data, objective, run_dir, step, config, spec)
         trained = True
         recorded[step] = snapshot(model, objective, data, index, step, config)
-        lines = "".join(json.dumps(recorded[s]) + "\n" for s in sorted(recorded))
-        atomic_write(snap_path, lambda p: p.write_text(lines))
+        io.write_text(snap_path, "".join(json.dumps(recorded[s]) + "\n" for s in sorted(recorded)))
     if not trained:  # every snapshot was recorded by an earlier process: load the final state
         _fit(model, data, objective, run_dir, config["snapshots"][-1], config, spec)
     final = (_final_synthetic if config["study"] == "synthetic" else _final_digits)(model, objective, data, config,
                                                                                   setting)
-    rec = {"setting": setting, "model": name, "seed": seed,
-           "snapshots": [recorded[s] for s in config["snapshots"]], "final": final}
-    atomic_write(done_path, lambda p: p.write_text(json.dumps(
-        {"spec": spec, "snapshot_steps": config["snapshots"], "final_version": FINAL_VERSION, "record": rec})))
-    return rec
+    return {"setting": setting, "model": name, "seed": seed,
+            "snapshots": [recorded[s] for s in config["snapshots"]], "final": final}
 
 
 def _fit(model, data, objective, run_dir, step, config, spec):
@@ -465,18 +496,32 @@ def _final_numbers(rec: dict, config: dict) -> dict:
     return out
 
 
-def summarise(result: dict) -> dict:
+def _summary(config, records: list) -> dict:
     """Mean and standard error over seeds of every final number, per setting and model."""
-    config, out = result["config"], {}
-    for rec in result["runs"]:
+    out = {}
+    for rec in records:
         out.setdefault(rec["setting"], {}).setdefault(rec["model"], []).append(_final_numbers(rec, config))
     return {s: {m: {k: _mean_se([r[k] for r in rows]) for k in rows[0]} for m, rows in models.items()}
             for s, models in out.items()}
 
 
+def summarise(config, runs: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:
+    """The summary over seeds (:func:`_summary`); ``<study>.csv`` (one row per run) and ``<study>.png``
+    (Fig. 3, or Fig. 4/7 and Table 1) in ``figures``."""
+    from deep import io
+
+    study, recs = config["study"], [records[r.name] for r in runs]
+    result = {"config": protocol.as_dict(config), "runs": recs, "summary": _summary(config, recs)}
+    io.write_csv(figures / f"{study}.csv", [{"setting": r["setting"], "model": r["model"], "seed": r["seed"],
+                                             **_final_numbers(r, config)} for r in recs])
+    fig = (_figure_synthetic if study == "synthetic" else _figure_digits)(result)
+    io.save_figure(fig, figures / f"{study}.png", dpi=100)
+    return {"summary": result["summary"]}
+
+
 def report(result: dict) -> str:
     """A text table of the summary."""
-    lines = [f"lambda-vae {result['config']['study']} ({result['provenance']['scale']})"]
+    lines = [f"lambda-vae {result['config']['study']} ({result['provenance']['scale']['description']})"]
     for setting, models in result["summary"].items():
         keys = list(next(iter(models.values())))
         lines.append(f"[{setting}] " + " | ".join(keys))
@@ -485,27 +530,29 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_result(result: dict, output_dir: Path) -> list[Path]:
-    """``<study>.json`` (atomic), ``<study>.csv`` (one row per run) and ``<study>.png``."""
-    from deep.provenance import write_json
-    from deep.runs import atomic_write
+def _shaped(result: dict) -> dict:
+    """A result of :func:`deep.experiment.load` as the checks read it: config, runs (records), summary, provenance."""
+    return {"config": result["config"], "runs": [r["record"] for r in result["runs"]], "summary": result["summary"],
+            "provenance": result["provenance"]}
 
-    output_dir = Path(output_dir)
-    study = result["config"]["study"]
-    first = result["config"]["seeds"][0]   # the figure shows the codes of the first seed only
-    runs = [{**r, "final": {k: v for k, v in r["final"].items() if k != "codes" or r["seed"] == first}}
-            for r in result["runs"]]
-    paths = [write_json(output_dir / f"{study}.json", {**result, "runs": _rounded(runs)})]
-    rows = [{"setting": r["setting"], "model": r["model"], "seed": r["seed"], **_final_numbers(r, result["config"])}
-            for r in result["runs"]]
-    header = list(rows[0])
-    text = ",".join(header) + "\n" + "".join(",".join(str(row[k]) for k in header) + "\n" for row in rows)
-    atomic_write(output_dir / f"{study}.csv", lambda p: p.write_text(text))
-    paths.append(output_dir / f"{study}.csv")
-    fig = (_figure_synthetic if study == "synthetic" else _figure_digits)(result)
-    atomic_write(output_dir / f"{study}.png", lambda p: fig.savefig(p, dpi=100, format="png"))
-    paths.append(output_dir / f"{study}.png")
-    return paths
+
+def stored(study: str, *, root=None, default=None) -> dict:
+    """The stored result of ``study`` (results/lambda_vae/<study>, or ``root/<study>``) made from
+    ``default`` (the command's default configuration unless given); UserError when stale or missing."""
+    return _shaped(protocol.load(sys.modules[__name__], study, root=root, default=default))
+
+
+def run_study(config, directory: Path, *, progress: bool = True) -> dict:
+    """Run a study from scratch in this process under ``directory`` (result in ``directory/result``);
+    the result as :func:`stored` gives it."""
+    from deep.sweep import executor
+
+    module = sys.modules[__name__]
+    output = Path(directory) / "result"
+    with executor(0) as pool:
+        protocol.drive(module, config, output, Path(directory) / "work", pool, device="cpu", progress=progress,
+                       smoke=config["smoke"])
+    return _shaped(protocol.load(module, root=output, default=config))
 
 
 def _rounded(value, digits: int = 5):
@@ -539,15 +586,12 @@ def _figure_synthetic(result):
     """Fig. 3 of [lambda_vae] per mixture: over training, rho^lambda_i, sigma_i with sigma*(lambda_i),
     lambda_i, KL_i (z1: the dimension with the larger final KL, z2: the smaller), I(X;Z) and the gap
     log N - I; for seed 0 of each model the latent means and the reconstructions E[x|z]."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from deep import io
 
     config = result["config"]
     settings, models = list(config["settings"]), list(config["objectives"])
     cols = max(6, 2 * len(models))
-    fig, axes = plt.subplots(2 * len(settings), cols, figsize=(3.6 * cols, 3.3 * 2 * len(settings)), squeeze=False)
+    fig, axes = io.figure(2 * len(settings), cols, figsize=(3.6 * cols, 3.3 * 2 * len(settings)), squeeze=False)
     for k, setting in enumerate(settings):
         top, bottom = axes[2 * k], axes[2 * k + 1]
         for name in models:
@@ -590,16 +634,12 @@ def _figure_digits(result):
     """Fig. 4, 7 and Table 1 of [lambda_vae] on the digits: the final sigma_i per model, mean sigma and
     lambda over training, lambda_i against sigma_i with eq. (16), AU and capacity per model, held-out
     -L_lambda against the importance-weighted bounds, and how often lambda-scaling amplifies the noise."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from deep import io
     from numerics.lambda_vae import lambda_star, sigma_star
 
     config, summary = result["config"], result["summary"]["digits"]
     models = list(config["objectives"])
-    fig, axes = plt.subplots(2, 4, figsize=(21, 9))
+    fig, axes = io.figure(2, 4, figsize=(21, 9))
     bins = np.linspace(0, 1.05, 43)
     for name in models:
         runs = [r for r in result["runs"] if r["model"] == name]

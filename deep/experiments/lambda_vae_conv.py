@@ -48,48 +48,87 @@ References
 """
 from __future__ import annotations
 
-import copy
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
 
 from deep import confirmation, provenance
+from deep import experiment as protocol
+from deep.config import check
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
+from numerics import validation
 
 HELP = ("paper 002 on a conv VAE: standard VAE, beta-VAE (0.5) and lambda-VAE (delta 1.01) on dSprites; "
         "do sigma_i concentrate at sigma*(lambda_i), do more units stay active, do (sigma, lambda*) lie on "
         "Prop. 3's curve? (results/lambda_vae_conv)")
 ALIASES = ["variance-equalisation"]
 NAME = "lambda_vae_conv"
+PARTS = ()
 
-DEFAULT = {"data": {"name": "dsprites", "subset": 4096}, "m": 20, "seeds": [0, 1], "steps": 2400, "batch_size": 32,
-           "lr": 1e-3, "eval_samples": 2000,
-           "models": {"vae": {"name": "beta", "beta": 1.0}, "beta_0.5": {"name": "beta", "beta": 0.5},
-                      "lambda": {"name": "lambda", "beta": 1.0, "delta": 1.01, "ema_decay": 0.9,
-                                 "update_every": 60, "ramp_steps": 1800, "lambda_max": 20.0}},
-           "tolerance": 0.1}
-"""The stored result's configuration (CPU-reduced: see :data:`SCALE`)."""
-SMOKE = {**DEFAULT, "data": {"name": "dsprites", "subset": 64}, "m": 4, "seeds": [0], "steps": 6, "batch_size": 4,
-         "eval_samples": 40,
-         "models": {**DEFAULT["models"], "lambda": {**DEFAULT["models"]["lambda"], "update_every": 2, "ramp_steps": 3}}}
+_LAMBDA = {"name": "lambda", "beta": 1.0, "delta": 1.01, "ema_decay": 0.9, "update_every": 60, "ramp_steps": 1800,
+           "lambda_max": 20.0}
+
+
+def _models(name: str, models: dict) -> dict:
+    if "lambda" not in models or "vae" not in models:
+        raise ValueError(f"{name} must hold the models 'vae' and 'lambda' (the criteria compare them); "
+                         f"got {', '.join(models)}")
+    return models
+
+
+@protocol.configuration
+class Config(protocol.Config):
+    """The experiment's settings; the defaults are the stored result's (CPU-reduced: see :func:`describe`)."""
+
+    WHAT = "lambda-vae-conv config"
+    data: dict = field(default_factory=lambda: {"name": "dsprites", "subset": 4096})
+    m: int = field(default=20, metadata=check(validation.positive_int))
+    seeds: tuple[int, ...] = field(default=(0, 1), metadata=check(protocol.seeds))
+    steps: int = field(default=2400, metadata=check(validation.positive_int))
+    batch_size: int = field(default=32, metadata=check(validation.positive_int))
+    lr: float = field(default=1e-3, metadata=check(validation.positive))
+    eval_samples: int = field(default=2000, metadata=check(validation.positive_int))
+    models: dict = field(default_factory=lambda: {"vae": {"name": "beta", "beta": 1.0},
+                                                  "beta_0.5": {"name": "beta", "beta": 0.5}, "lambda": dict(_LAMBDA)},
+                         metadata=check(_models))
+    tolerance: float = field(default=0.1, metadata=check(validation.positive))
+
+
+DEFAULT = Config()
+"""The stored result's configuration (CPU-reduced: see :func:`describe`)."""
+SMOKE = DEFAULT.replace(data={"name": "dsprites", "subset": 64}, m=4, seeds=[0], steps=6, batch_size=4,
+                        eval_samples=40,
+                        models={**DEFAULT.models, "lambda": {**_LAMBDA, "update_every": 2, "ramp_steps": 3}})
 """A pipeline check: every stage, no claim."""
-SCALE = ("cpu-reduced: 2400 Adam steps of batch 32 (about 19 epochs of 4096 dSprites images; lambda* every 60 steps, "
-         "ramp over 1800: 40 updates and a ramp over 75 % of training, as §6.1's 200 epochs with updates every 5 "
-         "and a 150-epoch ramp) instead of 200 epochs of MNIST/Omniglot with an MLP; conv VAE of [mi_collapse] "
-         "Table 1 with m = 20; 2 seeds")
+
+
+def default(part=None, smoke: bool = False) -> Config:
+    """The stored result's configuration (``smoke``: the tiny one)."""
+    return SMOKE if smoke else DEFAULT
+
+
+def describe(cfg) -> str:
+    if cfg != DEFAULT:
+        return "a configuration other than the stored one (see config): not the stored evidence"
+    return ("cpu-reduced: 2400 Adam steps of batch 32 (about 19 epochs of 4096 dSprites images; lambda* every 60 "
+            "steps, ramp over 1800: 40 updates and a ramp over 75 % of training, as §6.1's 200 epochs with updates "
+            "every 5 and a 150-epoch ramp) instead of 200 epochs of MNIST/Omniglot with an MLP; conv VAE of "
+            "[mi_collapse] Table 1 with m = 20; 2 seeds")
 
 
 PAPER_EXAMPLES = 200 * 60_000   # §6.1 of [lambda_vae]: 200 epochs of binarised MNIST's 60,000 training images
 
 
-def scale(cfg: dict) -> dict:
+def scale(cfg) -> dict:
     """Against §6.1's binary-data protocol (the paper has no conv-VAE run of this kind)."""
     return provenance.scale(cfg["steps"] * cfg["batch_size"], PAPER_EXAMPLES,
                             what=f"conv VAEs on {cfg['data']['subset']} dSprites images, {len(cfg['seeds'])} seeds")
 
 
-def config(smoke: bool = False) -> dict:
-    """A copy of the command's default configuration (``smoke``: the tiny one)."""
-    return copy.deepcopy(SMOKE if smoke else DEFAULT)
+def config(smoke: bool = False) -> Config:
+    """The command's default configuration (``smoke``: the tiny one)."""
+    return default(smoke=smoke)
 
 
 def runs(cfg: dict) -> list:
@@ -152,16 +191,12 @@ def analyse(cfg: dict, runs_: list, metrics: dict) -> dict:
 
 def figure(result: dict, path: Path) -> Path:
     """σ_i per model (strip plot), (σ_i, λ_i) of the λ-VAE on the curves λ*(σ, δ) and σ*(λ), AU per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from deep import io
     from numerics import lambda_vae as lv
 
     cfg, models = result["config"], result["models"]
     schedule = cfg["models"]["lambda"]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
+    fig, (a, b, c) = io.figure(1, 3, figsize=(14, 4))
     for k, (name, block) in enumerate(models.items()):
         for j, d in enumerate(block["dimensions"]):
             a.plot(np.full(len(d["sigma"]), k + 0.15 * (j - 0.5)), d["sigma"], "o", ms=4, alpha=0.7, color=f"C{k}")
@@ -186,24 +221,31 @@ def figure(result: dict, path: Path) -> Path:
     c.set_ylabel(f"active units (of m = {cfg['m']})")
     fig.suptitle("Variance equalisation of [lambda_vae] on a conv VAE (dSprites)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return io.save_figure(fig, path, dpi=120)
 
 
-def add_arguments(parser):
-    confirmation.add_arguments(parser, NAME)
+def plan(cfg) -> list:
+    return runs(cfg)
 
 
-def run(args) -> int:
-    output, work, cfg = confirmation.setup(args, NAME, DEFAULT, SMOKE)
-    grid = runs(cfg)
-    metrics = confirmation.train(grid, args, work)
-    result = {"config": cfg, **analyse(cfg, grid, metrics)}
-    result["figure"] = figure(result, output / "variance_equalisation.png").name
-    path = confirmation.store(args, output, result, SCALE)
-    for name, block in result["models"].items():
-        print(f"{name:>9}: AU {block['active_units']}, sigma spread {np.round(block['sigma_spread'], 3).tolist()}, "
-              f"-log p(x|z) {np.round(block['reconstruction_nll'], 1).tolist()}")
-    print({k: v["holds"] for k, v in result["criteria"].items()}, f"wrote {path}")
-    return 0
+def run(cfg, one, work_dir: Path, device: str) -> dict:
+    """Train ``one``; its final metrics."""
+    return confirmation.train(one, work_dir, device)
+
+
+def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
+    return confirmation.train_together(runs_, work_dir, device)
+
+
+def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:
+    """:func:`analyse` of the records, and the figure ``variance_equalisation.png``."""
+    result = analyse(cfg, runs_, records)
+    result["figure"] = figure({"config": protocol.as_dict(cfg), **result}, figures / "variance_equalisation.png").name
+    return result
+
+
+def report(result: dict) -> str:
+    lines = [f"{name:>9}: AU {block['active_units']}, sigma spread {np.round(block['sigma_spread'], 3).tolist()}, "
+             f"-log p(x|z) {np.round(block['reconstruction_nll'], 1).tolist()}"
+             for name, block in result["models"].items()]
+    return "\n".join([*lines, str({k: v["holds"] for k, v in result["criteria"].items()})])

@@ -67,37 +67,103 @@ References
 """
 from __future__ import annotations
 
-import copy
 import json
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
 
 from deep import confirmation, provenance
+from deep import experiment as protocol
+from deep.config import check, unknown_keys
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
+from numerics import validation
 
 HELP = ("paper 000 on conv VAEs: beta-VAEs over beta on dSprites and Shapes3D (MIG/SAP rise and fall, collapse), "
-        "then lambda > 0 in the two-phase protocol, Tchebycheff selection and App. F (results/linear_gaussian_vae)")
+        "then l2_weight > 0 in the two-phase protocol, Tchebycheff selection and App. F (results/linear_gaussian_vae)")
 ALIASES = ["beta-lambda"]
 NAME = "linear_gaussian_vae"
+PARTS = ()
 
-DEFAULT = {"datasets": {"dsprites": {"name": "dsprites", "subset": 4096},
-                        "shapes3d": {"name": "shapes3d", "subset": 4096}},
-           "restoration_data": "dsprites", "m": 10, "betas": [1.0, 8.0, 64.0, 256.0], "lams": [0.0, 8.0, 32.0],
-           "seeds": [0, 1], "phase1_steps": 800, "phase2_steps": 250, "warmup_steps": 300, "init_logvar": -6.0,
-           "batch_size": 32, "lr": 1e-3,
-           "eval_samples": 2000, "preferences": [[0.8, 0.2], [0.5, 0.5], [0.2, 0.8]], "rho": 1e-3,
-           "appendix_f": {"baseline": [1.0, 0.0], "restored": [8.0, 32.0]}}
-"""The stored result's configuration (CPU-reduced: see :data:`SCALE`)."""
-SMOKE = {**DEFAULT, "datasets": {"dsprites": {"name": "dsprites", "subset": 64},
-                                 "shapes3d": {"name": "shapes3d", "subset": 64}},
-         "m": 3, "betas": [1.0, 8.0, 256.0], "lams": [0.0, 32.0], "seeds": [0], "phase1_steps": 3,
-         "phase2_steps": 2, "warmup_steps": 2, "batch_size": 4, "eval_samples": 40}
+
+def _preferences(name: str, value) -> tuple:
+    for i, omega in enumerate(value):
+        if len(omega) != 2 or min(omega) < 0 or not np.isclose(sum(omega), 1.0):
+            raise ValueError(f"{name}[{i}] must be two weights >= 0 that sum to 1; got {list(omega)}")
+    return value
+
+
+def _appendix_f(name: str, value: dict) -> dict:
+    unknown_keys(value, ("baseline", "restored"), where=name)
+    for key in ("baseline", "restored"):
+        if len(value.get(key, ())) != 2:
+            raise ValueError(f"{name}.{key} must be a (beta, l2_weight) pair of the grid; got {value.get(key)!r}")
+    return value
+
+
+@protocol.configuration
+class Config(protocol.Config):
+    """The experiment's settings; the defaults are the stored result's (CPU-reduced: see :func:`describe`).
+
+    ``l2_weights``: paper 000's λ (the L2 weight of eq. 7) of the restoration phase (0: the β-VAE
+    trained as long).
+    """
+
+    WHAT = "linear-gaussian-vae config"
+    RENAMED = {"lams": "paper 000's L2 weights are 'l2_weights'"}
+    datasets: dict = field(default_factory=lambda: {"dsprites": {"name": "dsprites", "subset": 4096},
+                                                    "shapes3d": {"name": "shapes3d", "subset": 4096}})
+    restoration_data: str = "dsprites"
+    m: int = field(default=10, metadata=check(validation.positive_int))
+    betas: tuple[float, ...] = field(default=(1.0, 8.0, 64.0, 256.0),
+                                     metadata=check(lambda n, v: protocol.increasing(n, v, size=3)))
+    l2_weights: tuple[float, ...] = field(default=(0.0, 8.0, 32.0),
+                                          metadata=check(lambda n, v: protocol.increasing(n, v, low=-1.0, size=2)))
+    seeds: tuple[int, ...] = field(default=(0, 1), metadata=check(protocol.seeds))
+    phase1_steps: int = field(default=800, metadata=check(validation.positive_int))
+    phase2_steps: int = field(default=250, metadata=check(validation.positive_int))
+    warmup_steps: int = field(default=300, metadata=check(protocol.count(0)))
+    init_logvar: float = -6.0
+    batch_size: int = field(default=32, metadata=check(validation.positive_int))
+    lr: float = field(default=1e-3, metadata=check(validation.positive))
+    eval_samples: int = field(default=2000, metadata=check(validation.positive_int))
+    preferences: tuple[tuple[float, ...], ...] = field(default=((0.8, 0.2), (0.5, 0.5), (0.2, 0.8)),
+                                                       metadata=check(_preferences))
+    rho: float = field(default=1e-3, metadata=check(validation.positive))
+    appendix_f: dict = field(default_factory=lambda: {"baseline": [1.0, 0.0], "restored": [8.0, 32.0]},
+                             metadata=check(_appendix_f))
+
+    def __post_init__(self):
+        if self.restoration_data not in self.datasets:
+            raise ValueError(f"restoration_data must be one of the datasets ({', '.join(self.datasets)}); "
+                             f"got {self.restoration_data!r}")
+        if self.l2_weights[0] != 0:
+            raise ValueError("l2_weights must start with 0 (the beta-VAE trained as long); "
+                             f"got {list(self.l2_weights)}")
+
+
+DEFAULT = Config()
+"""The stored result's configuration (CPU-reduced: see :func:`describe`)."""
+SMOKE = DEFAULT.replace(datasets={"dsprites": {"name": "dsprites", "subset": 64},
+                                  "shapes3d": {"name": "shapes3d", "subset": 64}},
+                        m=3, betas=[1.0, 8.0, 256.0], l2_weights=[0.0, 32.0], seeds=[0], phase1_steps=3,
+                        phase2_steps=2, warmup_steps=2, batch_size=4, eval_samples=40)
 """A pipeline check: every stage, no claim."""
-SCALE = ("cpu-reduced: beta-VAEs for 800 Adam steps of batch 32 (lr 1e-3; KL weight ramped from 0 over the first "
-         "300, encoder log sigma^2 biases -6 at the start) instead of 150k steps of batch 64 (lr 1e-4), then 250 "
-         "lambda-beta steps instead of 50k; beta in {1, 8, 64, 256} of Table 2's 8 values, "
-         "lambda in {0, 8, 32} of 5; 2 seeds instead of 10; m = 10 instead of 15; 4096 fixed images of the "
-         "procedural dSprites and Shapes3D-like sets; no MPI3D-real")
+
+
+def default(part=None, smoke: bool = False) -> Config:
+    """The stored result's configuration (``smoke``: the tiny one)."""
+    return SMOKE if smoke else DEFAULT
+
+
+def describe(cfg) -> str:
+    if cfg != DEFAULT:
+        return "a configuration other than the stored one (see config): not the stored evidence"
+    return ("cpu-reduced: beta-VAEs for 800 Adam steps of batch 32 (lr 1e-3; KL weight ramped from 0 over the first "
+            "300, encoder log sigma^2 biases -6 at the start) instead of 150k steps of batch 64 (lr 1e-4), then 250 "
+            "lambda-beta steps instead of 50k; beta in {1, 8, 64, 256} of Table 2's 8 values, "
+            "lambda in {0, 8, 32} of 5; 2 seeds instead of 10; m = 10 instead of 15; 4096 fixed images of the "
+            "procedural dSprites and Shapes3D-like sets; no MPI3D-real")
 
 
 METRICS = ("mig:binned", "sap:dlib", "mig:chen", "active_units:0.01")
@@ -106,7 +172,7 @@ METRICS = ("mig:binned", "sap:dlib", "mig:chen", "active_units:0.01")
 PAPER_STEPS = {"phase1": 150_000, "phase2": 50_000, "batch_size": 64}   # Table 2 of [mi_collapse]
 
 
-def scale(cfg: dict, phase: str) -> dict:
+def scale(cfg, phase: str = "phase2") -> dict:
     """The scale of the runs up to the end of ``phase`` ("phase1" or "phase2"), against Table 2's protocol."""
     steps = cfg["phase1_steps"] + (cfg["phase2_steps"] if phase == "phase2" else 0)
     paper = PAPER_STEPS["phase1"] + (PAPER_STEPS["phase2"] if phase == "phase2" else 0)
@@ -114,9 +180,9 @@ def scale(cfg: dict, phase: str) -> dict:
                             what=f"conv VAEs on procedural data, {len(cfg['seeds'])} seeds, to the end of {phase}")
 
 
-def config(smoke: bool = False) -> dict:
-    """A copy of the command's default configuration (``smoke``: the tiny one)."""
-    return copy.deepcopy(SMOKE if smoke else DEFAULT)
+def config(smoke: bool = False) -> Config:
+    """The command's default configuration (``smoke``: the tiny one)."""
+    return default(smoke=smoke)
 
 
 def _phase1_name(data: str, beta: float, seed: int) -> str:
@@ -146,12 +212,12 @@ def runs(cfg: dict) -> list:
     data = cfg["restoration_data"]
     for beta in cfg["betas"]:
         for seed in cfg["seeds"]:
-            for lam in cfg["lams"]:
+            for lam in cfg["l2_weights"]:
                 objective = ({"name": "lambda-beta", "beta": beta, "l2_weight": lam, "phase1_steps": n1} if lam
                              else {"name": "beta", "beta": beta})
                 first = _phase1_name(data, beta, seed)
-                out.append(Run(f"{first}+lam={lam:g}", run(data, objective, total, seed),
-                               {"data": data, "beta": beta, "seed": seed, "lam": lam}, init_from=first))
+                out.append(Run(f"{first}+l2_weight={lam:g}", run(data, objective, total, seed),
+                               {"data": data, "beta": beta, "seed": seed, "l2_weight": lam}, init_from=first))
     return out
 
 
@@ -182,9 +248,9 @@ QUANTITIES = {"mig": lambda m: m["mig"], "sap": lambda m: m["sap"], "active_unit
 
 
 def cells(runs_: list, metrics: dict, **where) -> dict:
-    """{quantity: values over seeds} of the runs whose grid values match ``where`` (phase 1 without ``lam``)."""
+    """{quantity: values over seeds} of the runs whose grid values match ``where`` (phase 1 without ``l2_weight``)."""
     chosen = [r for r in runs_ if all(r.values.get(k) == v for k, v in where.items())
-              and ("lam" in where) == ("lam" in r.values)]
+              and ("l2_weight" in where) == ("l2_weight" in r.values)]
     return {q: [f(metrics[r.name]) for r in chosen] for q, f in QUANTITIES.items()}
 
 
@@ -226,19 +292,21 @@ def prediction_1(cfg: dict, runs_: list, metrics: dict) -> dict:
 
 def prediction_2(cfg: dict, runs_: list, metrics: dict) -> dict:
     """Phase-2 cells over (β, λ) on the restoration data and the restoration criterion at every β."""
-    data, betas, lams = cfg["restoration_data"], cfg["betas"], cfg["lams"]
-    grid = {(b, lam): cells(runs_, metrics, data=data, beta=b, lam=lam) for b in betas for lam in lams}
+    data, betas, lams = cfg["restoration_data"], cfg["betas"], cfg["l2_weights"]
+    grid = {(b, lam): cells(runs_, metrics, data=data, beta=b, l2_weight=lam) for b in betas for lam in lams}
     per_beta = {}
     for b in betas:
-        per_beta[f"{b:g}"] = {f"{lam:g}": {"mig_over_lam_0": _exceeds(grid[b, lam]["mig"], grid[b, 0.0]["mig"]),
-                                           "sap_over_lam_0": _exceeds(grid[b, lam]["sap"], grid[b, 0.0]["sap"]),
-                                           "nll_below_lam_0": _exceeds(grid[b, 0.0]["reconstruction_nll"],
-                                                                       grid[b, lam]["reconstruction_nll"])}
+        base = grid[b, 0.0]
+        per_beta[f"{b:g}"] = {f"{lam:g}": {"mig_over_l2_weight_0": _exceeds(grid[b, lam]["mig"], base["mig"]),
+                                           "sap_over_l2_weight_0": _exceeds(grid[b, lam]["sap"], base["sap"]),
+                                           "nll_below_l2_weight_0": _exceeds(base["reconstruction_nll"],
+                                                                             grid[b, lam]["reconstruction_nll"])}
                               for lam in lams if lam > 0}
     top = per_beta[f"{betas[-1]:g}"]
-    holds = all(c["mig_over_lam_0"]["holds"] and c["sap_over_lam_0"]["holds"] and c["nll_below_lam_0"]["holds"]
+    holds = all(c["mig_over_l2_weight_0"]["holds"] and c["sap_over_l2_weight_0"]["holds"]
+                and c["nll_below_l2_weight_0"]["holds"]
                 for c in top.values())
-    return {"cells": {f"beta={b:g},lam={lam:g}": _summary(grid[b, lam]) for b in betas for lam in lams},
+    return {"cells": {f"beta={b:g},l2_weight={lam:g}": _summary(grid[b, lam]) for b in betas for lam in lams},
             "restoration": per_beta, "criterion": {"largest_beta": betas[-1], "holds": holds}}, grid
 
 
@@ -251,14 +319,14 @@ def section_6(cfg: dict, grid: dict) -> dict:
     selections = []
     for omega in cfg["preferences"]:
         b, lam = keys[tchebycheff.select(F, omega, cfg["rho"])]
-        selections.append({"omega": omega, "beta": b, "lam": lam,
+        selections.append({"omega": omega, "beta": b, "l2_weight": lam,
                            "score": tchebycheff.score(F, omega, cfg["rho"]).tolist()})
     chosen = [s["beta"] for s in selections]
     top = cfg["betas"][-1]
     recovery = max((_exceeds(grid[top, 0.0]["reconstruction_nll"], grid[top, lam]["reconstruction_nll"])
-                    for lam in cfg["lams"] if lam > 0), key=lambda e: e["z"] if np.isfinite(e["z"]) else -np.inf)
+                    for lam in cfg["l2_weights"] if lam > 0), key=lambda e: e["z"] if np.isfinite(e["z"]) else -np.inf)
     moves = bool(all(x <= y for x, y in zip(chosen, chosen[1:])) and chosen[-1] > chosen[0])
-    return {"grid": [f"beta={b:g},lam={lam:g}" for b, lam in keys], "f": F.tolist(), "selections": selections,
+    return {"grid": [f"beta={b:g},l2_weight={lam:g}" for b, lam in keys], "f": F.tolist(), "selections": selections,
             "criteria": {"moves_to_higher_beta": moves, "lambda_recovers_reconstruction": recovery,
                          "holds": moves and recovery["holds"]}}
 
@@ -267,8 +335,8 @@ def appendix_f(cfg: dict, grid: dict) -> dict:
     """Blur along β at λ = 0, its removal by λ = 32, and the localisation of (8, 32) against (1, 0)."""
     betas = cfg["betas"]
     mse0 = [np.mean(grid[b, 0.0]["reconstruction_mse"]) for b in betas]
-    lam = max(cfg["lams"])
-    blur = {"mse_lam_0": mse0, "non_decreasing": bool(all(x <= y for x, y in zip(mse0, mse0[1:]))),
+    lam = max(cfg["l2_weights"])
+    blur = {"mse_l2_weight_0": mse0, "non_decreasing": bool(all(x <= y for x, y in zip(mse0, mse0[1:]))),
             "largest_over_beta_1": _exceeds(grid[betas[-1], 0.0]["reconstruction_mse"],
                                             grid[betas[0], 0.0]["reconstruction_mse"])}
     blur["holds"] = blur["non_decreasing"] and blur["largest_over_beta_1"]["holds"]
@@ -278,7 +346,8 @@ def appendix_f(cfg: dict, grid: dict) -> dict:
     local = {"baseline": _summary({"localisation": grid[base]["localisation"]})["localisation"],
              "restored": _summary({"localisation": grid[restored]["localisation"]})["localisation"],
              **_exceeds(grid[restored]["localisation"], grid[base]["localisation"])}
-    return {"blur_at_lam_0": blur, f"lam_{lam:g}_sharper": {"per_beta": restore, "holds": all(restore.values())},
+    return {"blur_at_l2_weight_0": blur,
+            f"l2_weight_{lam:g}_sharper": {"per_beta": restore, "holds": all(restore.values())},
             "localisation": local,
             "holds": blur["holds"] and all(restore.values()) and local["holds"]}
 
@@ -289,7 +358,7 @@ def reconstructions(runs_: list, work_dir: Path, cfg: dict, pairs, n: int = 6) -
 
     from deep.runs import build
 
-    by_values = {(r.values["beta"], r.values.get("lam")): r for r in runs_
+    by_values = {(r.values["beta"], r.values.get("l2_weight")): r for r in runs_
                  if r.values["data"] == cfg["restoration_data"] and r.values["seed"] == cfg["seeds"][0]}
     out = {}
     for beta, lam in pairs:
@@ -300,22 +369,19 @@ def reconstructions(runs_: list, work_dir: Path, cfg: dict, pairs, n: int = 6) -
         x = torch.from_numpy(data.observations(np.linspace(0, len(data) - 1, n).astype(int)))
         with torch.no_grad():
             out["original"] = x.numpy()
-            out[f"beta={beta:g},lam={lam:g}"] = model.likelihood.mean(model.decode(model.encode(x)[0])).numpy()
+            out[f"beta={beta:g},l2_weight={lam:g}"] = model.likelihood.mean(model.decode(model.encode(x)[0])).numpy()
     return out
 
 
 def figures(result: dict, images: dict, mi_maps: dict, output: Path) -> list[str]:
     """Fig. 4-8 analogues as PNG files in ``output``; returns their names."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from deep import io
 
     cfg = result["config"]
     betas = cfg["betas"]
     names = []
     quantities = ("mig", "sap", "active_units", "kl", "factor_information", "reconstruction_nll")
-    fig, axes = plt.subplots(1, len(quantities), figsize=(3.4 * len(quantities), 3.2))
+    fig, axes = io.figure(1, len(quantities), figsize=(3.4 * len(quantities), 3.2))
     for data, block in result["prediction_1"].items():
         for ax, q in zip(axes, quantities):
             mean = [block["beta"][f"{b:g}"][q]["mean"] for b in betas]
@@ -327,15 +393,14 @@ def figures(result: dict, images: dict, mi_maps: dict, output: Path) -> list[str
     axes[0].legend(fontsize=7)
     fig.suptitle("Fig. 4 at CPU scale: beta-VAEs after phase 1 (mean +- s.e. over seeds)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(output / "figure_4.png", dpi=120)
-    plt.close(fig)
+    io.save_figure(fig, output / "figure_4.png", dpi=120)
     names.append("figure_4.png")
 
-    lams = cfg["lams"]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    marks = {tuple(s["omega"]): (s["beta"], s["lam"]) for s in result["section_6"]["selections"]}
+    lams = cfg["l2_weights"]
+    fig, axes = io.figure(1, 3, figsize=(12, 3.4))
+    marks = {tuple(s["omega"]): (s["beta"], s["l2_weight"]) for s in result["section_6"]["selections"]}
     for ax, q in zip(axes, ("mig", "sap", "reconstruction_nll")):
-        mean = np.array([[result["prediction_2"]["cells"][f"beta={b:g},lam={lam:g}"][q]["mean"] for b in betas]
+        mean = np.array([[result["prediction_2"]["cells"][f"beta={b:g},l2_weight={lam:g}"][q]["mean"] for b in betas]
                          for lam in lams])
         image = ax.imshow(mean, origin="lower", aspect="auto", cmap="viridis")
         fig.colorbar(image, ax=ax)
@@ -351,13 +416,12 @@ def figures(result: dict, images: dict, mi_maps: dict, output: Path) -> list[str
     fig.suptitle("Fig. 5-6 at CPU scale (dSprites, after phase 2); red squares: Tchebycheff selections for "
                  + ", ".join(f"({o[0]:g}, {o[1]:g})" for o in marks), fontsize=9)
     fig.tight_layout()
-    fig.savefig(output / "figure_5_6.png", dpi=120)
-    plt.close(fig)
+    io.save_figure(fig, output / "figure_5_6.png", dpi=120)
     names.append("figure_5_6.png")
 
     rows = list(images)
     n = images["original"].shape[0]
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.35 * len(rows)), squeeze=False)
+    fig, axes = io.figure(len(rows), n, figsize=(1.3 * n, 1.35 * len(rows)), squeeze=False)
     for i, label in enumerate(rows):
         for j in range(n):
             axes[i, j].imshow(np.moveaxis(images[label][j], 0, -1).squeeze(), cmap="gray", vmin=0, vmax=1)
@@ -366,11 +430,10 @@ def figures(result: dict, images: dict, mi_maps: dict, output: Path) -> list[str
         axes[i, 0].set_ylabel(label, fontsize=6)
     fig.suptitle("Fig. 7 at CPU scale: dSprites reconstructions E[x|mu], seed 0", fontsize=9)
     fig.tight_layout()
-    fig.savefig(output / "figure_7.png", dpi=110)
-    plt.close(fig)
+    io.save_figure(fig, output / "figure_7.png", dpi=110)
     names.append("figure_7.png")
 
-    fig, axes = plt.subplots(1, len(mi_maps), figsize=(4 * len(mi_maps), 3.4), squeeze=False)
+    fig, axes = io.figure(1, len(mi_maps), figsize=(4 * len(mi_maps), 3.4), squeeze=False)
     for ax, (label, (mi, factors)) in zip(axes[0], mi_maps.items()):
         image = ax.imshow(np.asarray(mi), aspect="auto", cmap="magma")
         fig.colorbar(image, ax=ax)
@@ -378,38 +441,48 @@ def figures(result: dict, images: dict, mi_maps: dict, output: Path) -> list[str
         ax.set_ylabel("latent")
         ax.set_title(f"I(z_i; v_j), {label}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(output / "figure_8.png", dpi=120)
-    plt.close(fig)
+    io.save_figure(fig, output / "figure_8.png", dpi=120)
     names.append("figure_8.png")
     return names
 
 
-def add_arguments(parser):
-    confirmation.add_arguments(parser, NAME)
+def plan(cfg) -> list:
+    return runs(cfg)
 
 
-def run(args) -> int:
-    output, work, cfg = confirmation.setup(args, NAME, DEFAULT, SMOKE)
-    grid_runs = runs(cfg)
-    metrics = confirmation.train(grid_runs, args, work)
+def run(cfg, one, work_dir: Path, device: str) -> dict:
+    """Train ``one``; its final metrics."""
+    return confirmation.train(one, work_dir, device)
+
+
+def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
+    return confirmation.train_together(runs_, work_dir, device)
+
+
+def summarise(cfg, grid_runs: list, metrics: dict, figures_dir: Path, work_dir: Path) -> dict:
+    """Predictions 1-2, §6 and App. F from the runs' metrics; Fig. 4-8 analogues (Fig. 7 decodes the
+    seed-0 networks' checkpoints under ``work_dir``)."""
     p2, grid = prediction_2(cfg, grid_runs, metrics)
-    result = {"config": cfg, "metric_variants": metric_variants(metrics),
-              "prediction_1": prediction_1(cfg, grid_runs, metrics), "prediction_2": p2,
-              "section_6": section_6(cfg, grid), "appendix_f": appendix_f(cfg, grid)}
+    result = {"metric_variants": metric_variants(metrics), "prediction_1": prediction_1(cfg, grid_runs, metrics),
+              "prediction_2": p2, "section_6": section_6(cfg, grid), "appendix_f": appendix_f(cfg, grid)}
     top = cfg["betas"][-1]
-    pairs = [(b, 0.0) for b in cfg["betas"]] + [(b, max(cfg["lams"])) for b in cfg["betas"][1:]]
-    images = reconstructions(grid_runs, work, cfg, pairs)
-    seed0 = {(r.values["beta"], r.values.get("lam")): metrics[r.name] for r in grid_runs
+    top_l2 = max(cfg["l2_weights"])
+    pairs = [(b, 0.0) for b in cfg["betas"]] + [(b, top_l2) for b in cfg["betas"][1:]]
+    images = reconstructions(grid_runs, work_dir, cfg, pairs)
+    seed0 = {(r.values["beta"], r.values.get("l2_weight")): metrics[r.name] for r in grid_runs
              if r.values["data"] == cfg["restoration_data"] and r.values["seed"] == cfg["seeds"][0]}
-    mi_maps = {f"beta={b:g}, lam={lam:g}": (seed0[b, lam]["mutual_information"], seed0[b, lam]["factor_names"])
+    mi_maps = {f"beta={b:g}, l2_weight={lam:g}": (seed0[b, lam]["mutual_information"], seed0[b, lam]["factor_names"])
                for b, lam in (tuple(cfg["appendix_f"]["baseline"]), tuple(cfg["appendix_f"]["restored"]), (top, 0.0))}
-    result["figures"] = figures(result, images, mi_maps, output)
-    path = confirmation.store(args, output, result, SCALE)
+    result["figures"] = figures({"config": protocol.as_dict(cfg), **result}, images, mi_maps, figures_dir)
+    return result
+
+
+def report(result: dict) -> str:
+    lines = []
     for data, block in result["prediction_1"].items():
         collapse = block["criteria"]["collapse"]
-        print(f"prediction 1 ({data}): rise and fall {block['criteria']['rise_and_fall']['holds']}, "
-              f"collapse {collapse['holds_as_fixed']} (as fixed), {collapse['holds_kl_bound']} (KL bound)")
-    print(f"prediction 2: restoration at beta = {top:g}: {result['prediction_2']['criterion']['holds']}; "
-          f"section 6: {result['section_6']['criteria']['holds']}; appendix F: {result['appendix_f']['holds']}")
-    print(f"wrote {path}")
-    return 0
+        lines.append(f"prediction 1 ({data}): rise and fall {block['criteria']['rise_and_fall']['holds']}, "
+                     f"collapse {collapse['holds_as_fixed']} (as fixed), {collapse['holds_kl_bound']} (KL bound)")
+    lines.append(f"prediction 2: restoration at the largest beta: {result['prediction_2']['criterion']['holds']}; "
+                 f"section 6: {result['section_6']['criteria']['holds']}; appendix F: {result['appendix_f']['holds']}")
+    return "\n".join(lines)

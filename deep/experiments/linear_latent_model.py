@@ -44,40 +44,74 @@ References
 """
 from __future__ import annotations
 
-import copy
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
 
 from deep import confirmation, provenance
+from deep import experiment as protocol
+from deep.config import check
+from deep.sweep import pack_key  # noqa: F401 - runs with one key share a task under --pack
+from numerics import validation
 
 HELP = ("paper 004 on conv VAEs: train at 0.5, 0.9, 1.1 and 2 x the complete-collapse beta predicted from the "
         "data spectrum (Gaussian decoder, fixed eta_dec); does collapse appear above and not below? "
         "(results/linear_latent_model)")
 ALIASES = ["thresholds"]
 NAME = "linear_latent_model"
+PARTS = ()
 
-DEFAULT = {"data": {"name": "dsprites", "subset": 4096}, "m": 10, "eta_dec": 1.0, "multiples": [0.5, 0.9, 1.1, 2.0],
-           "seeds": [0, 1], "init_logvar": -6.0, "pretrain_beta": 1e-3, "pretrain_steps": 400, "steps": 600,
-           "ramp_steps": 200, "batch_size": 32, "lr": 1e-3, "eval_samples": 2000, "active_threshold": 0.01}
-"""The stored result's configuration (CPU-reduced: see :data:`SCALE`)."""
-SMOKE = {**DEFAULT, "data": {"name": "dsprites", "subset": 96}, "m": 3, "seeds": [0], "pretrain_steps": 2, "steps": 4,
-         "ramp_steps": 2, "batch_size": 8, "eval_samples": 48}
+
+@protocol.configuration
+class Config(protocol.Config):
+    """The experiment's settings; the defaults are the stored result's (CPU-reduced: see :func:`describe`)."""
+
+    WHAT = "linear-latent-model config"
+    data: dict = field(default_factory=lambda: {"name": "dsprites", "subset": 4096})
+    m: int = field(default=10, metadata=check(validation.positive_int))
+    eta_dec: float = field(default=1.0, metadata=check(validation.positive))
+    multiples: tuple[float, ...] = field(default=(0.5, 0.9, 1.1, 2.0), metadata=check(protocol.increasing))
+    seeds: tuple[int, ...] = field(default=(0, 1), metadata=check(protocol.seeds))
+    init_logvar: float = -6.0
+    pretrain_beta: float = field(default=1e-3, metadata=check(validation.positive))
+    pretrain_steps: int = field(default=400, metadata=check(validation.positive_int))
+    steps: int = field(default=600, metadata=check(validation.positive_int))
+    ramp_steps: int = field(default=200, metadata=check(protocol.count(0)))
+    batch_size: int = field(default=32, metadata=check(validation.positive_int))
+    lr: float = field(default=1e-3, metadata=check(validation.positive))
+    eval_samples: int = field(default=2000, metadata=check(validation.positive_int))
+    active_threshold: float = field(default=0.01, metadata=check(validation.positive))
+
+
+DEFAULT = Config()
+"""The stored result's configuration."""
+SMOKE = DEFAULT.replace(data={"name": "dsprites", "subset": 96}, m=3, seeds=[0], pretrain_steps=2, steps=4,
+                        ramp_steps=2, batch_size=8, eval_samples=48)
 """A pipeline check of a few seconds: every stage, no claim."""
-SCALE = ("cpu-reduced: 400 pretraining steps then 600 Adam steps of batch 32 at each beta (200 of them ramping the KL "
-         "weight) on 4096 fixed dSprites images, 2 seeds, m = 10; the paper (§5) trains MLPs to convergence on MNIST "
-         "and synthetic data")
 
 
-def scale(cfg: dict) -> dict:
+def default(part=None, smoke: bool = False) -> Config:
+    """The stored result's configuration (``smoke``: the tiny one)."""
+    return SMOKE if smoke else DEFAULT
+
+
+def describe(cfg) -> str:
+    return (f"cpu-reduced: {cfg['pretrain_steps']} pretraining steps then {cfg['steps']} Adam steps of batch "
+            f"{cfg['batch_size']} at each beta ({cfg['ramp_steps']} of them ramping the KL weight) on "
+            f"{cfg['data'].get('subset', 'all')} fixed {cfg['data']['name']} images, {len(cfg['seeds'])} seeds, "
+            f"m = {cfg['m']}; the paper (§5) trains MLPs to convergence on MNIST and synthetic data")
+
+
+def scale(cfg) -> dict:
     """§5 of [wang_ziyin] trains "to convergence" and states no length; these runs measure no convergence."""
     return provenance.scale((cfg["pretrain_steps"] + cfg["steps"]) * cfg["batch_size"], None,
                             what=f"conv VAEs on {cfg['data']['subset']} dSprites images, {len(cfg['seeds'])} seeds")
 
 
-def config(smoke: bool = False) -> dict:
-    """A copy of the command's default configuration (``smoke``: the tiny one)."""
-    return copy.deepcopy(SMOKE if smoke else DEFAULT)
+def config(smoke: bool = False) -> Config:
+    """The command's default configuration (``smoke``: the tiny one)."""
+    return default(smoke=smoke)
 
 
 def zeta(data) -> np.ndarray:
@@ -168,16 +202,13 @@ def analyse(cfg: dict, zeta_: np.ndarray, runs_: list, metrics: dict, logs: dict
 
 def figure(result: dict, path: Path) -> Path:
     """Total KL and active units against β / β_c (network per seed, theory as a curve) and latent variances."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from deep import io
 
     cfg, rows = result["config"], result["rows"]
     zeta_ = np.sqrt(np.asarray(result["zeta_squared"]))
     grid = np.linspace(0.2, max(cfg["multiples"]) * 1.15, 400)
     curve = theory(zeta_, grid * result["beta_c"], cfg["m"], cfg["eta_dec"], cfg["active_threshold"])
-    fig, (a, b, c, d) = plt.subplots(1, 4, figsize=(17, 3.8))
+    fig, (a, b, c, d) = io.figure(1, 4, figsize=(17, 3.8))
     for ax, key, label in ((a, "kl", "total KL (nats)"), (b, "active_units", "active units")):
         ax.plot(grid, curve[key], color="k", lw=1.2, label="linear theory (Thm. 1-2)")
         for k, seed in enumerate(cfg["seeds"]):
@@ -215,28 +246,46 @@ def figure(result: dict, path: Path) -> Path:
                  f"{cfg['data'].get('subset', 'all')} images): transfers = {result['criterion']['transfers']}",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return io.save_figure(fig, path, dpi=120)
 
 
-def add_arguments(parser):
-    confirmation.add_arguments(parser, NAME)
-
-
-def run(args) -> int:
+def beta_c(cfg) -> tuple[np.ndarray, float]:
+    """(ζ of the training data, β_c = ζ_1² / η_dec²)."""
     from deep.data import build_data
 
-    output, work, cfg = confirmation.setup(args, NAME, DEFAULT, SMOKE)
     zeta_ = zeta(build_data(cfg["data"]))
-    beta_c = float(zeta_[0] ** 2 / cfg["eta_dec"] ** 2)
-    grid = runs(cfg, beta_c)
-    metrics = confirmation.train(grid, args, work)
-    result = {"config": cfg, **analyse(cfg, zeta_, grid, metrics, confirmation.logs(grid, work))}
-    result["figure"] = figure(result, output / "thresholds.png").name
-    path = confirmation.store(args, output, result, SCALE)
-    for r in result["rows"]:
-        print(f"{r['multiple']:>4g} beta_c (beta = {r['beta']:.4g}): AU {r['active_units']} (theory "
-              f"{r['theory']['active_units']}), KL {np.round(r['kl'], 3).tolist()} (theory {r['theory']['kl']:.3f})")
-    print(f"thresholds transfer: {result['criterion']['transfers']}; wrote {path}")
-    return 0
+    return zeta_, float(zeta_[0] ** 2 / cfg["eta_dec"] ** 2)
+
+
+def plan(cfg) -> list:
+    """Per seed a pretraining run and one run per multiple of β_c (from the data's spectrum) continuing it."""
+    return runs(cfg, beta_c(cfg)[1])
+
+
+def run(cfg, one, work_dir: Path, device: str) -> dict:
+    """Train ``one``: its final metrics and its total KL along training (``kl_during_training``)."""
+    metrics = confirmation.train(one, work_dir, device)
+    return {**metrics, "kl_during_training": [[line["step"], line["kl_total"]]
+                                              for line in confirmation.log(one, work_dir)]}
+
+
+def run_together(cfg, runs_, work_dir: Path, device: str) -> list[dict]:
+    metrics = confirmation.train_together(runs_, work_dir, device)
+    return [{**m, "kl_during_training": [[line["step"], line["kl_total"]] for line in confirmation.log(r, work_dir)]}
+            for r, m in zip(runs_, metrics)]
+
+
+def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:
+    """:func:`analyse` of the records, and the figure ``thresholds.png``."""
+    zeta_, _ = beta_c(cfg)
+    logs = {name: [{"step": s, "kl_total": k} for s, k in rec["kl_during_training"]] for name, rec in records.items()}
+    result = analyse(cfg, zeta_, runs_, records, logs)
+    result["figure"] = figure({"config": protocol.as_dict(cfg), **result}, figures / "thresholds.png").name
+    return result
+
+
+def report(result: dict) -> str:
+    lines = [f"{r['multiple']:>4g} beta_c (beta = {r['beta']:.4g}): AU {r['active_units']} (theory "
+             f"{r['theory']['active_units']}), KL {np.round(r['kl'], 3).tolist()} (theory {r['theory']['kl']:.3f})"
+             for r in result["rows"]]
+    return "\n".join([*lines, f"thresholds transfer: {result['criterion']['transfers']}"])

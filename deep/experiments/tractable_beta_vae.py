@@ -71,18 +71,17 @@ References
 """
 from __future__ import annotations
 
-import copy
-import csv
-import json
 import math
-import os
+import sys
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
 
+from deep import experiment as protocol
+from deep import io
 from deep import provenance
-from deep import results as stored_results
-from deep.config import checked, writable_dir
+from deep.config import check, strict_choice, unknown_keys
 from numerics import tractable_beta_vae as tbv
 from numerics import validation
 
@@ -91,7 +90,11 @@ HELP = ("paper 003 §V and App. C: tanh-MLP β-VAEs over a β grid on x = As + �
         "reconstruction, ELBO and TIE, against the tractable model (results/tractable_beta_vae)")
 ALIASES = ["optimal-beta"]
 NAME = "tractable_beta_vae"
-SETTINGS = ("mixture", "canvas")
+PARTS = SETTINGS = ("mixture", "canvas")
+PART = "setting"
+DEVICES = ("auto", "cpu")   # the stored runs were made on the CPU
+FRESH = "fresh"
+"""The training-set size of the population regime: every batch is a fresh draw of p(x)."""
 
 MODEL = {"architecture": "mlp", "likelihood": "gaussian", "eta_dec": 1.0, "hidden": [256, 200, 200],
          "decoder_hidden": [200, 200, 256], "activation": "tanh"}
@@ -103,30 +106,104 @@ def _bernoulli(model: dict) -> dict:
     return {**{k: v for k, v in model.items() if k != "eta_dec"}, "likelihood": "bernoulli"}
 
 
+def _regimes(name: str, regimes: dict) -> dict:
+    for regime, size in regimes.items():
+        if size != FRESH:
+            validation.positive_int(f"{name}[{regime!r}]", size)
+    if not regimes:
+        raise ValueError(f"{name} must name at least one regime")
+    return regimes
+
+
+def _betas(name: str, betas) -> tuple:
+    values = validation.array_in(name, betas, 0.0)
+    if values.ndim != 1 or values.size < 2 or np.any(np.diff(values) <= 0):
+        raise ValueError(f"{name} must be at least 2 increasing values; got {list(betas)}")
+    return tuple(betas)
+
+
+@protocol.configuration
+class _Setting(protocol.Config):
+    """What both settings share: the β grid, the seeds, the training and the evaluation.
+
+    ``regimes``: training-set size per regime (:data:`FRESH`: fresh draws, the population regime).
+    """
+
+    setting: str
+    betas: tuple[float, ...] = field(metadata=check(_betas))
+    seeds: tuple[int, ...] = field(metadata=check(protocol.seeds))
+    steps: int = field(metadata=check(validation.positive_int))
+    batch_size: int = field(metadata=check(validation.positive_int))
+    lr: float = field(metadata=check(validation.positive))
+    model: dict
+    data_seed: int = field(metadata=check(protocol.count(0)))
+    eval_seed: int = field(metadata=check(protocol.count(0)))
+    eval_size: int = field(metadata=check(validation.positive_int))
+    population: int = field(metadata=check(validation.positive_int))
+    regimes: dict = field(metadata=check(_regimes))
+
+
+def _long(name: str, value: dict) -> dict:
+    unknown_keys(value, ("betas", "seeds", "steps"), where=name)
+    return value
+
+
+@protocol.configuration
+class MixtureConfig(_Setting):
+    """§V, Fig. 2: ``k`` digit images as the columns of A; ``long``: networks of the population regime
+    trained longer (``betas``, ``seeds``, ``steps``; added after the first runs)."""
+
+    WHAT = "tractable-beta-vae mixture config"
+    k: int = field(metadata=check(validation.positive_int))
+    long: dict | None = field(default=None, metadata=check(_long))
+
+
+@protocol.configuration
+class CanvasConfig(_Setting):
+    """App. C, Fig. 3: one ``digit`` on a ``size`` x ``size`` canvas at the position x = A s + η."""
+
+    WHAT = "tractable-beta-vae canvas config"
+    A: tuple[tuple[float, ...], ...]
+    size: int = field(metadata=check(lambda n, v: validation.positive_int(n, v, minimum=8)))
+    digit: int = field(metadata=check(protocol.count(0)))
+
+    def __post_init__(self):
+        tbv.check_mixing(self.A)
+
+
+Config = {"mixture": MixtureConfig, "canvas": CanvasConfig}
+"""The configuration of each setting, chosen by its key ``setting``."""
+
+
 TRAINING = {"betas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0], "seeds": [0, 1, 2], "steps": 2000,
             "batch_size": 100, "lr": 1e-3, "model": MODEL, "data_seed": 0, "eval_seed": 1, "eval_size": 5000,
             "population": 200_000}   # draws of the population regime: one pass at 2000 steps of 100
 
 DEFAULT = {
     "mixture": {"setting": "mixture", "k": 10, **TRAINING,
-                "regimes": {"population": None, "paper": 1000},  # training-set size; None: "population" draws
+                "regimes": {"population": FRESH, "paper": 1000},  # training-set size; FRESH: "population" draws
                 "long": {"betas": [0.25, 2.0], "seeds": [0], "steps": 8000}},
     "canvas": {"setting": "canvas", "A": [[2.73, 0.73], [0.73, 2.73]], "size": 24, "digit": 0, **TRAINING,
-               "model": _bernoulli(MODEL), "regimes": {"population": None},
+               "model": _bernoulli(MODEL), "regimes": {"population": FRESH},
                "betas": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0]},
 }
-"""The stored runs (results/tractable_beta_vae), CPU-reduced: see :data:`SCALE`."""
+"""The stored runs (results/tractable_beta_vae), CPU-reduced: see :func:`describe`."""
 
 _TINY = {"betas": [0.5, 2.0, 64.0], "seeds": [0, 1], "steps": 30, "batch_size": 16, "eval_size": 128,
          "population": 480, "model": {**MODEL, "hidden": [16], "decoder_hidden": [16]}}
-SMOKE = {"mixture": {**DEFAULT["mixture"], **_TINY, "k": 3, "regimes": {"population": None, "paper": 64},
+SMOKE = {"mixture": {**DEFAULT["mixture"], **_TINY, "k": 3, "regimes": {"population": FRESH, "paper": 64},
                      "long": {"betas": [0.5], "seeds": [0], "steps": 60}},
          "canvas": {**DEFAULT["canvas"], **_TINY, "size": 12, "model": _bernoulli(_TINY["model"])}}
 """A pipeline check of a few seconds per setting: every stage, tiny networks, no claim."""
 
-SCALE = ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples in the paper regime) instead "
-         "of 1000 epochs; 3 seeds per beta instead of 100 (Fig. 2) or 300 (App. C); 9 betas; 8 x 8 scikit-learn "
-         "digits instead of MNIST (N = 64; canvas 24 x 24); batch size not given in the paper")
+
+def describe(cfg) -> str:
+    if cfg != default(cfg["setting"]):
+        return "a configuration other than the stored one (see config): not the stored evidence"
+    return ("cpu-reduced: 2000 Adam steps of batch 100 (200 epochs of 1000 examples in the paper regime) instead "
+            "of 1000 epochs; 3 seeds per beta instead of 100 (Fig. 2) or 300 (App. C); 9 betas; 8 x 8 scikit-learn "
+            "digits instead of MNIST (N = 64; canvas 24 x 24); batch size not given in the paper")
+
 
 FIGURES = {"mixture": "figure_2.png", "canvas": "figure_3.png"}
 QUANTITIES = ("kl", "reconstruction", "elbo", "tie", "tie_best", "tie_mean")
@@ -135,40 +212,37 @@ QUANTITIES = ("kl", "reconstruction", "elbo", "tie", "tie_best", "tie_mean")
 PAPER_EXAMPLES = 1000 * 1000   # App. C of [optimal_beta]: 1000 epochs over 1000 examples per network
 
 
-def scale(cfg: dict) -> dict:
+def scale(cfg) -> dict:
     """Against App. C's protocol (1000 epochs of 1000 examples; 300 realisations per beta)."""
     return provenance.scale(cfg["steps"] * cfg["batch_size"], PAPER_EXAMPLES,
                             what=f"tanh-MLP beta-VAEs ({cfg['setting']}), {len(cfg['seeds'])} seeds per beta")
 
 
-def config(setting: str = "mixture", smoke: bool = False) -> dict:
-    """A copy of the command's default configuration of ``setting`` (``smoke``: the tiny one)."""
+def read(mapping, where: str = ""):
+    """A setting's configuration from a mapping (its ``setting`` key picks the class), checked strictly;
+    errors name the field and the condition."""
+    return strict_choice(Config, mapping, key="setting", where=where, what="setting")
+
+
+check_config = read
+
+
+def default(setting: str = "mixture", smoke: bool = False):
+    """The command's default configuration of ``setting`` (``smoke``: the tiny one)."""
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}; got {setting!r}")
-    return copy.deepcopy((SMOKE if smoke else DEFAULT)[setting])
+    return read((SMOKE if smoke else DEFAULT)[setting])
 
 
-def check_config(cfg: dict) -> dict:
-    """``cfg`` with its numbers validated; errors name the field and the condition."""
-    if cfg.get("setting") not in SETTINGS:
-        raise ValueError(f"setting must be one of {SETTINGS}; got {cfg.get('setting')!r}")
-    if cfg["setting"] == "mixture":
-        validation.positive_int("k", cfg["k"])
-    else:
-        tbv.check_mixing(cfg["A"])
-        validation.positive_int("size", cfg["size"], minimum=8)
-    betas = validation.array_in("betas", cfg["betas"], 0.0)
-    if betas.ndim != 1 or betas.size < 2 or np.any(np.diff(betas) <= 0):
-        raise ValueError(f"betas must be at least 2 increasing values; got {cfg['betas']}")
-    if not cfg["seeds"] or len(set(cfg["seeds"])) != len(cfg["seeds"]):
-        raise ValueError(f"seeds must be a non-empty list of distinct integers; got {cfg['seeds']}")
-    for name, size in cfg["regimes"].items():
-        if size is not None:
-            validation.positive_int(f"regimes[{name!r}]", size)
-    for key in ("steps", "batch_size", "eval_size", "population"):
-        validation.positive_int(key, cfg[key])
-    validation.positive("lr", cfg["lr"])
-    return cfg
+def config(setting: str = "mixture", smoke: bool = False):
+    """The command's default configuration of ``setting`` (``smoke``: the tiny one)."""
+    return default(setting, smoke)
+
+
+def size(cfg, regime: str) -> int | None:
+    """The training-set size of ``regime`` (None: fresh draws)."""
+    value = cfg["regimes"][regime]
+    return None if value == FRESH else value
 
 
 # ------------------------------------------------------------------ one network
@@ -220,8 +294,9 @@ def _measure(model, data, A, seed) -> dict:
 def run_one(task: dict) -> dict:
     """Train (or resume) one network and measure it: the unit of work of the sweep.
 
-    ``task`` holds ``cfg``, ``regime``, ``beta``, ``seed`` and ``run_dir``; the result holds
-    ``heldout`` (and ``train`` when the training set is finite) from :func:`_measure`.
+    ``task`` holds ``cfg`` (a plain mapping), ``regime``, its training-set ``size`` (None: fresh
+    draws), ``beta``, ``seed`` and ``run_dir``; the result holds ``heldout`` (and ``train`` when
+    the training set is finite) from :func:`_measure`.
     """
     import torch
 
@@ -230,7 +305,7 @@ def run_one(task: dict) -> dict:
     from deep.train import fit
 
     cfg, beta, seed = task["cfg"], task["beta"], task["seed"]
-    size = cfg["regimes"][task["regime"]]
+    size = task["size"]
     A = mixing(cfg)
     n = cfg["population"] if size is None else size
     data = _data(cfg, A, n, cfg["data_seed"])
@@ -273,7 +348,7 @@ def theory(A, betas) -> dict:
     return out
 
 
-def summarise(runs: list[dict], betas, seeds, where: str) -> dict:
+def summarise_split(runs: list[dict], betas, seeds, where: str) -> dict:
     """Mean, standard error (over seeds), min and max of each quantity at each β."""
     out = {}
     for q in QUANTITIES:
@@ -377,29 +452,89 @@ def agreement(summary: dict, th: dict, paired: dict) -> dict:
     return out
 
 
-# ------------------------------------------------------------------ the sweep
+# ------------------------------------------------------------------ the experiment protocol
 
 
-def sweep(cfg: dict, work_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
-    """Every (regime, β, seed) network, trained or resumed under ``work_dir`` and measured.
+def plan(cfg) -> list:
+    """Every (regime, β, seed) network, then (mixture) the ``long`` ones: one run each."""
+    from deep.sweep import Run
 
-    ``workers`` > 1 runs them in a process pool (any ``concurrent.futures`` executor fits).
+    mixing(cfg)   # a setting that cannot be built fails here, before any training
+    shared = {k: v for k, v in protocol.as_dict(cfg).items() if k not in ("betas", "seeds", "regimes", "long")}
+    grids = [(False, cfg)]
+    if cfg.get("long"):
+        grids.append((True, {**protocol.as_dict(cfg), **cfg["long"], "regimes": {"population": FRESH}}))
+    out = []
+    for long, grid in grids:
+        for regime in grid["regimes"]:
+            for beta in grid["betas"]:
+                for seed in grid["seeds"]:
+                    steps = grid["steps"]
+                    out.append(Run(f"{'long,' if long else ''}{regime},beta={beta:g},seed={seed}",
+                                   {**shared, "steps": steps, "size": size(grid, regime), "regime": regime,
+                                    "beta": beta, "seed": seed},
+                                   {"regime": regime, "beta": beta, "seed": seed, "long": long}))
+    return out
+
+
+def run(cfg, one, work_dir: Path, device: str) -> dict:
+    """Train (or resume) one network under ``work_dir`` on the CPU and measure it (:func:`run_one`)."""
+    values = one.values
+    folder = Path(work_dir) / ("long" if values["long"] else "") / values["regime"]
+    plain = {**protocol.as_dict(cfg), "steps": one.config["steps"]}
+    return run_one({"cfg": plain, "size": one.config["size"], "regime": values["regime"], "beta": values["beta"],
+                    "seed": values["seed"], "run_dir": str(folder / f"beta{values['beta']:g}-seed{values['seed']}")})
+
+
+def summarise(cfg, runs_: list, records: dict, figures: Path, work_dir: Path | None = None) -> dict:
+    """Summaries, criteria and (mixture) the theory (:func:`analyse`); ``figure_2.png`` or ``figure_3.png`` and
+    ``<setting>.csv`` in ``figures``."""
+    plain = protocol.as_dict(cfg)
+    A = mixing(plain)
+    networks = [records[r.name] for r in runs_ if not r.values["long"]]
+    lam = np.sort(np.linalg.eigvalsh(tbv.Sigma_x(A)))[::-1][:A.shape[1]]
+    result = {"A": A.tolist(), "collapse_thresholds": lam.tolist(), **analyse(plain, networks, A)}
+    _write_csv(figures / f"{cfg['setting']}.csv", {"config": plain, **result})
+    figure({"config": plain, "runs": networks, **result}, A, figures / FIGURES[cfg["setting"]])
+    return result
+
+
+def report(result: dict) -> str:
+    verdicts = {f"{regime}/{where}": split["criteria"] for regime, splits in result["regimes"].items()
+                for where, split in splits.items()}
+    if "theory_criteria" in result:
+        verdicts = {"theory": result["theory_criteria"], **verdicts}
+    return io.dumps({result["config"]["setting"]: verdicts}, indent=1)
+
+
+def _shaped(result: dict) -> dict:
+    """A result of :func:`deep.experiment.load` as the checks read it: the networks' records as ``runs``
+    (and ``long_runs``), besides the summaries, the theory and the provenance."""
+    networks = [r["record"] for r in result["runs"] if not r["values"]["long"]]
+    long = [r["record"] for r in result["runs"] if r["values"]["long"]]
+    return {**{k: v for k, v in result.items() if k not in ("runs", "records")}, "runs": networks,
+            **({"long_runs": long} if long else {})}
+
+
+def stored(setting: str, *, root=None, default=None) -> dict:
+    """The stored result of ``setting`` (results/tractable_beta_vae/<setting>, or ``root/<setting>``) made
+    from ``default`` (the command's default configuration unless given); UserError when stale or missing."""
+    return _shaped(protocol.load(sys.modules[__name__], setting, root=root, default=default))
+
+
+def experiment(cfg, output_dir: Path, work_dir: Path, *, workers: int = 1, progress: bool = True) -> dict:
+    """Run one setting (records, result.json and figures in ``output_dir``, networks in ``work_dir``);
+    the result as :func:`stored` gives it.
+
+    A second call resumes every finished or interrupted network.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from contextlib import nullcontext
+    from deep.sweep import executor
 
-    from tqdm.auto import tqdm
-
-    tasks = [{"cfg": cfg, "regime": regime, "beta": beta, "seed": seed,
-              "run_dir": str(work_dir / regime / f"beta{beta:g}-seed{seed}")}
-             for regime in cfg["regimes"] for beta in cfg["betas"] for seed in cfg["seeds"]]
-    results = []
-    with (tqdm(total=len(tasks), desc=f"{cfg['setting']} beta-VAEs", disable=not progress) as bar,
-          ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool):
-        for result in (pool.map(run_one, tasks) if pool else map(run_one, tasks)):
-            results.append(result)
-            bar.update(1)
-    return results
+    cfg = cfg if isinstance(cfg, _Setting) else read(cfg)
+    module = sys.modules[__name__]
+    with executor(workers) as pool:
+        protocol.drive(module, cfg, output_dir, work_dir, pool, device="cpu", progress=progress)
+    return _shaped(protocol.load(module, root=output_dir, default=cfg))
 
 
 def analyse(cfg: dict, runs: list[dict], A) -> dict:
@@ -408,15 +543,16 @@ def analyse(cfg: dict, runs: list[dict], A) -> dict:
     out = {"regimes": {}}
     if th is not None:
         out.update(theory=th, theory_criteria=criteria(theory_summary(th), cfg["betas"]))
-    for regime, size in cfg["regimes"].items():
+    for regime in cfg["regimes"]:
+        n = size(cfg, regime)
         mine = [r for r in runs if r["regime"] == regime]
         splits = {}
-        for where in ("heldout", "train") if size is not None else ("heldout",):
-            summary = summarise(mine, cfg["betas"], cfg["seeds"], where)
+        for where in ("heldout", "train") if n is not None else ("heldout",):
+            summary = summarise_split(mine, cfg["betas"], cfg["seeds"], where)
             splits[where] = {"summary": summary, "criteria": criteria(summary, cfg["betas"])}
             if th is not None:
                 data = (_data(cfg, A, cfg["eval_size"], cfg["eval_seed"]) if where == "heldout"
-                        else _data(cfg, A, size, cfg["data_seed"]))
+                        else _data(cfg, A, n, cfg["data_seed"]))
                 measured = [_measure(linear_optimum(A, beta), data, A, 0) for beta in cfg["betas"]]
                 paired = {q: [m[q] for m in measured] for q in QUANTITIES}
                 splits[where].update(theory_on_data=paired, agreement=agreement(summary, th, paired))
@@ -436,22 +572,12 @@ def _write_csv(path: Path, result: dict) -> None:
                     row.update({f"theory_{q}": result["theory"][q][g]
                                 for q in ("kl", "reconstruction", "elbo", "tie_mean", "tie_best")})
                 rows.append(row)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    io.write_csv(path, rows)
 
 
 def figure(result: dict, A, path: Path) -> None:
     """Fig. 2 (mixture) or Fig. 3 (canvas) of [optimal_beta]: ELBO, TIE, reconstruction, KL and
     the per-latent KL against β, with the tractable model's curves for the mixture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     betas = np.asarray(result["config"]["betas"])
     fine = np.geomspace(betas[0], betas[-1], 120)
     th = theory(A, fine) if "theory" in result else None
@@ -461,7 +587,7 @@ def figure(result: dict, A, path: Path) -> None:
               ("tie_best", "(B') TIE after the best relabelling", [("tie_best", "theory: best labelling")]),
               ("reconstruction", "(C) reconstruction E log p(x|z)", [("reconstruction", "theory")]),
               ("kl", "(D) KL(q(z|x) || p(z))", [("kl", "theory KL*")])]
-    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    fig, axes = io.figure(2, 3, figsize=(14, 8))
     colours = {"population": "C0", "paper": "C3"}
     on_data = result["regimes"][next(iter(result["regimes"]))]["heldout"].get("theory_on_data")
     for ax, (q, title, refs) in zip(axes.flat, panels):
@@ -493,90 +619,4 @@ def figure(result: dict, A, path: Path) -> None:
             else "one digit on a canvas at position x = As + η")
     fig.suptitle(f"tanh-MLP β-VAE, {data}, k = {A.shape[1]}; {len(result['config']['seeds'])} seeds", fontsize=11)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def experiment(cfg: dict, output_dir: Path, work_dir: Path, *, workers: int = 1, progress: bool = True,
-               scale: str = SCALE) -> dict:
-    """Run one setting's sweep, analyse it, write ``<setting>.json``, ``<setting>.csv`` and its figure.
-
-    Parameters
-    ----------
-    cfg : dict
-        A configuration from :func:`config` (checked by :func:`check_config`).
-    output_dir, work_dir : path
-        Where the result files go; where the run directories (checkpoints) live. A second
-        call resumes every finished or interrupted network from ``work_dir``.
-    workers : int
-        Training processes.
-    progress : bool
-        A tqdm bar over the networks.
-    scale : str
-        The provenance's account of the scale (paper or reduced).
-
-    Returns
-    -------
-    dict
-        ``config``, ``A``, ``collapse_thresholds``, ``regimes`` (per regime and data split:
-        ``summary``, ``criteria`` and, for the mixture, ``theory_on_data``, ``agreement``),
-        ``theory`` and ``theory_criteria`` (mixture), ``runs``, ``long_runs`` (mixture) and
-        ``provenance``.
-
-    References
-    ----------
-    [optimal_beta] §V, App. C.
-    """
-    from deep import provenance
-
-    cfg = check_config(cfg)
-    setting, output_dir, work_dir = cfg["setting"], Path(output_dir), Path(work_dir)
-    A = mixing(cfg)
-    runs = sweep(cfg, work_dir / setting, workers=workers, progress=progress)
-    lam = np.sort(np.linalg.eigvalsh(tbv.Sigma_x(A)))[::-1][:A.shape[1]]
-    result = {"config": cfg, "A": A.tolist(), "collapse_thresholds": lam.tolist(), **analyse(cfg, runs, A),
-              "runs": runs, "provenance": provenance.record(seeds=cfg["seeds"], scale=scale, device="cpu")}
-    if "long" in cfg:   # networks of the population regime trained longer (added after the first runs)
-        long = {**cfg, **cfg["long"], "regimes": {"population": None}}
-        result["long_runs"] = sweep(long, work_dir / setting / "long", workers=workers, progress=progress)
-    provenance.write_json(output_dir / f"{setting}.json", result)
-    _write_csv(output_dir / f"{setting}.csv", result)
-    figure(result, A, output_dir / FIGURES[setting])
-    return result
-
-
-# ------------------------------------------------------------------ command line
-
-
-def add_arguments(parser):
-    parser.add_argument("--setting", choices=(*SETTINGS, "all"), default="all",
-                        help="mixture: §V / Fig. 2; canvas: App. C / Fig. 3; all (default): both")
-    parser.add_argument("--smoke", action="store_true", help="tiny networks and data: checks the pipeline in seconds")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help=f"where <setting>.json, <setting>.csv and the figures go (default results/{NAME}, "
-                             f"or runs/{NAME}-smoke with --smoke)")
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help=f"run directories with checkpoints (default runs/{NAME}[-smoke]/networks); "
-                             "an interrupted sweep resumes from them")
-    parser.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
-    parser.add_argument("--no-progress", action="store_true")
-
-
-def run(args) -> int:
-    base = Path("runs") / (NAME + ("-smoke" if args.smoke else ""))
-    output_dir = args.output_dir or (base if args.smoke else stored_results.path(NAME))
-    work_dir = args.work_dir or base / "networks"
-    workers = checked("--workers", validation.positive_int, args.workers)
-    writable_dir(output_dir, "--output-dir"), writable_dir(work_dir, "--work-dir")
-    for setting in SETTINGS if args.setting == "all" else (args.setting,):
-        result = experiment(config(setting, args.smoke), output_dir, work_dir, workers=workers,
-                            progress=not args.no_progress, scale="smoke: pipeline check only" if args.smoke else SCALE)
-        verdicts = {f"{regime}/{where}": split["criteria"] for regime, splits in result["regimes"].items()
-                    for where, split in splits.items()}
-        if "theory_criteria" in result:
-            verdicts = {"theory": result["theory_criteria"], **verdicts}
-        print(json.dumps({setting: verdicts}, indent=1))
-        print(f"wrote {output_dir / (setting + '.json')}")
-    return 0
+    io.save_figure(fig, path, dpi=100)
