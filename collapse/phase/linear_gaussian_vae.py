@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse.cli import Renamed, checked, count, writable_dir
+from collapse.cli import Renamed, UserError, checked, count, writable_dir
 from numerics import linear_gaussian_vae as lgv
 from numerics import validation
 
@@ -41,6 +41,9 @@ def add_arguments(parser):
     parser.add_argument("--drift-max-iter", type=int, default=2_000,
                         help="iteration cap for cells that only drift (beta < 1, or beta = 1 with lambda > 0: "
                              "the only stationary point is the trivial saddle)")
+    parser.add_argument("--engine", choices=lgv.ENGINES, default="auto",
+                        help="Algorithm 1 compiled with numba (extra 'fast'), or the NumPy reference; "
+                             "auto: numba when installed")
     parser.add_argument("--output", type=Path, default=Path("runs") / "phase" / "linear_gaussian_vae",
                         help="output folder (default runs/phase/linear_gaussian_vae; the stored figures are "
                              "results/linear_gaussian_vae)")
@@ -57,10 +60,15 @@ def run(args) -> int:
     count("--drift-max-iter", args.drift_max_iter, maximum=10**8)
     writable_dir(args.output, "--output")
     Gamma, Sigma_v, Sigma_y = lgv.figure_model(n, s, args.sigma2, args.seed)
+    if args.engine == "numba" and not lgv.compiled_available():
+        raise UserError("--engine numba needs numba: pip install 'collapse-proofcheck[fast]'")
+    if args.engine == "auto" and not lgv.compiled_available():
+        print("note: numba is not installed, so Algorithm 1 runs on the NumPy path (several times slower); "
+              "pip install 'collapse-proofcheck[fast]' for the compiled kernel")
     start = time.perf_counter()
     rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, args.betas, args.l2_weights, m=m,
                              trials=args.trials, seed=args.seed, max_iter=args.max_iter,
-                             drift_max_iter=args.drift_max_iter, progress=True)
+                             drift_max_iter=args.drift_max_iter, engine=args.engine, progress=True)
     elapsed = time.perf_counter() - start
     args.output.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.output / "phase_linear_gaussian_vae.csv")
