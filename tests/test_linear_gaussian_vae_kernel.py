@@ -79,3 +79,51 @@ def test_without_numba_auto_runs_the_numpy_path_and_numba_is_refused(monkeypatch
     with pytest.raises(ValueError, match="one cap per cell"):
         lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100, 5])
 
+
+
+def test_no_reported_value_moves_with_the_cap_unless_labelled():
+    """The beta = 1 < 1 + lambda cells never stop; every metric of every cell is either equal at
+    two caps (300 and 600 drift steps; 50k and 100k elsewhere) or named in ``cap_dependent``."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    args = (Sigma_y, Gamma, Sigma_v, [0.5, 1.0, 4.0], [0.0, 4.0, 32.0])
+    short = lgv.phase_diagram(*args, m=10, trials=6, drift_max_iter=300)
+    long = lgv.phase_diagram(*args, m=10, trials=6, drift_max_iter=600, max_iter=100_000)
+    labelled = set()
+    for a, b in zip(short, long):
+        assert a["cap_dependent"] == b["cap_dependent"]
+        for key in lgv.PHASE_METRICS:
+            if key in a["cap_dependent"].split(";"):
+                labelled.add((a["beta"], a["l2_weight"], key))
+            else:
+                assert a[key] == b[key], (key, a["beta"], a["l2_weight"])
+    # the labels are where the values really move: SAP, MIG, LIM of the two drifting cells
+    assert labelled == {(1.0, lam, key) for lam in (4.0, 32.0) for key in ("sap", "mig", "lim")}
+    for a, b in zip(short, long):
+        if a["beta"] == 1 and a["l2_weight"] > 0:
+            assert all(a[key] != b[key] for key in ("sap", "mig", "lim"))
+
+
+def test_sublinear_limits_are_where_the_long_run_iteration_goes():
+    """Aitken's extrapolation of the beta = 1 < 1 + lambda iteration from t = 4000, 8000, 16000
+    steps against ``sublinear_limits``. The errors shrink by a constant factor per doubling of t
+    (a power law): 0.5 (1/t) for E||y - Ax||^2 and I(x; v), 0.5 for ||B||_2 at lambda = 4 but
+    0.65 at lambda = 32, so a fixed 1/t Richardson step would be wrong there."""
+    pytest.importorskip("numba")
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    limits = lgv.sublinear_limits(Sigma_y, Gamma, Sigma_v, 10)
+    assert limits["reconstruction"] == pytest.approx(40 * 0.05, rel=1e-12)   # the 40 noise modes
+    B0, Sigma_w0 = lgv.random_initialisation(10, 50, 8, np.random.default_rng(4))
+    for lam in (4.0, 32.0):
+        runs = lgv.alternating_grid(Sigma_y, [(1.0, lam)] * 3, B0=B0, Sigma_w0=Sigma_w0, max_iter=[4000, 8000, 16000])
+        values = {key: [] for key in limits}
+        for r in runs:
+            R = np.eye(50) - r.A @ r.B
+            values["reconstruction"].append(np.trace(R @ Sigma_y @ R.swapaxes(1, 2) + r.A @ r.Sigma_w @ r.A.swapaxes(1, 2),
+                                                     axis1=1, axis2=2))
+            values["spectral_norm_B"].append(np.linalg.svd(r.B, compute_uv=False)[:, 0])
+            values["information"].append(lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y))
+        for key, limit in limits.items():
+            v1, v2, v4 = values[key]
+            ratio = (v4 - v2) / (v2 - v1)
+            assert np.all((0.3 < ratio) & (ratio < 0.7)), (key, lam, ratio)      # a power law, still approaching
+            assert v4 + (v4 - v2) * ratio / (1 - ratio) == pytest.approx(np.full(8, limit), rel=1e-4), (key, lam)

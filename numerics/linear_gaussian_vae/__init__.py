@@ -30,11 +30,11 @@ from numerics.linear_gaussian_vae.model import (FixedPoint, collapse_threshold, 
                                                 decoder_update, encoder_update, figure_model, fixed_point, gradients,
                                                 mode_thresholds, objective, terms, trivial_point_index)
 from numerics.linear_gaussian_vae.optimizer import AdamResult, adam
-from numerics.linear_gaussian_vae.phase import PHASE_METRICS, phase_diagram
+from numerics.linear_gaussian_vae.phase import PHASE_METRICS, phase_diagram, sublinear_limits
 
 __all__ = ["AdamResult", "AlternatingResult", "ENGINES", "FixedPoint", "PHASE_METRICS", "SIGMA_W_FLOOR", "adam",
            "alternating", "alternating_grid", "compiled_available",
            "collapse_threshold", "converges_to_stationary_point", "decoder_update", "encoder_update",
            "factor_entropy", "figure_model", "fixed_point", "gradients", "latent_factor_covariances", "lim", "mig",
            "mode_thresholds", "mutual_information", "objective", "pairwise_mutual_information", "phase_diagram",
-           "random_initialisation", "sap", "squared_correlations", "terms", "trivial_point_index"]
+           "random_initialisation", "sap", "squared_correlations", "sublinear_limits", "terms", "trivial_point_index"]
