@@ -118,7 +118,10 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
             "information": lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y),
         }
         assert set(row) == {"beta", "l2_weight", "beta_c", "converged", "stationary", "regular", "iterations",
-                            *direct, *(k + "_sd" for k in direct)}
+                            "cap_dependent", *direct, *(k + "_sd" for k in direct)}
+        if beta == 1 and lam > 0:           # the never-ending drift: limits, and the rest labelled
+            direct.update({key: [value] for key, value in lgv.sublinear_limits(Sigma_y, Gamma, Sigma_v, 10).items()})
+            assert row["cap_dependent"] == "sap;mig;lim"
         for key, values in direct.items():
             assert row[key] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-12), key
             assert row[key + "_sd"] == pytest.approx(np.std(values), rel=1e-6, abs=1e-12), key

@@ -4,7 +4,10 @@ Writes ``phase_linear_gaussian_vae.csv`` (one row per (beta, lambda) cell),
 ``fig2_beta_vae.png`` (the lambda = 0 row against beta) and ``fig3_lambda_beta_vae.png``
 (heatmaps over (beta, lambda)), each with beta_c = 1 + 2 lambda ||Sigma_y||_2 overlaid and
 the cells where Algorithm 1 only drifts (the only stationary point is the trivial saddle)
-hatched.
+hatched. Values that still move with the iteration cap (``cap_dependent`` in the CSV: SAP,
+MIG and LIM at beta = 1 < 1 + lambda, where the iteration drifts sublinearly forever) are
+marked with a red cross; at those cells reconstruction, ||B||_2 and I(x; v) are the t -> infinity
+limits (``sublinear_limits``).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse.cli import Renamed, checked, count, writable_dir
+from collapse.cli import Renamed, UserError, checked, count, writable_dir
 from deep import io
 from numerics import linear_gaussian_vae as lgv
 from numerics import validation
@@ -40,6 +43,9 @@ def add_arguments(parser):
     parser.add_argument("--drift-max-iter", type=int, default=2_000,
                         help="iteration cap for cells that only drift (beta < 1, or beta = 1 with lambda > 0: "
                              "the only stationary point is the trivial saddle)")
+    parser.add_argument("--engine", choices=lgv.ENGINES, default="auto",
+                        help="Algorithm 1 compiled with numba (extra 'fast'), or the NumPy reference; "
+                             "auto: numba when installed")
     parser.add_argument("--output", type=Path, default=Path("runs") / "phase" / "linear_gaussian_vae",
                         help="output folder (default runs/phase/linear_gaussian_vae; the stored figures are "
                              "results/phase/linear_gaussian_vae)")
@@ -56,10 +62,15 @@ def run(args) -> int:
     count("--drift-max-iter", args.drift_max_iter, maximum=10**8)
     writable_dir(args.output, "--output")
     Gamma, Sigma_v, Sigma_y = lgv.figure_model(n, s, args.sigma2, args.seed)
+    if args.engine == "numba" and not lgv.compiled_available():
+        raise UserError("--engine numba needs numba: pip install 'collapse-proofcheck[fast]'")
+    if args.engine == "auto" and not lgv.compiled_available():
+        print("note: numba is not installed, so Algorithm 1 runs on the NumPy path (several times slower); "
+              "pip install 'collapse-proofcheck[fast]' for the compiled kernel")
     start = time.perf_counter()
     rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, args.betas, args.l2_weights, m=m,
                              trials=args.trials, seed=args.seed, max_iter=args.max_iter,
-                             drift_max_iter=args.drift_max_iter, progress=True)
+                             drift_max_iter=args.drift_max_iter, engine=args.engine, progress=True)
     elapsed = time.perf_counter() - start
     args.output.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.output / "phase_linear_gaussian_vae.csv")
@@ -89,6 +100,9 @@ def plot_fig2(rows, path: Path):
         ax.plot(beta, mean, "o-", color="C0")
         ax.fill_between(beta, mean - sd, mean + sd, alpha=0.25, color="C0")
         ax.axvline(row0[0]["beta_c"], color="C3", ls="--", label="β_c = 1 (exact)")
+        capped = [key in r["cap_dependent"].split(";") for r in row0]
+        if any(capped):
+            ax.plot(beta[capped], mean[capped], "x", color="C3", ms=9, label="value at the iteration cap")
         drift = beta[[r["stationary"] < 1 for r in row0]]
         if drift.size:
             ax.axvspan(beta.min() / 1.2, drift.max() * 1.1, color="0.85", zorder=0,
@@ -122,11 +136,15 @@ def plot_fig3(rows, path: Path):
                 if cell[(b, l)]["stationary"] < 1:
                     ax.add_patch(plt.Rectangle((x[i] - 0.5, j - 0.5), 1, 1, fill=False, hatch="///",
                                                edgecolor="white", lw=0))
+                if key in cell[(b, l)]["cap_dependent"].split(";"):
+                    ax.plot(x[i], j, "x", color="red", ms=10, mew=2)
         ax.set_xticks(x[::2], [f"{b:g}" for b in betas[::2]])
         ax.set_yticks(range(len(lams)), [f"{l:g}" for l in lams])
         ax.set_xlabel("β")
         ax.set_ylabel("λ")
         ax.set_title(label)
-    fig.suptitle("Fig. 3 (paper 000): λβ-VAE; red: exact β_c = 1 + 2λ||Σ_y||₂; hatched: drift, only the trivial saddle")
+    fig.suptitle("Fig. 3 (paper 000): λβ-VAE; red line: exact β_c = 1 + 2λ||Σ_y||₂; hatched: drift, only the trivial "
+                 "saddle; red ×: value at the iteration cap, still moving (β = 1 < 1 + λ: the other panels show the "
+                 "t → ∞ limit)", fontsize=9)
     fig.tight_layout()
     io.save_figure(fig, path, dpi=120)

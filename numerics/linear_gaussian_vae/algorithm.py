@@ -14,6 +14,7 @@ References
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,32 +105,11 @@ def alternating(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None,
     iterates overflow (``regular`` False; the last regular iterate is returned), or at
     max_iter.
     """
-    Sigma_y = validation.spd("Sigma_y", Sigma_y)
     beta, lam = validation.positive("beta", beta), validation.nonnegative("lam", lam)
     tol = validation.positive("tol", tol)
     max_iter = validation.positive_int("max_iter", max_iter)
-    n = Sigma_y.shape[0]
-    if B0 is None:
-        m = validation.positive_int("m", m)
-        trials = validation.positive_int("trials", trials)
-        B0, Sigma_w0 = random_initialisation(m, n, trials, np.random.default_rng(seed))
-    else:
-        B0 = validation.finite_array("B0", B0, ndim=3)
-        m, trials = B0.shape[1], B0.shape[0]
-        if B0.shape[2] != n:
-            raise ValueError(f"B0 must have shape (trials, m, {n}); got {B0.shape}")
-        Sigma_w0 = validation.finite_array("Sigma_w0", Sigma_w0, ndim=3)
-        if Sigma_w0.shape != (trials, m, m):
-            raise ValueError(f"Sigma_w0 must have shape {(trials, m, m)}; got {Sigma_w0.shape}")
-        for i, S in enumerate(Sigma_w0):
-            validation.spd(f"Sigma_w0[{i}]", S)
-
-    d, U = np.linalg.eigh(Sigma_y)
-    d, U = d[::-1], U[:, ::-1]
-    Omega = np.linalg.inv(Sigma_w0)
-    G = Omega @ B0                                       # natural coordinates G = Sigma_w^-1 B
-    d, V = _invariant_basis(d, U, G, m)
-    G = G @ V                                            # (trials, m, k) in eigenvector coordinates
+    Sigma_y, B0, Sigma_w0, d, V, G, Omega = _prepare(Sigma_y, m, trials, seed, B0, Sigma_w0)
+    trials, m = B0.shape[0], B0.shape[1]
     I_m = np.eye(m)
 
     B_prev, Sw_prev = np.linalg.solve(Omega, G), np.linalg.inv(Omega)
@@ -180,14 +160,94 @@ def alternating(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None,
             if not active.any():
                 break
 
-    Sigma_w = np.linalg.inv(Omega)
-    Sigma_w = (Sigma_w + np.swapaxes(Sigma_w, 1, 2)) / 2
-    G = G @ np.swapaxes(V, 1, 2)                                     # back to y coordinates
-    B = Sigma_w @ G
-    A, Sigma_z = _decoder(B, Sigma_w, Sigma_y)                     # the exact decoder of (B, Sigma_w)
+    A, B, Sigma_z, Sigma_w = _finish(G, Omega, V, Sigma_y)
     regular &= np.all(np.isfinite(Sigma_z), axis=(1, 2)) & np.all(np.isfinite(A), axis=(1, 2))
     return AlternatingResult(A, B, Sigma_z, Sigma_w, converged, printed_stop, stationary, regular,
                              iterations, np.array(history), B0, Sigma_w0)
+
+
+def _prepare(Sigma_y, m, trials, seed, B0, Sigma_w0):
+    """Validated (Sigma_y, B0, Sigma_w0) and the starting point in natural coordinates:
+    the reduced spectrum d, the basis V (``_invariant_basis``), G = Sigma_w0^-1 B0 V and Omega = Sigma_w0^-1."""
+    Sigma_y = validation.spd("Sigma_y", Sigma_y)
+    n = Sigma_y.shape[0]
+    if B0 is None:
+        m = validation.positive_int("m", m)
+        trials = validation.positive_int("trials", trials)
+        B0, Sigma_w0 = random_initialisation(m, n, trials, np.random.default_rng(seed))
+    else:
+        B0 = validation.finite_array("B0", B0, ndim=3)
+        m, trials = B0.shape[1], B0.shape[0]
+        if B0.shape[2] != n:
+            raise ValueError(f"B0 must have shape (trials, m, {n}); got {B0.shape}")
+        Sigma_w0 = validation.finite_array("Sigma_w0", Sigma_w0, ndim=3)
+        if Sigma_w0.shape != (trials, m, m):
+            raise ValueError(f"Sigma_w0 must have shape {(trials, m, m)}; got {Sigma_w0.shape}")
+        for i, S in enumerate(Sigma_w0):
+            validation.spd(f"Sigma_w0[{i}]", S)
+    d, U = np.linalg.eigh(Sigma_y)
+    d, U = d[::-1], U[:, ::-1]
+    Omega = np.linalg.inv(Sigma_w0)
+    G = Omega @ B0                                       # natural coordinates G = Sigma_w^-1 B
+    d, V = _invariant_basis(d, U, G, m)
+    return Sigma_y, B0, Sigma_w0, d, V, G @ V, Omega     # G (trials, m, k) in eigenvector coordinates
+
+
+def _finish(G, Omega, V, Sigma_y):
+    """(A, B, Sigma_z, Sigma_w) from final natural coordinates; the decoder is Lemma 3.1's of (B, Sigma_w)."""
+    Sigma_w = np.linalg.inv(Omega)
+    Sigma_w = (Sigma_w + np.swapaxes(Sigma_w, -1, -2)) / 2
+    B = Sigma_w @ (G @ np.swapaxes(V, -1, -2))                      # back to y coordinates
+    A, Sigma_z = _decoder(B, Sigma_w, Sigma_y)
+    return A, B, Sigma_z, Sigma_w
+
+
+ENGINES = ("auto", "numba", "numpy")
+
+
+def compiled_available() -> bool:
+    """Whether numba (the optional extra ``fast``) is installed, so the compiled kernel can run."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def alternating_grid(Sigma_y, cells, *, B0, Sigma_w0, tol=1e-6, max_iter, engine="auto",
+                     progress=False) -> list[AlternatingResult]:
+    """``alternating`` for every (beta, lambda) in ``cells`` from the same initialisations (B0, Sigma_w0).
+
+    ``max_iter`` is one cap per cell. ``engine="numba"`` runs all cells in one call of the
+    compiled kernel (``kernel._grid``: every thread, initialisations in SIMD lanes) and
+    records no residual history (``residuals`` has 0 rows); ``"numpy"`` calls
+    ``alternating`` cell by cell (the reference); ``"auto"`` is numba when installed.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    cells = [(validation.positive("beta", b), validation.nonnegative("lam", l)) for b, l in cells]
+    caps = [validation.positive_int("max_iter", c) for c in max_iter]
+    if len(caps) != len(cells):
+        raise ValueError(f"max_iter needs one cap per cell ({len(cells)}); got {len(caps)}")
+    if engine == "numpy" or (engine == "auto" and not compiled_available()):
+        return [alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, tol=tol, max_iter=cap)
+                for (beta, lam), cap in tqdm(list(zip(cells, caps)), disable=not progress, desc="Algorithm 1 (NumPy)",
+                                             unit="cell")]
+    if not compiled_available():
+        raise ValueError("engine='numba' needs numba (pip install 'collapse-proofcheck[fast]'); "
+                         "engine='numpy' runs the reference path without it")
+    from numerics.linear_gaussian_vae import kernel
+    tol = validation.positive("tol", tol)
+    Sigma_y, B0, Sigma_w0, d, V, G, Omega = _prepare(Sigma_y, None, None, None, B0, Sigma_w0)
+    betas, lams = (np.array(v, dtype=float) for v in zip(*cells))
+    G, Omega, *flags = kernel._grid(G, Omega, np.linalg.solve(Omega, G), np.linalg.inv(Omega), d,
+                                    betas, lams, np.array(caps, dtype=np.int64), tol, SIGMA_W_FLOOR, kernel.LANES,
+                                    kernel.threads())
+    converged, printed_stop, stationary, regular, iterations = flags
+    results = []
+    for c in range(len(cells)):          # cell by cell: one batch of all cells' n x n decoders falls out of cache
+        A, B, Sigma_z, Sigma_w = _finish(G[c], Omega[c], V, Sigma_y)
+        regular[c] &= np.all(np.isfinite(Sigma_z), axis=(1, 2)) & np.all(np.isfinite(A), axis=(1, 2))
+        results.append(AlternatingResult(A, B, Sigma_z, Sigma_w, converged[c], printed_stop[c], stationary[c],
+                                         regular[c], iterations[c], np.empty((0, len(B)), dtype=np.float32),
+                                         B0, Sigma_w0))
+    return results
 
 
 def _solve(a, b):

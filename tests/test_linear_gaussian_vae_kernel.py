@@ -1,0 +1,129 @@
+"""The compiled Algorithm 1 (numerics/linear_gaussian_vae/kernel.py, numba) against the NumPy
+reference path (``alternating`` cell by cell): the same phase-diagram rows to 1e-12 relative,
+the same stopping decisions, and the fallback when numba is missing."""
+import numpy as np
+import pytest
+
+from numerics import linear_gaussian_vae as lgv
+from numerics.linear_gaussian_vae import algorithm
+
+BETAS, LAMBDAS = 2.0 ** np.arange(-2, 10), (0.0, 4.0, 8.0, 16.0, 32.0)
+
+
+def _compare(fast, ref):
+    """Rows of ``phase_diagram``: means to 1e-12 relative, spreads to 1e-12 of the mean (a spread of
+    1e-9 among trials that reach one point is rounding, not a quantity), flags and counts exactly."""
+    assert [(r["beta"], r["l2_weight"]) for r in fast] == [(r["beta"], r["l2_weight"]) for r in ref]
+    for f, r in zip(fast, ref):
+        for key in lgv.PHASE_METRICS:
+            assert f[key] == pytest.approx(r[key], rel=1e-12, abs=0), (key, f["beta"], f["l2_weight"])
+            assert f[key + "_sd"] == pytest.approx(r[key + "_sd"], rel=0, abs=1e-12 * abs(r[key])), key
+        for key in ("converged", "stationary", "regular", "iterations", "beta_c"):
+            assert f[key] == r[key], (key, f["beta"], f["l2_weight"])
+
+
+def test_compiled_phase_rows_equal_the_numpy_reference():
+    """Every kind of cell of the Fig. 2-3 grid (drift to the Sigma_w floor at beta < 1, the
+    continuum at beta = 1 = lambda + 1, the 2000-step drift at beta = 1 < 1 + lambda, active modes
+    and complete collapse); 24 trials, so that the lanes of the kernel hold pairs of two cells."""
+    pytest.importorskip("numba")
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    args = (Sigma_y, Gamma, Sigma_v, [0.5, 1.0, 2.0, 16.0, 512.0], [0.0, 8.0])
+    fast = lgv.phase_diagram(*args, m=10, trials=24, seed=1, engine="numba")
+    ref = lgv.phase_diagram(*args, m=10, trials=24, seed=1, engine="numpy")
+    _compare(fast, ref)
+    assert {r["iterations"] for r in ref if (r["beta"], r["l2_weight"]) == (1.0, 8.0)} == {2000}
+
+
+def test_compiled_iterates_follow_the_reference_trial_by_trial():
+    """B and Sigma_w of each trial, relative Frobenius error. In the beta = 1 < 1 + lambda cell the
+    iterates drift along a neutral direction for 2000 steps and rounding accumulates: 1.4e-12 was
+    measured there, 1e-14 elsewhere, hence 1e-11 for that cell and 1e-12 for the others."""
+    pytest.importorskip("numba")
+    _, _, Sigma_y = lgv.figure_model()
+    B0, Sigma_w0 = lgv.random_initialisation(10, 50, 12, np.random.default_rng(2))
+    cells, caps = [(0.25, 4.0), (1.0, 0.0), (1.0, 4.0), (4.0, 4.0), (64.0, 32.0)], [50_000, 50_000, 2000, 50_000, 50_000]
+    fast = lgv.alternating_grid(Sigma_y, cells, B0=B0, Sigma_w0=Sigma_w0, max_iter=caps, engine="numba")
+    ref = lgv.alternating_grid(Sigma_y, cells, B0=B0, Sigma_w0=Sigma_w0, max_iter=caps, engine="numpy")
+    for cell, f, r in zip(cells, fast, ref):
+        for key in ("converged", "printed_stop", "stationary", "regular", "iterations"):
+            np.testing.assert_array_equal(getattr(f, key), getattr(r, key), err_msg=f"{key} at {cell}")
+        rtol = 1e-11 if cell == (1.0, 4.0) else 1e-12
+        for key in ("A", "B", "Sigma_z", "Sigma_w"):
+            a, b = getattr(f, key), getattr(r, key)
+            error = np.linalg.norm(a - b, axis=(1, 2)) / np.linalg.norm(b, axis=(1, 2))
+            assert error.max() < rtol, (key, cell, error.max())
+        assert f.residuals.shape == (0, 12) and r.residuals.shape[1] == 12
+
+
+@pytest.mark.slow
+def test_compiled_default_grid_equals_the_numpy_reference():
+    """The whole default grid of ``collapse phase linear-gaussian-vae`` (60 cells x 100 trials)."""
+    pytest.importorskip("numba")
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    fast = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, BETAS, LAMBDAS, m=10, trials=100, engine="numba")
+    ref = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, BETAS, LAMBDAS, m=10, trials=100, engine="numpy")
+    _compare(fast, ref)
+
+
+def test_without_numba_auto_runs_the_numpy_path_and_numba_is_refused(monkeypatch):
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    B0, Sigma_w0 = lgv.random_initialisation(2, 6, 3, np.random.default_rng(0))
+    monkeypatch.setattr(algorithm, "compiled_available", lambda: False)
+    (r,) = lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="auto")
+    assert r.residuals.shape[0] > 0                         # the NumPy path records its history
+    with pytest.raises(ValueError, match="engine='numba' needs numba"):
+        lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="numba")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="cuda")
+    with pytest.raises(ValueError, match="one cap per cell"):
+        lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100, 5])
+
+
+
+def test_no_reported_value_moves_with_the_cap_unless_labelled():
+    """The beta = 1 < 1 + lambda cells never stop; every metric of every cell is either equal at
+    two caps (300 and 600 drift steps; 50k and 100k elsewhere) or named in ``cap_dependent``."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    args = (Sigma_y, Gamma, Sigma_v, [0.5, 1.0, 4.0], [0.0, 4.0, 32.0])
+    short = lgv.phase_diagram(*args, m=10, trials=6, drift_max_iter=300)
+    long = lgv.phase_diagram(*args, m=10, trials=6, drift_max_iter=600, max_iter=100_000)
+    labelled = set()
+    for a, b in zip(short, long):
+        assert a["cap_dependent"] == b["cap_dependent"]
+        for key in lgv.PHASE_METRICS:
+            if key in a["cap_dependent"].split(";"):
+                labelled.add((a["beta"], a["l2_weight"], key))
+            else:
+                assert a[key] == b[key], (key, a["beta"], a["l2_weight"])
+    # the labels are where the values really move: SAP, MIG, LIM of the two drifting cells
+    assert labelled == {(1.0, lam, key) for lam in (4.0, 32.0) for key in ("sap", "mig", "lim")}
+    for a, b in zip(short, long):
+        if a["beta"] == 1 and a["l2_weight"] > 0:
+            assert all(a[key] != b[key] for key in ("sap", "mig", "lim"))
+
+
+def test_sublinear_limits_are_where_the_long_run_iteration_goes():
+    """Aitken's extrapolation of the beta = 1 < 1 + lambda iteration from t = 4000, 8000, 16000
+    steps against ``sublinear_limits``. The errors shrink by a constant factor per doubling of t
+    (a power law): 0.5 (1/t) for E||y - Ax||^2 and I(x; v), 0.5 for ||B||_2 at lambda = 4 but
+    0.65 at lambda = 32, so a fixed 1/t Richardson step would be wrong there."""
+    pytest.importorskip("numba")
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    limits = lgv.sublinear_limits(Sigma_y, Gamma, Sigma_v, 10)
+    assert limits["reconstruction"] == pytest.approx(40 * 0.05, rel=1e-12)   # the 40 noise modes
+    B0, Sigma_w0 = lgv.random_initialisation(10, 50, 8, np.random.default_rng(4))
+    for lam in (4.0, 32.0):
+        runs = lgv.alternating_grid(Sigma_y, [(1.0, lam)] * 3, B0=B0, Sigma_w0=Sigma_w0, max_iter=[4000, 8000, 16000])
+        values = {key: [] for key in limits}
+        for r in runs:
+            R = np.eye(50) - r.A @ r.B
+            values["reconstruction"].append(np.trace(R @ Sigma_y @ R.swapaxes(1, 2) + r.A @ r.Sigma_w @ r.A.swapaxes(1, 2),
+                                                     axis1=1, axis2=2))
+            values["spectral_norm_B"].append(np.linalg.svd(r.B, compute_uv=False)[:, 0])
+            values["information"].append(lgv.mutual_information(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y))
+        for key, limit in limits.items():
+            v1, v2, v4 = values[key]
+            ratio = (v4 - v2) / (v2 - v1)
+            assert np.all((0.3 < ratio) & (ratio < 0.7)), (key, lam, ratio)      # a power law, still approaching
+            assert v4 + (v4 - v2) * ratio / (1 - ratio) == pytest.approx(np.full(8, limit), rel=1e-4), (key, lam)
