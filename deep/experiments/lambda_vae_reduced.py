@@ -36,6 +36,8 @@ FILE = "lambda_vae_reduced"
 PARTS = preregistration.SCALES
 PART = "scale"
 DEFAULT_PART = "reduced"
+NOT_RUN = ("the pre-registered runs need about 15 CPU-hours (deep/preregistered/lambda_vae_reduced.toml, "
+           "[stated] cpu_hours): no stored result yet")
 MARGIN = 0.1   # band and on_the_curve: the seed mean below this margin ([[comparison]] rule)
 
 

@@ -39,6 +39,8 @@ FILE = "mi_collapse_reduced"
 PARTS = preregistration.SCALES
 PART = "scale"
 DEFAULT_PART = "reduced"
+NOT_RUN = ("the pre-registered runs need about 112 CPU-hours (deep/preregistered/mi_collapse_reduced.toml, "
+           "[stated] cpu_hours): no stored result yet")
 NEAR_COLLAPSE = 128          # figure_5's and section_6's beta_paper ([[claim]] amendment)
 PREFERENCES = ((0.8, 0.2), (0.5, 0.5), (0.2, 0.8))
 RHO, BOOTSTRAPS = 1e-3, 2000
