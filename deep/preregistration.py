@@ -312,4 +312,4 @@ def run_record(metrics: dict) -> dict:
             "latent_variance": metrics["latent_variance"],
             "steps": training["steps"], "steps_run": conv.get("steps_run", training["steps"]),
             "converged": conv.get("converged"), "convergence_step": conv.get("step"),
-            "forward_macs": training.get("forward_macs")}
+            "forward_macs": training.get("forward_macs"), "shape": training.get("shape")}

@@ -210,3 +210,17 @@ def test_a_tiny_configuration_runs_end_to_end_and_resumes_without_training(exper
             if r.init_from:
                 assert compute["steps"][r.name] > compute["steps"][r.init_from]
         assert 0 < compute["fraction_of_paper_compute"]["largest_chain"] < scale["fraction"]
+
+
+def test_compute_at_the_caps_is_the_files_stated_fraction():
+    """A dSprites chain run to the caps (60k + 20k steps of 64 at 16 px) is [stated] fraction_of_paper_compute
+    (0.068, MACs) and fraction_of_paper_examples (0.4) of Table 2's 150k + 50k at 64 px."""
+    stated = P.load("mi_collapse_reduced")["stated"]
+    cfg = MR.Config(seeds=(0,), protocol={"datasets": ["dsprites"]})
+    runs = MR.plan(cfg)
+    records = {r.name: {"steps_run": 20000 if r.init_from else 60000, "batch_size": 64, "converged": True,
+                        "steps": 80000 if r.init_from else 60000, "shape": [1, 16, 16]} for r in runs}
+    compute = MR.compute(cfg, runs, records)
+    assert round(compute["fraction_of_paper_compute"]["largest_chain"], 3) == stated["fraction_of_paper_compute"]
+    assert compute["fraction_of_paper_examples"]["largest_chain"] == pytest.approx(stated["fraction_of_paper_examples"])
+    assert compute["every_run_converged"] and compute["steps_run"] == 8 * 60000 + 16 * 20000
