@@ -94,7 +94,7 @@ def test_mi_collapse_decisions_reproduce_a_clear_effect_and_not_its_absence(effe
     assert {claim: d["reproduced"] for claim, d in decisions.items()} == dict.fromkeys(
         ["mi_collapse.section_5_2", "mi_collapse.figure_5", "mi_collapse.section_6", "mi_collapse.appendix_f"],
         effect)
-    cell = lambda beta, lam, key: [records[r.name][key] for r in runs  # noqa: E731
+    cell = lambda beta, lam, key: [records[r.name][key] for r in runs
                                    if (r.values["beta_paper"], r.values["l2_weight"]) == (beta, lam)]
     for comparison in decisions["mi_collapse.figure_5"]["restoration"]["comparisons"]:   # alpha = 0.025 each
         (_, _, lam), key = comparison["a"], comparison["statistic"]
@@ -136,7 +136,7 @@ def test_lambda_vae_decisions_reproduce_a_clear_effect_and_not_its_absence(effec
     runs, records = _lambda_records(effect)
     decisions = LR.decide(LR.Config(seeds=tuple(range(8))), runs, records)
     assert [d["reproduced"] for d in decisions.values()] == [effect, effect]
-    units = lambda model: [records[r.name]["active_units"] for r in runs if r.values["model"] == model]  # noqa: E731
+    units = lambda model: [records[r.name]["active_units"] for r in runs if r.values["model"] == model]
     got = decisions["lambda_vae.section_6_2_conv"]["more_units"]["vae"]
     assert got["p"] == pytest.approx(stats.ttest_ind(units("lambda"), units("vae"), alternative="greater").pvalue,
                                      rel=1e-10)
@@ -161,7 +161,7 @@ def test_the_plan_is_the_files_grid_and_paper_scale_differs_only_in_sizes():
             assert (r.config["data"]["size"], r.config["steps"], p.config["data"]["size"], p.config["steps"]) == (
                 16, 60000, 64, 150000)
             assert p.config["objective"]["beta"] == pytest.approx(r.config["objective"]["beta"] * 16)
-            same = lambda c: {k: v for k, v in c.items() if k not in ("data", "steps", "objective")}  # noqa: E731
+            same = lambda c: {k: v for k, v in c.items() if k not in ("data", "steps", "objective")}
             assert same(r.config) == same(p.config)
     lam = LR.plan(LR.default("paper"))
     assert len(lam) == 18 * 3 and {r.config["data"]["size"] for r in lam} == {64}

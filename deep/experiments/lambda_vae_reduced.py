@@ -127,7 +127,7 @@ def decide(cfg, runs_: list, records: dict) -> dict:
     narrower = test(spread["lambda"], spread["vae"], alternative="less")
     band = test([s["band"] for s in lam], alternative="less", margin=MARGIN)
     curve = test([s["curve"] for s in lam], alternative="less", margin=MARGIN)
-    holds = lambda t: t["rejects"]  # noqa: E731
+    holds = lambda t: t["rejects"]
     return {"lambda_vae.section_6_2_conv": {
                 "reproduced": all(map(holds, more_units.values())) and holds(narrower) and holds(band),
                 "more_units": more_units, "narrower": narrower, "band": band},

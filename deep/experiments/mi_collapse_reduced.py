@@ -22,6 +22,7 @@ References
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import field
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def _selection(cells, data, betas, lams, pick=None) -> dict:
     chosen = [grid[tchebycheff.select(F, w, RHO)] for w in PREFERENCES]
     selected = [b for b, _ in chosen]
     return {"selected": [list(c) for c in chosen],
-            "holds": all(y >= x for x, y in zip(selected, selected[1:])) and selected[-1] > selected[0]}
+            "holds": all(y >= x for x, y in itertools.pairwise(selected)) and selected[-1] > selected[0]}
 
 
 def decide(cfg, runs_: list, records: dict) -> dict:
@@ -236,7 +237,7 @@ def decide(cfg, runs_: list, records: dict) -> dict:
     else:
         upto = betas[:betas.index(first) + 1]
         decreases = [_compare(cells, (restore, y, 0), (restore, x, 0), "blur", "less", alpha)
-                     for x, y in zip(upto, upto[1:])]
+                     for x, y in itertools.pairwise(upto)]
         grows = [_compare(cells, (restore, first, 0), (restore, betas[0], 0), "blur", "greater", alpha)]
         blur_grows = {**_criterion(grows, first_collapsed=first),
                       "no_significant_decrease": not any(c["rejects"] for c in decreases),
@@ -323,5 +324,6 @@ def report(result: dict) -> str:
     c = result["compute"]
     lines = [f"{claim}: {'reproduced' if d['reproduced'] else 'not reproduced'}"
              for claim, d in result["decisions"].items()]
-    return "\n".join([*lines, f"every run converged: {c['every_run_converged']}; fraction of the paper's compute "
-                              f"(largest chain): {c['fraction_of_paper_compute']['largest_chain']:.3g}"])
+    last = (f"every run converged: {c['every_run_converged']}; fraction of the paper's compute (largest chain): "
+            f"{c['fraction_of_paper_compute']['largest_chain']:.3g}")
+    return "\n".join([*lines, last])
