@@ -257,7 +257,8 @@ def drive(experiment, config, output, work_dir, pool, *, device: str = "cpu", pa
     figures = output / FIGURES
     figures.mkdir(exist_ok=True)
     summary = experiment.summarise(config, runs, records, figures, work_dir)
-    scale = {**experiment.scale(config),
+    measured = getattr(experiment, "measured_scale", None)   # the scale of the steps actually run, if known
+    scale = {**experiment.scale(config), **(measured(config, summary) if measured else {}),
              "description": "smoke: pipeline check only" if smoke else experiment.describe(config)}
     result = {"experiment": _label(experiment, config), "config": as_dict(config), **summary,
               "records": [r.name for r in runs], "figures": sorted(p.name for p in figures.iterdir()),
@@ -382,8 +383,10 @@ def add_arguments(parser, experiment) -> None:
     """The options of every ``collapse experiment NAME`` command."""
     name = experiment.NAME
     if experiment.PARTS:
-        parser.add_argument(f"--{experiment.PART}", dest="part", choices=(*experiment.PARTS, "all"), default="all",
-                            help=f"which {experiment.PART} (default all: each in its own folder)")
+        parser.add_argument(f"--{experiment.PART}", dest="part", choices=(*experiment.PARTS, "all"),
+                            default=getattr(experiment, "DEFAULT_PART", "all"),
+                            help=f"which {experiment.PART} (default {getattr(experiment, 'DEFAULT_PART', 'all')}; "
+                                 "all: each in its own folder)")
     parser.add_argument("--smoke", action="store_true", help="tiny networks and data: checks the pipeline in seconds")
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
                         help="a config.toml to run instead of the default (unknown keys are refused by name)")

@@ -190,3 +190,126 @@ def cpu_hours(budget: dict, seeds_: int) -> float:
     measured CPU milliseconds per step."""
     steps = sum(c["cells"] * c["steps"] for c in budget["cells"])
     return seeds_ * steps * budget["cpu_ms_per_step"] / 1e3 / 3600
+
+
+# ------------------------------------------------------------------ running and deciding (the experiments
+# deep/experiments/mi_collapse_reduced.py and lambda_vae_reduced.py)
+
+
+def t_test(a, b=None, *, alternative: str, alpha: float, margin: float = 0.0) -> dict:
+    """The pre-registered one-sided t-test at level ``alpha``: pooled two-sample (``a`` against ``b``) or,
+    with ``b`` None, one-sample (``a`` against ``margin``).
+
+    ``alternative`` "greater": H1 mean(a) > mean(b) (or > margin); "less": below. Returns the
+    effect ``difference`` (mean(a) - mean(b), or mean(a) - margin), its two-sided (1 - 2 alpha)
+    confidence interval ``ci`` (its one end is the one-sided (1 - alpha) bound, so the test
+    rejects exactly when the interval lies on the alternative's side of 0), the standardised
+    effect ``d`` (over the pooled, or the one-sample, sd), ``t``, ``df``, ``p`` and ``rejects``.
+    With fewer than 2 values per group nothing is estimated and nothing rejects.
+    """
+    import numpy as np
+
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be 'greater' or 'less'; got {alternative!r}")
+    alpha = float(validation.array_in("alpha", alpha, 0.0, 0.5))
+    a = np.asarray(a, dtype=float)
+    b = None if b is None else np.asarray(b, dtype=float)
+    if a.size < 2 or (b is not None and b.size < 2):
+        return {"difference": None, "ci": None, "d": None, "t": None, "df": None, "p": None, "alpha": alpha,
+                "rejects": False, "n": [int(a.size)] + ([] if b is None else [int(b.size)])}
+    if b is None:
+        difference, df = a.mean() - margin, a.size - 1
+        sd = a.std(ddof=1)
+        se = sd / math.sqrt(a.size)
+    else:
+        difference, df = a.mean() - b.mean(), a.size + b.size - 2
+        sd = math.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df)
+        se = sd * math.sqrt(1 / a.size + 1 / b.size)
+    sign = 1.0 if alternative == "greater" else -1.0
+    if se > 0:
+        t = difference / se
+        p = float(stats.t.sf(sign * t, df))
+    else:   # no spread: the sign of the difference decides
+        t = math.copysign(math.inf, difference) if difference else math.nan
+        p = 0.0 if sign * difference > 0 else 1.0
+    half = stats.t.ppf(1 - alpha, df) * se
+    return {"difference": float(difference), "ci": [float(difference - half), float(difference + half)],
+            "d": float(difference / sd) if sd > 0 else None, "t": float(t), "df": int(df), "p": p,
+            "alpha": alpha, "rejects": bool(p < alpha), "n": [int(a.size)] + ([] if b is None else [int(b.size)])}
+
+
+def localisation(mutual_information) -> float:
+    """The share of each factor's binned MI held by its best latent, averaged over factors (a factor that
+    no latent carries counts 0); ``mutual_information`` is m x K (deep.evaluate's)."""
+    import numpy as np
+
+    mi = np.asarray(mutual_information, dtype=float)
+    total = mi.sum(axis=0)
+    return float(np.mean(np.where(total > 0, mi.max(axis=0) / np.where(total > 0, total, 1.0), 0.0)))
+
+
+def with_overrides(prereg: dict, protocol: dict, convergence: dict) -> dict:
+    """``prereg`` with [protocol] keys replaced by ``protocol`` (at both scales: a key of ``paper_scale``
+    is replaced there too) and the convergence criteria updated by ``convergence``; an unknown key is an
+    error naming it. The pre-registered experiment has both empty."""
+    from deep.config import unknown_keys
+
+    unknown_keys(protocol, [k for k in prereg["protocol"] if k != "paper_scale"], where="protocol")
+    base = prereg["protocol"]
+    sized = {**base, **protocol,
+             "paper_scale": {k: protocol.get(k, v) for k, v in base["paper_scale"].items()}}
+    crit = prereg["convergence"]
+    phases = [p for p in ("phase1", "phase2") if p in crit] or [None]
+    for phase in phases:
+        keys = crit[phase] if phase else crit
+        unknown_keys(convergence, [*keys, "heldout_batch"], where="convergence")
+    crit = ({p: {**crit[p], **convergence} for p in phases} if phases != [None] else {**crit, **convergence})
+    return {**prereg, "protocol": sized, "convergence": crit}
+
+
+def finalise(config: dict, subset) -> dict:
+    """A run configuration of :func:`phase1_configs` / :func:`phase2_config` complete and checked
+    (:func:`deep.sweep.run_config`), on a ``subset`` of the data when it is not None."""
+    from deep.sweep import run_config
+
+    if subset is not None:
+        config = {**config, "data": {**config["data"], "subset": subset}}
+    return run_config(config)
+
+
+def train_run(one, work_dir, device: str, phase2=None) -> dict:
+    """Train (or resume, or read back) the run ``one`` (:class:`deep.sweep.Run`); its metrics.
+
+    A run that continues another (``one.init_from``) has a template config; ``phase2(config, step)``
+    makes its run config from the phase-1 run's converged step (or the step it stopped at)."""
+    import json
+    from pathlib import Path
+
+    from deep import sweep
+
+    if one.init_from is not None:
+        parent = Path(work_dir) / "runs" / one.init_from
+        training = json.loads((parent / "metrics.json").read_text())["training"]
+        step = (training.get("convergence") or {}).get("step") or training["steps"]
+        one = sweep.Run(one.name, phase2(one.config, step), one.values, one.init_from)
+        init = str(parent / "checkpoint.pt")
+    else:
+        init = None
+    if sweep.finished(one, work_dir):
+        return json.loads((one.directory(work_dir) / "metrics.json").read_text())
+    return sweep.train_task([one.config], [str(one.directory(work_dir))], [init], device, 1)[0]
+
+
+def run_record(metrics: dict) -> dict:
+    """What the decisions read of a run's metrics: the statistics and the training's steps and convergence."""
+    training = metrics["training"]
+    conv = training.get("convergence") or {}
+    return {"mig": metrics["mig"], "sap": metrics["sap"], "active_units": metrics["active_units"],
+            "kl": metrics["kl"], "nll": metrics["reconstruction_nll"], "blur": metrics["reconstruction_mse"],
+            "localisation": (None if metrics.get("mutual_information") is None
+                             else localisation(metrics["mutual_information"])),
+            "sigma_mean": metrics["sigma_mean"], "exponent": metrics["exponent"],
+            "latent_variance": metrics["latent_variance"],
+            "steps": training["steps"], "steps_run": conv.get("steps_run", training["steps"]),
+            "converged": conv.get("converged"), "convergence_step": conv.get("step"),
+            "forward_macs": training.get("forward_macs"), "shape": training.get("shape")}

@@ -37,9 +37,11 @@ def units() -> list[Path]:
 
 
 def test_every_experiment_has_a_stored_result():
+    """Except an experiment whose module says in ``NOT_RUN`` why it has none yet (and then it has none)."""
     names = {p.relative_to(RESULTS).parts[0] for p in units()}
     modules = {p.stem for p in (ROOT / "deep" / "experiments").glob("*.py") if p.stem != "__init__"}
-    assert names == modules
+    pending = {m for m in modules if getattr(protocol.module(m), "NOT_RUN", None)}
+    assert names == modules - pending and not names & pending
 
 
 @pytest.mark.parametrize("folder", units(), ids=lambda p: str(p.relative_to(RESULTS)))
