@@ -91,6 +91,10 @@ def pytest_configure(config):
     global _blas_limit
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+    if getattr(config.option, "benchmark_only", False) and getattr(config.option, "dist", "no") != "no":
+        # pytest-benchmark refuses to time under pytest-xdist (-n auto of the default options):
+        # `--benchmark-only` runs in one process (this hook runs before xdist's, which is trylast)
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
     if hasattr(config, "workerinput") and _blas_limit is None:
         # one process per core already: OpenBLAS threads on top only contend (and spin) for the cores;
         # a many-start BFGS on 3 x 3 matrices ran 40x slower with them on a busy 2-core machine

@@ -86,7 +86,7 @@ def test_verify_checks_its_outputs_before_the_checks_run(tmp_path, capsys, monke
 
 
 def test_verify_with_a_keyword_that_selects_no_check_is_an_error(capsys, monkeypatch):
-    def no_checks(markexpr, keyword, paper, report, extra):
+    def no_checks(markexpr, keyword, paper, report, extra, workers):
         report.write_text(json.dumps({"tests": []}))
         return 5  # pytest: no tests collected
     monkeypatch.setattr(verify, "run_checks", no_checks)
