@@ -46,14 +46,17 @@ def _parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
 
 
 def add_plugins(parser: argparse.ArgumentParser, package, *, dest: str, metavar: str, arguments=None,
-                runner=None) -> None:
+                runner=None, only: str | None = None) -> None:
     """One subcommand per module of ``package`` (name with '-' for '_', its ``ALIASES``), run as ``args._<dest>``.
 
     A module's options come from ``module.add_arguments(parser)`` and it runs as ``module.run(args)``,
-    unless ``arguments(parser, module)`` and ``runner(module)`` (a function of args) are given.
+    unless ``arguments(parser, module)`` and ``runner(module)`` (a function of args) are given; with
+    ``only``, just the module of that name (importing every module costs seconds).
     """
     sub = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if only is not None and info.name != only:
+            continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         cmd = _parser(sub, info.name.replace("_", "-"), aliases=getattr(module, "ALIASES", []),
                       help=module.HELP, description=module.HELP)
@@ -61,12 +64,26 @@ def add_plugins(parser: argparse.ArgumentParser, package, *, dest: str, metavar:
         cmd.set_defaults(**{f"_{dest}": runner(module) if runner else module.run})
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only`` (a command's module name), just that command."""
     parser = argparse.ArgumentParser(prog="collapse", description="Proof-checker for the theory of collapse in VAEs.",
                                      allow_abbrev=False)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    add_plugins(parser, commands, dest="command", metavar="COMMAND")
+    add_plugins(parser, commands, dest="command", metavar="COMMAND", only=only)
     return parser
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """The module of the command that ``argv`` names by its module name, or None (no command, an
+    alias, top-level help, a typo: the whole parser answers those)."""
+    for arg in argv:
+        if arg in ("-h", "--help"):
+            return None
+        if not arg.startswith("-"):
+            name = arg.replace("-", "_")
+            known = {info.name for info in pkgutil.iter_modules(commands.__path__)}
+            return name if name in known and "_" not in arg else None
+    return None
 
 
 def count(name: str, value, minimum: int = 1, maximum: int = 10**7) -> int:
@@ -79,7 +96,8 @@ def count(name: str, value, minimum: int = 1, maximum: int = 10**7) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(only=_named_command(argv)).parse_args(argv)
     command = " ".join(["collapse", args.command, *[getattr(args, d) for d in ("model", "experiment")
                                                       if isinstance(getattr(args, d, None), str)]])
     with warnings.catch_warnings():

@@ -10,7 +10,8 @@ grade as JSON, which ``collapse verify`` joins with the catalogue.
 The plugin also carries what every run of the checks needs, from a checkout or from an
 installed wheel: the Hypothesis profiles (``ci``, the default: derandomised, moderate
 example counts; ``thorough``: many more, with ``COLLAPSE_HYPOTHESIS_PROFILE=thorough``),
-mpmath's precision restored after every test, and the rule that test modules named
+mpmath's precision restored after every test, BLAS on one thread in each pytest-xdist worker
+(the workers already fill the cores), and the rule that test modules named
 ``test_deep_*`` are not collected without the ``deep`` extra (recorded, so that
 ``collapse verify`` reports their claims as skipped rather than failed).
 
@@ -31,6 +32,7 @@ from pathlib import Path
 import mpmath
 import pytest
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
 
 from collapse import catalogue, grades
 from deep import io
@@ -81,9 +83,22 @@ def pytest_addoption(parser):
                      help="the recorded grades that a run is held to (default: docs/grades.json)")
 
 
+_blas_limit = None
+"""pytest-xdist workers run BLAS on one thread each (see pytest_configure); kept while the worker lives."""
+
+
 def pytest_configure(config):
+    global _blas_limit
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+    if getattr(config.option, "benchmark_only", False) and getattr(config.option, "dist", "no") != "no":
+        # pytest-benchmark refuses to time under pytest-xdist (-n auto of the default options):
+        # `--benchmark-only` runs in one process (this hook runs before xdist's, which is trylast)
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+    if hasattr(config, "workerinput") and _blas_limit is None:
+        # one process per core already: OpenBLAS threads on top only contend (and spin) for the cores;
+        # a many-start BFGS on 3 x 3 matrices ran 40x slower with them on a busy 2-core machine
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
     config._claims = {"tests": {}, "deselected": [], "collected": set(), "grade_changes": [],
                       "needs_extra": {}}
 

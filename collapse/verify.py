@@ -13,6 +13,7 @@ checkout in an editable install, site-packages from a wheel) with the plugin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -53,20 +54,41 @@ class Row:
         return not self.problems
 
 
+MAX_WORKERS = 4
+"""``workers="auto"`` runs the checks in one process per core, at most this many (each process
+collects every check first, a few seconds, so more workers than files with work gain nothing)."""
+
+
+def _plugins(workers: int | str) -> list[str]:
+    """The pytest plugins the checks need, and pytest-xdist's options for ``workers`` processes ("auto":
+    one per core, at most MAX_WORKERS; 0: in the pytest process itself; a test file runs on one
+    worker, so module fixtures run once). Installed plugins are not auto-loaded (see run_checks)."""
+    plugins = ["-p", "collapse.pytest_plugin", "-p", "_hypothesis_pytestplugin"]
+    if workers == "auto":
+        return plugins + ["-p", "xdist.plugin", "-n", "auto", "--maxprocesses", str(MAX_WORKERS), "--dist", "loadfile"]
+    if int(workers):
+        return plugins + ["-p", "xdist.plugin", "-n", str(int(workers)), "--dist", "loadfile"]
+    return plugins
+
+
 def run_checks(markexpr: str, keyword: str | None, paper: str | None, report: Path,
-               extra: list[str]) -> int:
-    """Run the marked checks under pytest in a subprocess; return pytest's exit status."""
+               extra: list[str], workers: int | str = "auto") -> int:
+    """Run the marked checks under pytest in a subprocess; return pytest's exit status.
+
+    Only the plugins the checks need are loaded (PYTEST_DISABLE_PLUGIN_AUTOLOAD): another installed
+    plugin cannot change a verdict, and pytest does not rewrite the asserts of every module of each
+    installed plugin's package at start-up (seconds per process where bytecode is not cached)."""
     with tempfile.TemporaryDirectory() as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")  # no project configuration: the plugin carries what the checks need
         cmd = [sys.executable, "-m", "pytest", str(CHECKS), "-c", str(ini), "--rootdir", str(CHECKS.parent),
-               "-p", "collapse.pytest_plugin", "--strict-markers", "--require-quotes", "-m", markexpr, "-q",
+               *_plugins(workers), "--strict-markers", "--require-quotes", "-m", markexpr, "-q",
                "-p", "no:cacheprovider", "--claims-report", str(report), *extra]
         if keyword:
             cmd += ["-k", keyword]
         if paper:
             cmd += ["--claims-paper", paper]
-        return subprocess.call(cmd, cwd=CHECKS.parent)
+        return subprocess.call(cmd, cwd=CHECKS.parent, env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
 
 
 def _matches(nodeid: str, check: str) -> bool:
@@ -228,8 +250,9 @@ def to_json(rows: list[Row]) -> str:
 def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str | None = None,
            json_path: Path | None = None, markdown_path: Path | None = None,
            latex_path: Path | None = None, write_grades: bool = False,
-           pytest_args: list[str] | None = None, out=sys.stdout) -> int:
-    """Run the checks, print the verdict table, write the requested files; return the exit code."""
+           pytest_args: list[str] | None = None, workers: int | str = "auto", out=sys.stdout) -> int:
+    """Run the checks (in ``workers`` processes, see :func:`_parallel`), print the verdict table,
+    write the requested files; return the exit code."""
     claims = catalogue.load()
     if paper is not None:
         if paper not in catalogue.PAPERS:
@@ -239,7 +262,7 @@ def verify(*, paper: str | None = None, include_slow: bool = False, keyword: str
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "claims.json"
         extra = [*(pytest_args or []), *(["--write-grades"] if write_grades else [])]
-        status = run_checks(markexpr, keyword, paper, report_path, extra)
+        status = run_checks(markexpr, keyword, paper, report_path, extra, workers)
         if not report_path.exists():
             print(f"pytest exited with status {status} before writing a report", file=out)
             return status or 2

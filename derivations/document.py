@@ -1,18 +1,24 @@
 """The LaTeX document of every derivation: built from each module's ``sections()``.
 
 ``build()`` is deterministic; ``docs/derivations.tex`` is its checked-in output and a
-test regenerates and compares it, so the writer cannot go stale.
+test regenerates and compares it, so the writer cannot go stale. Deriving everything takes
+SymPy several seconds, so ``build(cache_dir=...)`` (what ``collapse latex`` uses) keeps the
+rendered derivations in a file named by :func:`source_key`, a digest of the package's sources
+and of the SymPy, mpmath and Python versions: any edit of a derivation misses the cache.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.metadata
+import os
 import pkgutil
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import derivations
-from derivations.latex import render_section
 
 PAPER_ORDER = ("mi_collapse", "lambda_vae", "optimal_beta", "wang_ziyin")
 TITLES = {
@@ -48,26 +54,58 @@ def modules():
     return sorted(found, key=lambda m: (PAPER_ORDER.index(m.PAPER), m.__name__))
 
 
-def build(appendix: str = "") -> str:
-    """The whole document as a string; ``appendix`` (LaTeX) goes before the end, e.g. the
-    certified values that the collapse layer passes in (derivations may not import it)."""
-    parts = [BANNER, PREAMBLE]
-    current = None
+def source_key() -> str:
+    """A digest of what the derived sections depend on: every source file of the ``derivations``
+    package and the versions of SymPy, mpmath and Python."""
+    digest = hashlib.sha256(f"{sys.version}|sympy {importlib.metadata.version('sympy')}|"
+                            f"mpmath {importlib.metadata.version('mpmath')}".encode())
+    for path in sorted(Path(derivations.__file__).parent.glob("*.py")):
+        digest.update(f"{path.name}\0{len(path.read_bytes())}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _derived() -> str:
+    """Each paper's title and the rendered sections of its modules (SymPy does the work here)."""
+    from derivations.latex import render_section
+
+    parts, current = [], None
     for module in modules():
         if module.PAPER != current:
             current = module.PAPER
             parts.append(rf"\section{{{TITLES[current]}}}")
         parts.extend(render_section(s) for s in module.sections())
-    if appendix:
-        parts.append(appendix)
-    parts.append(r"\end{document}")
+    return "\n\n".join(parts)
+
+
+def _derived_cached(cache_dir: Path) -> str:
+    """:func:`_derived`, read from ``cache_dir`` when a build of the same sources is stored there."""
+    cached = Path(cache_dir) / f"derivations-{source_key()}.tex"
+    if cached.is_file():
+        return cached.read_text()
+    text = _derived()
+    try:  # an unwritable cache costs time, not correctness
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    return text
+
+
+def build(appendix: str = "", cache_dir: Path | None = None) -> str:
+    """The whole document as a string; ``appendix`` (LaTeX) goes before the end, e.g. the
+    certified values that the collapse layer passes in (derivations may not import it).
+    With ``cache_dir``, the derived sections come from there when the sources are unchanged."""
+    derived = _derived() if cache_dir is None else _derived_cached(cache_dir)
+    parts = [BANNER, PREAMBLE, derived, *([appendix] if appendix else []), r"\end{document}"]
     return "\n\n".join(parts) + "\n"
 
 
-def write(path: Path, appendix: str = "") -> Path:
+def write(path: Path, appendix: str = "", cache_dir: Path | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build(appendix))
+    path.write_text(build(appendix, cache_dir))
     return path
 
 

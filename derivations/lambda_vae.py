@@ -1,8 +1,8 @@
 """Symbolic derivations for the λ-VAE of [lambda_vae]: every formula from the Gaussian
 definitions, and the corrections where the printed formula differs.
 
-Each function is pure and returns SymPy expressions; :func:`sections` arranges them for
-the LaTeX document. Symbols carry the paper's names and their domains.
+Each function is pure and returns SymPy expressions (those the document and the checks ask for
+more than once are cached); :func:`sections` arranges them for the LaTeX document. Symbols carry the paper's names and their domains.
 
 References
 ----------
@@ -10,6 +10,8 @@ References
     shared/papers/002_9357fcd1557682b2.txt.
 """
 from __future__ import annotations
+
+from functools import cache
 
 import sympy as sp
 from sympy import stats
@@ -37,6 +39,7 @@ def _simplify(expr):
 # ---------------------------------------------------------------- §2-3.1: ELBO, gradient, collapse
 
 
+@cache
 def kl_per_dimension(mean=mu, std=sigma):
     """KL(N(μ, σ²) || N(0, 1)) = E_q[log q - log p] with z ~ N(μ, σ²): eq. (1)."""
     z = stats.Normal("z", mean, std)
@@ -163,6 +166,7 @@ def _gaussian_entropy(variance):
     return sp.log(2 * sp.pi * sp.E * variance) / 2
 
 
+@cache
 def linear_gaussian_terms(noise=sigma):
     """(I(X;Z), KL(q(z)||p(z)), E KL(q(z|x)||p(z))) for μ(X) ~ N(0, S), z = μ + noise ε."""
     mutual = _simplify(_gaussian_entropy(S + noise**2) - _gaussian_entropy(noise**2))
@@ -261,6 +265,7 @@ def residual_gap_error():
 # ---------------------------------------------------------------- §4.3, App. B.1: the attractor
 
 
+@cache
 def sigma_star():
     """The positive root of λ σ^{λ-1} = 1 (eq. 22): λ^{-1/(λ-1)} (eq. 13)."""
     (root,) = sp.solve(sp.Eq(lam * sigma ** (lam - 1), 1), sigma)
@@ -286,6 +291,7 @@ def equalisation_sensitivity():
                        .subs(u, sp.log(sigma)))
 
 
+@cache
 def linear_decoder_reconstruction_gradient(noise):
     """g = E[∂_z log p(x|z) ε] (eq. 19) at z = μ + noise·ε for log p(x|z) = -a (x - z)²/2 with μ = x: -a·noise."""
     eps = stats.Normal("epsilon", 0, 1)
@@ -305,16 +311,19 @@ def separate_gradient_correction():
 # ---------------------------------------------------------------- §4.4, App. B.2: λ*
 
 
+@cache
 def kl_excess():
     """KL(N(0, σ^{2λ})||N(0,1)) - KL(N(0, σ²)||N(0,1)): eq. (14)."""
     return _simplify(kl_per_dimension(0, sigma**lam) - kl_per_dimension(0, sigma))
 
 
+@cache
 def net_gain():
     """J(λ, σ) = (λ - 1)|log σ| - δ KL(λ) for 0 < σ < 1 (eq. 15)."""
     return (lam - 1) * (-sp.log(sigma)) - delta * kl_excess()
 
 
+@cache
 def net_gain_slope():
     """∂J/∂λ (eq. 26)."""
     return sp.factor(_simplify(sp.diff(net_gain(), lam)))
@@ -325,6 +334,7 @@ def net_gain_curvature():
     return sp.factor(_simplify(sp.diff(net_gain(), lam, 2)))
 
 
+@cache
 def lambda_star_unconstrained():
     """The root of ∂J/∂λ = 0 (eq. 27-32): log(1 - 1/δ)/(2 log σ)."""
     (root,) = sp.solve(net_gain_slope(), lam)

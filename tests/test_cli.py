@@ -16,7 +16,7 @@ def one_line(capsys) -> str:
 
 
 def test_a_user_error_is_one_line_and_exit_2_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
-    def fails(path, appendix=""):
+    def fails(path, appendix="", cache_dir=None):
         raise UserError("--thing must be\nsomething else")  # a message over several lines is joined
     monkeypatch.setattr("collapse.commands.latex.document.write", fails)
     args = ["latex", "--output", str(tmp_path / "d.tex")]
@@ -28,7 +28,7 @@ def test_a_user_error_is_one_line_and_exit_2_and_debug_shows_the_traceback(tmp_p
 
 
 def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
-    monkeypatch.setattr("collapse.commands.latex.document.write", lambda path, appendix="": 1 / 0)
+    monkeypatch.setattr("collapse.commands.latex.document.write", lambda path, appendix="", cache_dir=None: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         main(["latex", "--output", str(tmp_path / "d.tex"), "--no-pdf"])
 
@@ -86,7 +86,7 @@ def test_verify_checks_its_outputs_before_the_checks_run(tmp_path, capsys, monke
 
 
 def test_verify_with_a_keyword_that_selects_no_check_is_an_error(capsys, monkeypatch):
-    def no_checks(markexpr, keyword, paper, report, extra):
+    def no_checks(markexpr, keyword, paper, report, extra, workers):
         report.write_text(json.dumps({"tests": []}))
         return 5  # pytest: no tests collected
     monkeypatch.setattr(verify, "run_checks", no_checks)

@@ -167,9 +167,12 @@ def test_a_run_whose_grades_differ_from_the_recorded_ones_fails(tmp_path):
     tampered = tmp_path / "grades.json"
     grades.write_stored({**recorded, cid: {"grade": "certified", "detail": "tampered"}}, tampered)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *checks]
-    honest = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    # the honest run in one process, the tampered one with the default options' pytest-xdist workers
+    # (the controller learns the collection from the workers and holds the grades at the end)
+    honest = subprocess.run(cmd + ["-n", "0"], cwd=ROOT, capture_output=True, text=True)
     assert honest.returncode == 0, honest.stdout[-2000:]
     proc = subprocess.run(cmd + ["--grades-file", str(tampered)], cwd=ROOT, capture_output=True, text=True)
+    assert "bringing up nodes" in proc.stdout, proc.stdout[-2000:]   # it ran on xdist workers
     assert proc.returncode == 1
     assert f"{cid}: recorded certified, this run {recorded[cid]['grade']}" in proc.stdout
 

@@ -28,6 +28,33 @@ def test_document_has_banner_and_every_paper_module(built):
 
 
 @pytest.mark.skipif(not (shutil.which("latexmk") or shutil.which("pdflatex")), reason="no TeX engine")
-def test_document_compiles_to_pdf(tmp_path):
-    pdf = document.compile_pdf(document.write(tmp_path / "derivations.tex", certify.latex_section()))
+def test_document_compiles_to_pdf(built, tmp_path):
+    tex = tmp_path / "derivations.tex"
+    tex.write_text(built)
+    pdf = document.compile_pdf(tex)
     assert pdf is not None and pdf.stat().st_size > 1000
+
+
+def test_cached_build_equals_the_fresh_build_and_is_keyed_by_the_sources(built, tmp_path, monkeypatch):
+    """`collapse latex` reads the derived sections from a cache named by a digest of the sources."""
+    appendix = certify.latex_section()
+    assert document.build(appendix, cache_dir=tmp_path) == built          # a miss derives and stores
+    (stored,) = tmp_path.glob("derivations-*.tex")
+    assert stored.name == f"derivations-{document.source_key()}.tex"
+    stored.write_text(stored.read_text() + "\n% read from the cache")
+    assert "% read from the cache" in document.build(appendix, cache_dir=tmp_path)   # a hit reads it
+    real = document.importlib.metadata.version
+    monkeypatch.setattr(document.importlib.metadata, "version",
+                        lambda name: "0.0" if name == "sympy" else real(name))
+    assert document.source_key() != stored.name[len("derivations-"):-len(".tex")]   # another SymPy misses
+
+
+def test_any_edit_of_a_derivation_changes_the_cache_key(tmp_path, monkeypatch):
+    copy = tmp_path / "derivations"
+    shutil.copytree(ROOT / "derivations", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    key = document.source_key()
+    monkeypatch.setattr(document.derivations, "__file__", str(copy / "__init__.py"))
+    assert document.source_key() == key
+    with open(copy / "lambda_vae.py", "a") as f:
+        f.write("\n")
+    assert document.source_key() != key

@@ -5,6 +5,8 @@ import pytest
 
 from collapse.cli import main
 from numerics import linear_gaussian_vae as lgv
+from numerics.reference import finite_differences
+from numerics.reference import linear_gaussian_vae as ref
 from property_tests.strategies import spd_from
 
 n, m = 4, 2
@@ -132,3 +134,32 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
         if (beta, lam) == (4.0, 4.0):
             assert row["spectral_norm_B"] == pytest.approx(0.79, abs=0.005)
             assert np.mean([np.linalg.norm(B) for B in r.B]) == pytest.approx(1.70, abs=0.005)
+
+
+@pytest.mark.parametrize("n, m, lam", [(1, 1, 0.0), (3, 2, 0.7), (2, 3, 0.0), (4, 4, 2.0)])
+def test_reference_objective_and_its_gradient_against_numerics_and_central_differences(n, m, lam):
+    """The many-start minimisers descend numerics.reference's objective of Cholesky factors: its value
+    is numerics' objective, its hand-derived gradient the central differences of the value."""
+    rng = np.random.default_rng(n + 10 * m)
+    point = {"A": rng.standard_normal((n, m)), "B": rng.standard_normal((m, n)),
+             "Lz": np.tril(rng.standard_normal((n, n))) + 2 * np.eye(n),
+             "Lw": np.tril(rng.standard_normal((m, m))) - 2 * np.eye(m)}   # a negative diagonal too
+    Sigma_y, beta = spd_from(n, n, 1.0), 2.3
+    value, grad = ref.objective_cholesky(**point, Sigma_y=Sigma_y, beta=beta, lam=lam)
+    Lz, Lw = point["Lz"], point["Lw"]
+    assert np.isclose(value, lgv.objective(point["A"], point["B"], Lz @ Lz.T, Lw @ Lw.T, Sigma_y, beta, lam),
+                      rtol=1e-12)
+    for name, X in point.items():
+        f = lambda Y: ref.objective_cholesky(**{**point, name: Y}, Sigma_y=Sigma_y, beta=beta, lam=lam)[0]
+        numeric = finite_differences.gradient(f, X, h=1e-6)
+        numeric = np.tril(numeric) if name.startswith("L") else numeric
+        assert np.linalg.norm(grad[name] - numeric) <= 1e-7 * np.linalg.norm(numeric), name
+    # the chain rule through the exponentiated diagonal of cholesky_factor
+    values = rng.standard_normal(n * (n + 1) // 2)
+    L = ref.cholesky_factor(values, n)
+    f = lambda v: ref.objective_cholesky(**{**point, "Lz": ref.cholesky_factor(v, n)}, Sigma_y=Sigma_y,
+                                         beta=beta, lam=lam)[0]
+    g = ref.cholesky_factor_gradient(ref.objective_cholesky(**{**point, "Lz": L}, Sigma_y=Sigma_y, beta=beta,
+                                                            lam=lam)[1]["Lz"], L)
+    numeric = finite_differences.gradient(f, values, h=1e-6)
+    assert np.linalg.norm(g - numeric) <= 1e-7 * np.linalg.norm(numeric)

@@ -63,10 +63,12 @@ def test_open_claim_with_reason_is_fine_without_checks():
 
 
 def test_verify_end_to_end_writes_json_and_markdown(tmp_path):
-    """The real command on one real check: exit 0, files written, the claim's row backed."""
+    """The real command on one real check: exit 0, files written, the claim's row backed. One
+    pytest-xdist worker: the report comes through the controller as in the default run, and one
+    worker collects the checks instead of one per core."""
     out_json, out_md = tmp_path / "v.json", tmp_path / "v.md"
     proc = subprocess.run([sys.executable, "-m", "collapse", "verify", "--paper", "mi_collapse",
-                           "-k", "test_objective_matches_monte_carlo",
+                           "-k", "test_objective_matches_monte_carlo", "--workers", "1",
                            "--json", str(out_json), "--markdown", str(out_md)],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

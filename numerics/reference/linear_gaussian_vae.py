@@ -6,6 +6,9 @@
   at every step, the flag alternation and both stopping tests).
 * ``metrics_from_samples``: SAP and pairwise Gaussian MI from sampled (x, v) by sample
   correlations; ``lim_brute_force``: eq. (12) by enumerating every map factor -> latent.
+* ``objective_cholesky``: the objective written again from App. A with Cholesky factors and
+  Frobenius norms (not the traces and inverses of ``numerics``), with its gradient derived by
+  hand; what the many-start minimisations descend (tests hold it to central differences).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import itertools
 import mpmath as mp
 import numpy as np
 from scipy import stats
+from scipy.linalg import solve_triangular
 
 from numerics.precision import to_mp
 from numerics.reference.monte_carlo import gaussian, mean_and_error
@@ -125,3 +129,54 @@ def iterates_mpmath(Sigma_y, beta, lam, B0, Sigma_w0, steps: int, dps: int = 50)
             Sigma_w = (mp.eye(m) + A.T * M * A) ** -1
             B = Sigma_w * A.T * M
         return out
+
+
+# ------------------------------------------------------------------ many-start minimisation
+
+
+def objective_cholesky(A, B, Lz, Lw, Sigma_y, beta, lam=0.0):
+    """L_{lambda beta} (eq. 6 + lambda eq. 8, constants included) at Sigma_z = Lz Lz^T, Sigma_w = Lw Lw^T,
+    and its gradient in (A, B, Lz, Lw) (Lz, Lw lower triangular with nonzero diagonals).
+
+    With Ly Ly^T = Sigma_y, E = I - AB and C = [E Ly, A Lw] (so E[(y - Ax)(y - Ax)^T] = C C^T, App. A.3)
+    and Y = Lz^-1 C:  L = n/2 log 2 pi + sum log|diag Lz| + ||Y||^2 / 2                    (App. A.2)
+                          + beta/2 (||B Ly||^2 + ||Lw||^2 - 2 sum log|diag Lw| - m)            (App. A.1)
+                          + lambda ||C||^2.                                                      (eq. 8)
+    Gradient, with G = dL/dC = (Sigma_z^-1 + 2 lambda I) C = [G1, G2]:  dL/dA = -G1 (B Ly)^T + G2 Lw^T,
+    dL/dB = -A^T G1 Ly^T + beta B Sigma_y, dL/dLw = tril(A^T G2 + beta (Lw - diag(1/diag Lw))),
+    dL/dLz = tril(diag(1/diag Lz) - Lz^-T Y Y^T). No input checks: this is a minimiser's inner loop.
+
+    Returns (value, {"A", "B", "Lz", "Lw"} -> gradient).
+    """
+    n, m = A.shape
+    Ly = np.linalg.cholesky(Sigma_y)
+    BLy = B @ Ly
+    C = np.hstack([(np.eye(n) - A @ B) @ Ly, A @ Lw])
+    Y = solve_triangular(Lz, C, lower=True, check_finite=False)
+    dz, dw = np.diag(Lz), np.diag(Lw)
+    value = (0.5 * (n * np.log(2 * np.pi) + np.sum(Y**2)) + np.sum(np.log(np.abs(dz)))
+             + 0.5 * beta * (np.sum(BLy**2) + np.sum(Lw**2) - 2 * np.sum(np.log(np.abs(dw))) - m)
+             + lam * np.sum(C**2))
+    G = solve_triangular(Lz, Y, lower=True, trans="T", check_finite=False) + 2 * lam * C
+    G1, G2 = G[:, :n], G[:, n:]
+    grad = {"A": -G1 @ BLy.T + G2 @ Lw.T,
+            "B": -A.T @ G1 @ Ly.T + beta * BLy @ Ly.T,
+            "Lz": np.tril(np.diag(1 / dz) - solve_triangular(Lz, Y @ Y.T, lower=True, trans="T", check_finite=False)),
+            "Lw": np.tril(A.T @ G2 + beta * (Lw - np.diag(1 / dw)))}
+    return float(value), grad
+
+
+def cholesky_factor(values, k: int) -> np.ndarray:
+    """The k x k lower-triangular L whose entries (row by row) are ``values``, exponentiated on the
+    diagonal: every SPD matrix is L L^T for exactly one such vector, so a minimiser may move freely."""
+    L = np.zeros((k, k))
+    L[np.tril_indices(k)] = values
+    L[np.diag_indices(k)] = np.exp(L[np.diag_indices(k)])
+    return L
+
+
+def cholesky_factor_gradient(grad_L, L) -> np.ndarray:
+    """The gradient in the values of :func:`cholesky_factor` from the gradient in its L (chain rule)."""
+    k = L.shape[0]
+    G = grad_L * np.where(np.eye(k, dtype=bool), L, 1.0)
+    return G[np.tril_indices(k)]
