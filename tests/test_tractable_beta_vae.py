@@ -26,6 +26,10 @@ def replace(**changes):
     (lambda: t.terms(replace(W_mu=np.ones((2, 5, 1))), A), "W_mu must have 2 dimension"),
     (lambda: t.mie(replace(b_sigma=np.ones(3)), A), r"b_sigma must have shape \(2,\)"),
     (lambda: t.encoder_optimum(np.ones((5, 2)), np.ones(4), 1.0), r"b_D must have shape \(5,\)"),
+    (lambda: t.encoder_optimum(np.ones((5, 2)), np.ones(5), 0.0), "^beta must be a finite number > 0"),
+    (lambda: t.encoder_optimum(np.full((5, 2), np.nan), np.ones(5), 1.0), "^D must be finite"),
+    (lambda: t.encoder_optimum(np.ones((5, 2)), np.full(5, np.inf), 1.0), "^b_D must be finite"),
+    (lambda: t.encoder_optimum(np.ones((5, 2)), np.ones((5, 1)), 1.0), "^b_D must have 1 dimension"),
     (lambda: t.sweep(A, [1.0, 0.0]), r"betas must lie in \(0, inf\)"),
     (lambda: t.paper_mixing(1, 2), "A's number of rows N must be an integer >= 2"),
 ])
