@@ -1,5 +1,6 @@
 """numerics.tractable_beta_vae and `collapse phase tractable-beta-vae`: bad input, the CLI."""
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -31,6 +32,8 @@ def replace(**changes):
     (lambda: t.encoder_optimum(np.ones((5, 2)), np.full(5, np.inf), 1.0), "^b_D must be finite"),
     (lambda: t.encoder_optimum(np.ones((5, 2)), np.ones((5, 1)), 1.0), "^b_D must have 1 dimension"),
     (lambda: t.sweep(A, [1.0, 0.0]), r"betas must lie in \(0, inf\)"),
+    (lambda: t.number_of_optima(A, 0.0), "^beta must be a finite number > 0"),
+    (lambda: t.signed_permutations(0), "^k must be an integer >= 1"),
     (lambda: t.paper_mixing(1, 2), "A's number of rows N must be an integer >= 2"),
 ])
 def test_bad_input_is_refused_with_a_clear_error(call, message):
@@ -64,3 +67,12 @@ def test_phase_command_reads_a_mixing_matrix_and_refuses_bad_ranges(tmp_path, ca
     assert "--beta-max must exceed --beta-min" in capsys.readouterr().err
     assert main(["phase", "optimal-beta", "--points", "2", "--output-dir", str(tmp_path)]) == 2
     assert "--points must be an integer >= 3" in capsys.readouterr().err
+
+
+def test_a_tie_between_collapsed_eigenvalues_leaves_the_optima_finite():
+    """λ = (5, 1) and the appended noise eigenvalue 1 of N > k tie below β = 2: only latent 1 is
+    active, so there are k!/(k-1)! 2 = 4 isolated optima (the continuum needs an active tie);
+    at β = 0.5 the tie is active and the optima form a continuum."""
+    A3 = np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    assert t.number_of_optima(A3, 2.0) == len(t.optima(A3, 2.0)) == 4
+    assert t.number_of_optima(A3, 0.5) == math.inf
