@@ -76,3 +76,15 @@ def test_a_tie_between_collapsed_eigenvalues_leaves_the_optima_finite():
     A3 = np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     assert t.number_of_optima(A3, 2.0) == len(t.optima(A3, 2.0)) == 4
     assert t.number_of_optima(A3, 0.5) == math.inf
+
+
+def test_the_tie_rule_of_number_of_optima():
+    """Two eigenvalues tie iff |λ_i - λ_{i+1}| <= rtol λ_{i+1} (relative only; rtol = 1e-9 by
+    default), and only a square A (N = k) has no (k+1)-th eigenvalue 1 to tie with."""
+    # N = k = 3, s_3 = 0: λ = (5, 2, 1), all active at β = 0.5 and distinct: 3! 2³ isolated optima
+    assert t.number_of_optima(np.diag([2.0, 1.0, 0.0]), 0.5) == 48
+    assert t.number_of_optima(np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]]), 0.5) == math.inf   # N > k: λ_2 = 1 ties
+    # λ = (2 + 5e-9, 2): a relative gap of 2.5e-9, apart at rtol 1e-9 (an absolute 1e-8 would tie them)
+    A = np.array([[1.0, 0.0], [0.0, np.sqrt(1 + 5e-9)], [0.0, 0.0]])
+    assert t.number_of_optima(A, 0.5) == 8
+    assert t.number_of_optima(A, 0.5, rtol=1e-8) == math.inf
