@@ -133,7 +133,7 @@ def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
             assert np.mean([np.linalg.norm(B) for B in r.B]) == pytest.approx(1.70, abs=0.005)
 
 
-# ---------------------------------------------------------------- phase_diagram's own logic (mutation testing, issue 20)
+# ---------------------------------------------------------- phase_diagram's own logic (mutation testing, issue 20)
 
 
 def _small_phase(m, **kwargs):
