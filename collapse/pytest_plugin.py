@@ -9,7 +9,8 @@ grade as JSON, which ``collapse verify`` joins with the catalogue.
 
 The plugin also carries what every run of the checks needs, from a checkout or from an
 installed wheel: the Hypothesis profiles (``ci``, the default: derandomised, moderate
-example counts; ``thorough``: many more, with ``COLLAPSE_HYPOTHESIS_PROFILE=thorough``),
+example counts; ``thorough``: many more, with ``COLLAPSE_HYPOTHESIS_PROFILE=thorough``;
+``mutation``: ``ci`` without shrinking, for benchmarks/mutation.py),
 mpmath's precision restored after every test, BLAS on one thread in each pytest-xdist worker
 (the workers already fill the cores), and the rule that test modules named
 ``test_deep_*`` are not collected without the ``deep`` extra (recorded, so that
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import mpmath
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from threadpoolctl import threadpool_limits
 
 from collapse import catalogue, grades
@@ -54,6 +55,9 @@ settings.register_profile("ci", derandomize=True, max_examples=20, deadline=None
                           suppress_health_check=_HEALTH)
 settings.register_profile("thorough", max_examples=400, deadline=None, print_blob=True,
                           suppress_health_check=_HEALTH)
+# benchmarks/mutation.py: the ci examples without shrinking, since a mutant only needs a failure
+settings.register_profile("mutation", parent=settings.get_profile("ci"),
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("COLLAPSE_HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -8,16 +8,24 @@ strategies live in their own section below the shared ones.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 # ---------------------------------------------------------------- shared building blocks
 
 
-def examples(n: int):
+def examples(n: int, *, shrink: bool = True):
     """``@examples(n)``: n examples under the ``ci`` profile (default 20), scaled with the
-    profile (x20 under ``thorough``): a test's cost sets its count, the profile its depth."""
-    return settings(max_examples=max(1, n * settings.default.max_examples // 20))
+    profile (x20 under ``thorough``): a test's cost sets its count, the profile its depth.
+
+    ``shrink=False`` is for a property that runs an optimiser per example: outside the
+    ``thorough`` profile it skips Hypothesis' shrink (and explain) phase, so a failure is
+    reported in seconds with the example as generated instead of after minutes of
+    re-optimising ever smaller examples; ``thorough`` shrinks it fully."""
+    if shrink or settings.get_current_profile_name() == "thorough":
+        return settings(max_examples=max(1, n * settings.default.max_examples // 20))
+    return settings(max_examples=max(1, n * settings.default.max_examples // 20),
+                    phases=[p for p in settings.default.phases if p not in (Phase.shrink, Phase.explain)])
 
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)

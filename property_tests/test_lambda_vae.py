@@ -1018,7 +1018,7 @@ def _quadratic_elbo(a, lam):
 
 
 @pytest.mark.claim("lambda_vae.eq_21")
-@s.examples(8)
+@s.examples(8, shrink=False)
 @given(a=s.log_uniform(0.1, 10.0), sigma=st.floats(0.1, 0.95), lam=st.floats(1.2, 4.0))
 @example(a=1.0, sigma=0.5, lam=2.0)                                      # the catalogue's counterexample
 def test_scaling_correction_with_separate_reconstruction_gradients(a, sigma, lam, evidence):
@@ -1177,7 +1177,7 @@ def test_kl_excess_matches_quadrature(lam, sigma, evidence):
 
 
 @pytest.mark.claim("lambda_vae.proposition_3")
-@s.examples(12)
+@s.examples(12, shrink=False)
 @given(sigma=s.lvae_sigmas, delta=s.lvae_deltas)
 def test_lambda_star_maximises_net_gain(sigma, delta, evidence):
     """λ* against an mpmath root of ∂J/∂λ (rtol 1e-10) and bounded maximisation of J with KL by
@@ -1278,7 +1278,7 @@ def test_figure_7_lambda_star_is_one_near_sigma_zero(evidence):
 
 
 @pytest.mark.claim("lambda_vae.figure_4_joint_convergence")
-@s.examples(6)
+@s.examples(6, shrink=False)
 @given(delta=s.log_uniform(1e-4, 0.15).map(lambda x: 1 + x))
 def test_reported_sigma_and_lambda_bar_are_inconsistent(delta, evidence):
     """The idealised schedule (λ <- λ*(σ), σ <- root of λσ^{λ-1} = 1) converges from every start

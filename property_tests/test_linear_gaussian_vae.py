@@ -202,7 +202,7 @@ def test_block_updates_zero_the_block_gradients(p, beta, lam, evidence):
 
 
 @pytest.mark.claim("mi_collapse.algorithm_1")
-@s.examples(12)
+@s.examples(12, shrink=False)
 @given(model=s.lgv_models(max_n=5), beta=s.log_uniform(0.2, 50.0), lam=s.lambdas, seed=s.seeds)
 def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evidence):
     """The natural-coordinate iteration against Algorithm 1's iterates computed at 40 digits.
@@ -225,7 +225,7 @@ def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evi
 
 
 @pytest.mark.claim("mi_collapse.lemma_3_1", "mi_collapse.algorithm_1")
-@s.examples(10)
+@s.examples(10, shrink=False)
 @given(model=s.lgv_models(max_n=8), beta=st.floats(0.2, 0.95), lam=s.lambdas, seed=s.seeds)
 def test_decoder_of_a_drifted_encoder_matches_68_digits(model, beta, lam, seed, evidence):
     """beta < 1: Algorithm 1 runs until lambda_min(Sigma_w) reaches float64's floor (~1e-14). The
@@ -568,7 +568,7 @@ def test_spectral_bounds_fail_at_t0_when_the_initial_noise_exceeds_one(beta, lam
 
 
 @pytest.mark.claim("mi_collapse.theorem_3_2")
-@s.examples(12)
+@s.examples(12, shrink=False)
 @given(model=s.lgv_models(max_n=8), beta=s.log_uniform(1.05, 1e6), seed=s.seeds)
 def test_theorem_3_2_collapse_for_beta_above_one(model, beta, seed, evidence):
     """For beta > 1 (lam = 0) Algorithm 1 converges to (0, 0, Sigma_y, I) and I(x; v) -> 0."""
@@ -607,7 +607,7 @@ def test_objective_above_the_trivial_point_is_a_sum_of_kl_divergences(p, beta, e
 
 
 @pytest.mark.claim("mi_collapse.theorem_3_2")
-@s.examples(6)
+@s.examples(6, shrink=False)
 @given(model=s.lgv_models(max_n=3, max_s=2), beta=s.log_uniform(1.1, 20.0), seed=s.seeds)
 def test_trivial_point_is_the_global_minimum_for_beta_above_one(model, beta, seed, evidence):
     """BFGS over all of (A, B, Sigma_z, Sigma_w) from many starts never beats the collapsed value (the
@@ -672,7 +672,7 @@ def test_collapse_threshold_on_both_sides(lam, factor, evidence):
 
 
 @pytest.mark.claim("mi_collapse.appendix_e")
-@s.examples(10)
+@s.examples(10, shrink=False)
 @given(model=s.lgv_models(max_n=5), lam=s.log_uniform(0.1, 10.0), seed=s.seeds)
 def test_linearised_map_at_collapse_has_spectral_radius_at_threshold(model, lam, seed, evidence):
     """Finite differences of the literal Algorithm 1 map at (B, Sigma_w) = (0, I): along B it
@@ -695,7 +695,7 @@ def test_linearised_map_at_collapse_has_spectral_radius_at_threshold(model, lam,
 
 
 @pytest.mark.claim("mi_collapse.section_4_2")
-@s.examples(10)
+@s.examples(10, shrink=False)
 @given(model=s.lgv_models(max_n=6), lam=s.log_uniform(0.2, 10.0), frac=st.floats(0.05, 0.95), seed=s.seeds)
 def test_mode_thresholds_and_closed_form_fixed_point(model, lam, frac, seed, evidence):
     """Between 1 and beta_c Algorithm 1 converges to the closed-form point: active modes are the
@@ -845,7 +845,7 @@ def test_below_one_the_objective_falls_without_bound_at_150_digits(evidence):
 
 
 @pytest.mark.claim("mi_collapse.algorithm_1")
-@s.examples(8)
+@s.examples(8, shrink=False)
 @given(model=s.lgv_models(max_n=6), seed=s.seeds)
 def test_beta_one_without_lambda_reaches_exact_likelihood(model, seed, evidence):
     """beta = 1, lam = 0: a continuum of stationary points, all with L = -log-likelihood of the data."""

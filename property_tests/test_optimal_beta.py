@@ -55,7 +55,7 @@ def test_proposition_4_on_finite_objectives(objective, betas, evidence):
 
 
 @pytest.mark.claim("optimal_beta.proposition_4", "optimal_beta.proposition_2", "optimal_beta.eq_13")
-@s.examples(30)
+@s.examples(30, shrink=False)
 @given(objective=s.ob_concave_objectives())
 def test_proposition_4_on_concave_objectives(objective, evidence):
     """A = -½κᵀPκ + aᵀκ, B = ½κᵀQκ + qᵀκ: κ*(β) = (P + βQ)⁻¹(a - βq), confirmed by BFGS;
@@ -256,7 +256,7 @@ def test_mie_is_log_likelihood_minus_elbo(A, data, evidence):
 
 
 @pytest.mark.claim("optimal_beta.section_4a")
-@s.examples(5)
+@s.examples(5, shrink=False)
 @given(A=s.tbv_mixing(max_N=4, max_k=2), data=st.data())
 def test_fixed_decoder_mie_minimal_at_one(A, data, evidence):
     """Fixed (D, b_D): the optimal encoder (closed form, confirmed by many-start BFGS of

@@ -462,7 +462,7 @@ def test_derived_optimal_encoder_maximises_the_objective(A, beta, data, evidence
 
 
 @pytest.mark.claim("optimal_beta.section_4b_optimum", "optimal_beta.eq_22")
-@s.examples(6)
+@s.examples(6, shrink=False)
 @given(problem=s.tbv_problems(max_N=4, max_k=2))
 def test_optimum_is_global_by_multistart(problem, evidence):
     """BFGS of the reference objective from random starts never beats the closed form,

@@ -1,5 +1,7 @@
 """Bad input and numerical edge cases of numerics.linear_gaussian_vae: clear errors that
 name the argument, and no silent NaN on near-singular data or huge beta."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,50 @@ def test_reference_objective_and_its_gradient_against_numerics_and_central_diffe
                                                             lam=lam)[1]["Lz"], L)
     numeric = finite_differences.gradient(f, values, h=1e-6)
     assert np.linalg.norm(g - numeric) <= 1e-7 * np.linalg.norm(numeric)
+
+
+# ---------------------------------------------------------- phase_diagram's own logic (mutation testing, issue 20)
+
+
+def _small_phase(m, **kwargs):
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model(n=6, s=2, seed=1)
+    return Gamma, Sigma_v, Sigma_y, lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, [0.99, 2.0], [0.0], m=m, **kwargs)
+
+
+def test_phase_diagram_defaults_are_the_documented_settings():
+    """Called without them, phase_diagram uses trials=100, seed=0, tol=1e-6, max_iter=50 000,
+    drift_max_iter=2 000 (its signature, the settings the README's figures state): every column
+    equals the run with those values spelled out, and differs from the runs with one of them
+    changed (the drift cell, beta = 0.99, runs into its 2 000-iteration cap)."""
+    stated = dict(trials=100, seed=0, tol=1e-6, max_iter=50_000, drift_max_iter=2_000)
+    assert {k: p.default for k, p in inspect.signature(lgv.phase_diagram).parameters.items() if k in stated} == stated
+    *_, default = _small_phase(2)
+    *_, explicit = _small_phase(2, **stated)
+    assert default == explicit
+    assert default[0]["iterations"] == 2_000 and default[1]["stationary"] == 1.0
+    for change in (dict(trials=99), dict(seed=1), dict(drift_max_iter=1_999)):
+        *_, other = _small_phase(2, **{**stated, **change})
+        assert other != default, change
+
+
+def test_phase_diagram_budget_tolerance_and_one_or_two_latents():
+    """A converging cell (beta = 2) runs up to max_iter, not drift_max_iter, and stops at ``tol``
+    (the same iterates as ``alternating`` with that tol); SAP and MIG need two latents: with
+    m = 2 they are computed (equal to sap/mig of the direct run), with m = 1 they are 0."""
+    Gamma, Sigma_v, Sigma_y, rows = _small_phase(2, trials=3, tol=1e-9, drift_max_iter=2)
+    B0, Sigma_w0 = lgv.random_initialisation(2, 6, 3, np.random.default_rng(0))
+    r = lgv.alternating(Sigma_y, 2.0, 0.0, B0=B0, Sigma_w0=Sigma_w0, tol=1e-9)
+    assert rows[1]["iterations"] == np.median(r.iterations) > 2 and rows[1]["stationary"] == 1.0
+    S = lgv.squared_correlations(*lgv.latent_factor_covariances(r.B, r.Sigma_w, Gamma, Sigma_v, Sigma_y), Sigma_v)
+    assert rows[1]["sap"] == pytest.approx(np.mean(lgv.sap(S)), rel=1e-9) and rows[1]["sap"] > 0
+    assert rows[1]["mig"] == pytest.approx(np.mean(lgv.mig(S, Sigma_v)), rel=1e-9) and rows[1]["mig"] > 0
+    *_, single = _small_phase(1, trials=3, drift_max_iter=2)
+    assert all(row[k] == 0.0 for row in single for k in ("sap", "sap_sd", "mig", "mig_sd"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(Sigma_y=-np.eye(3)), "Sigma_y"), (dict(m=0), "m must"), (dict(trials=0), "trials must")])
+def test_phase_diagram_errors_name_the_argument(kwargs, message):
+    args = dict(Sigma_y=np.eye(3), Gamma=np.eye(3), Sigma_v=np.eye(3), betas=[2.0], l2_weights=[0.0], m=1, trials=1)
+    with pytest.raises(ValueError, match=f"^{message}"):
+        lgv.phase_diagram(**{**args, **kwargs})

@@ -111,13 +111,17 @@ def relabel(params: Parameters, perm, signs) -> Parameters:
                       D=params.D[..., :, perm] * s, b_D=params.b_D)
 
 
-def _active(A, beta, rtol):
-    """(number of active latents r, whether the optimal set is a continuum)."""
+def _active(A, beta) -> int:
+    """The number of active latents r = #{λ_i > β}."""
     lam, _ = _spectrum(A)
-    r = int(np.sum(lam > beta))
+    return int(np.sum(lam > beta))
+
+
+def _continuum(A, r, rtol) -> bool:
+    """Whether the optimal set is a continuum: one of the r active eigenvalues ties with the next."""
+    lam, _ = _spectrum(A)
     spectrum = np.append(lam, 1.0) if A.shape[0] > A.shape[1] else lam
-    tied = np.isclose(spectrum[:-1], spectrum[1:], rtol=rtol, atol=0.0)[:r]
-    return r, bool(np.any(tied))
+    return bool(np.any(np.isclose(spectrum[:-1], spectrum[1:], rtol=rtol, atol=0.0)[:r]))
 
 
 def optimum(A, beta) -> Parameters:
@@ -154,12 +158,12 @@ def number_of_optima(A, beta, *, rtol: float = 1e-9) -> float:
     """
     beta = validation.positive("beta", beta)
     A = check_mixing(A)
-    r, continuum = _active(A, beta, rtol)
+    r = _active(A, beta)
     k = A.shape[1]
-    return math.inf if continuum else float(math.perm(k, r) * 2**r)
+    return math.inf if _continuum(A, r, rtol) else float(math.perm(k, r) * 2**r)
 
 
-def optima(A, beta, *, rtol: float = 1e-9) -> tuple[Parameters, ...]:
+def optima(A, beta) -> tuple[Parameters, ...]:
     """Every global maximiser of L_β: the distinct signed relabellings of :func:`optimum`.
 
     They share L_β, ELBO, reconstruction, KL, log-likelihood and MIE; TIE differs between
@@ -170,8 +174,6 @@ def optima(A, beta, *, rtol: float = 1e-9) -> tuple[Parameters, ...]:
     ----------
     A : array_like, shape (N, k)
     beta : float > 0
-    rtol : float
-        Relative tolerance under which eigenvalues count as equal.
 
     Returns
     -------
@@ -184,7 +186,7 @@ def optima(A, beta, *, rtol: float = 1e-9) -> tuple[Parameters, ...]:
     """
     best = optimum(A, beta)
     A = check_mixing(A)
-    r, _ = _active(A, beta, rtol)
+    r = _active(A, beta)
     k = A.shape[1]
     seen, found = set(), []
     for perm, signs in signed_permutations(k):
