@@ -37,6 +37,16 @@ def train_together(runs, work_dir: Path, device: str) -> list[dict]:
                              init, device, 1)
 
 
+def run(cfg, one, work_dir: Path, device: str) -> dict:
+    """The protocol's ``run`` (:mod:`deep.experiment`) where a run is one confirmation run: train it."""
+    return train(one, work_dir, device)
+
+
+def run_together(cfg, runs, work_dir: Path, device: str) -> list[dict]:
+    """The protocol's ``run_together``: train a pack of confirmation runs side by side."""
+    return train_together(runs, work_dir, device)
+
+
 def log(one, work_dir: Path) -> list[dict]:
     """The log lines of a trained run."""
     return [json.loads(line) for line in (one.directory(work_dir) / "log.jsonl").read_text().splitlines()]
