@@ -187,9 +187,7 @@ def execute(experiment, config, runs: list, output, work_dir, pool: concurrent.f
     that is stopped resumes where it was. Raises :class:`deep.sweep.RunsFailed` naming the runs
     that failed, after every other run has finished.
     """
-    from tqdm.auto import tqdm
-
-    from deep.sweep import RunsFailed
+    from deep.sweep import schedule
 
     if pack > 1 and not hasattr(experiment, "run_together"):
         raise UserError(f"--pack: experiment {experiment.NAME} trains its runs one at a time; use --pack 1")
@@ -203,35 +201,21 @@ def execute(experiment, config, runs: list, output, work_dir, pool: concurrent.f
         stored = _stored_record(output, run)
         if stored is not None:
             records[run.name] = stored
-    failed: dict[str, str] = {}
-    remaining = [r for r in runs if r.name not in records]
-    with tqdm(total=len(runs), initial=len(records), disable=not progress, desc=experiment.NAME, unit="run") as bar:
-        while remaining:
-            for run in remaining:
-                if run.init_from in failed:
-                    failed[run.name] = f"the run it continues ({run.init_from}) failed"
-            ready = [r for r in remaining if r.name not in failed and (r.init_from is None or r.init_from in records)]
-            if not ready:
-                break
-            groups = ([[r] for r in ready] if pack == 1 else
-                      [g[i:i + pack] for g in _grouped(experiment, ready).values() for i in range(0, len(g), pack)])
-            futures = {pool.submit(_task, experiment.__name__, config, group, str(work_dir),
-                                   device): group for group in groups}
-            for future in concurrent.futures.as_completed(futures):
-                group = futures[future]
-                try:
-                    for run, record in zip(group, future.result()):
-                        io.write_json(record_path(output, run.name), {"name": run.name, "values": run.values,
-                                                                      "init_from": run.init_from,
-                                                                      "config": run.config, "record": record})
-                        records[run.name] = io.plain(record)
-                except Exception as err:  # noqa: BLE001 - recorded, reported after the other runs
-                    message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-                    failed.update({r.name: message for r in group})
-                bar.update(len(group))
-            remaining = [r for r in remaining if r.name not in records and r.name not in failed]
-    if failed:
-        raise RunsFailed("runs failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+
+    def submit(ready):
+        groups = ([[r] for r in ready] if pack == 1 else
+                  [g[i:i + pack] for g in _grouped(experiment, ready).values() for i in range(0, len(g), pack)])
+        return {pool.submit(_task, experiment.__name__, config, group, str(work_dir), device): group
+                for group in groups}
+
+    def collect(group, result):
+        for run, record in zip(group, result):
+            io.write_json(record_path(output, run.name), {"name": run.name, "values": run.values,
+                                                          "init_from": run.init_from,
+                                                          "config": run.config, "record": record})
+            records[run.name] = io.plain(record)
+
+    schedule(runs, submit, collect, done=set(records), progress=progress, desc=experiment.NAME)
     return {r.name: records[r.name] for r in runs}
 
 

@@ -341,6 +341,37 @@ def _worker_start(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def schedule(runs: list, submit, collect, *, done: set, progress: bool, desc: str) -> None:
+    """Run every run of ``runs`` not in ``done`` in waves: a run is ready once the run it continues
+    (``init_from``) is done. ``submit(ready)`` starts tasks, {future: the runs it trains};
+    ``collect(runs, result)`` takes each finished task's result. Raises RunsFailed naming the
+    runs that failed (and those continuing them), after every other run has finished."""
+    done = set(done)
+    failed: dict[str, str] = {}
+    remaining = [r for r in runs if r.name not in done]
+    with tqdm(total=len(runs), initial=len(done), disable=not progress, desc=desc, unit="run") as bar:
+        while remaining:
+            for run in remaining:
+                if run.init_from in failed:
+                    failed[run.name] = f"the run it continues ({run.init_from}) failed"
+            ready = [r for r in remaining if r.name not in failed and (r.init_from is None or r.init_from in done)]
+            if not ready:
+                break
+            futures = submit(ready)
+            for future in concurrent.futures.as_completed(futures):
+                group = futures[future]
+                try:
+                    collect(group, future.result())
+                    done.update(r.name for r in group)
+                except Exception as err:  # noqa: BLE001 - recorded, reported after the other runs
+                    message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+                    failed.update({r.name: message for r in group})
+                bar.update(len(group))
+            remaining = [r for r in remaining if r.name not in done and r.name not in failed]
+    if failed:
+        raise RunsFailed("runs failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+
+
 def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: int = 1, device: str = "auto",
             threads: int | None = 1, progress: bool = True) -> dict:
     """Train every run of ``runs`` without final metrics in ``root``; return {name: metrics} of all runs.
@@ -375,36 +406,18 @@ def execute(runs: list[Run], root, pool: concurrent.futures.Executor, *, pack: i
         if run.init_from is not None and run.init_from not in by_name:
             raise ValueError(f"run {run.name!r} continues {run.init_from!r}, which is not in the sweep")
     root = Path(root)
-    failed: dict[str, str] = {}
-    done = {r.name for r in runs if finished(r, root)}
-    remaining = [r for r in runs if r.name not in done]
-    with tqdm(total=len(runs), initial=len(done), disable=not progress, desc="sweep", unit="run") as bar:
-        while remaining:
-            ready = [r for r in remaining if r.init_from is None or r.init_from in done]
-            blocked = [r for r in remaining if r.init_from in failed]
-            for run in blocked:
-                failed[run.name] = f"the run it continues ({run.init_from}) failed"
-            if not ready:
-                break
-            futures = {}
-            for group in _packs(ready, pack):
-                init = [None if r.init_from is None else str(by_name[r.init_from].directory(root) / "checkpoint.pt")
-                        for r in group]
-                future = pool.submit(train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
-                                     init, device, threads)
-                futures[future] = group
-            for future in concurrent.futures.as_completed(futures):
-                group = futures[future]
-                try:
-                    future.result()
-                    done.update(r.name for r in group)
-                except Exception as err:  # noqa: BLE001 - recorded, reported after the other runs
-                    message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-                    failed.update({r.name: message for r in group})
-                bar.update(len(group))
-            remaining = [r for r in remaining if r.name not in done and r.name not in failed]
-    if failed:
-        raise RunsFailed("runs failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+
+    def submit(ready):
+        futures = {}
+        for group in _packs(ready, pack):
+            init = [None if r.init_from is None else str(by_name[r.init_from].directory(root) / "checkpoint.pt")
+                    for r in group]
+            futures[pool.submit(train_task, [r.config for r in group], [str(r.directory(root)) for r in group],
+                                init, device, threads)] = group
+        return futures
+
+    schedule(runs, submit, lambda group, result: None, done={r.name for r in runs if finished(r, root)},
+             progress=progress, desc="sweep")
     return {r.name: _metrics(r.directory(root)) for r in runs}
 
 
