@@ -48,7 +48,8 @@ LINKED = ("numerics", "derivations", "collapse", "deep", "property_tests", "test
 
 # the fast tests/ files first: mutmut's forced-fail check runs the selection until a test fails
 _LGV = ["tests/test_linear_gaussian_vae.py", "property_tests/test_linear_gaussian_vae.py",
-        "property_tests/test_derivations_linear_gaussian_vae.py", "property_tests/test_deep_metrics.py"]
+        "property_tests/test_derivations_linear_gaussian_vae.py", "property_tests/test_deep_metrics.py",
+        "tests/test_linear_gaussian_vae_kernel.py"]
 _TBV = ["tests/test_tractable_beta_vae.py", "property_tests/test_tractable_beta_vae.py",
         "property_tests/test_optimal_beta.py", "property_tests/test_tractable_beta_vae_experiment.py"]
 _LVAE = ["tests/test_lambda_vae.py", "property_tests/test_lambda_vae.py", "property_tests/test_lambda_vae_experiments.py"]

@@ -97,13 +97,35 @@ def test_phase_command_writes_csv_and_figures(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000 or name == "settings.json"
 
 
+def test_a_cap_that_stops_every_trial_labels_every_metric_but_the_drift_limits(capsys):
+    """At a cap of 3 steps no trial of any cell has stopped moving, so every metric of every
+    cell is ``cap_dependent``, except the three limits that replace the values at beta = 1,
+    lambda > 0 (lambda = 0.5 and 4: the rule is lambda > 0, not lambda > 1). The library prints
+    nothing unless asked for progress, and refuses an unknown engine before any work."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, [0.5, 1.0, 4.0], [0.0, 0.5, 4.0], m=10, trials=3,
+                             max_iter=3, drift_max_iter=3)
+    limits = lgv.sublinear_limits(Sigma_y, Gamma, Sigma_v, 10)
+    for row in rows:
+        assert row["iterations"] == 3 and row["stationary"] == 0
+        if row["beta"] == 1 and row["l2_weight"] > 0:
+            assert row["cap_dependent"] == "sap;mig;lim"
+            assert {key: row[key] for key in limits} == limits
+        else:
+            assert row["cap_dependent"] == ";".join(lgv.PHASE_METRICS), (row["beta"], row["l2_weight"])
+            assert all(row[key] != limits[key] for key in limits)
+    assert capsys.readouterr() == ("", "")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, [2.0], [0.0], m=10, trials=2, engine="cuda")
+
+
 def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
     """Every column of ``phase_diagram`` against ``alternating`` run directly and each metric
     computed again from its output by another call (||B||_2 as the largest singular value,
     E||y - Ax||^2 from ``terms``); on the Fig. 3 model at (beta, lambda) = (4, 4), where the
     Frobenius norm of B would read 1.70 instead of ||B||_2 = 0.79."""
     Gamma, Sigma_v, Sigma_y = lgv.figure_model()
-    betas, lambdas, trials = [0.5, 1.0, 4.0, 64.0], [0.0, 4.0], 4
+    betas, lambdas, trials = [0.5, 1.0, 4.0, 64.0], [0.0, 0.5, 4.0], 4
     rows = lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, betas, lambdas, m=10, trials=trials, seed=3,
                              drift_max_iter=300)
     assert [(r["beta"], r["l2_weight"]) for r in rows] == [(b, l) for l in lambdas for b in betas]
