@@ -123,11 +123,12 @@ def test_monte_carlo_information_matches_quadrature(scale):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """`collapse experiment lambda-vae --smoke`: both studies end to end (about 30 s on two cores)."""
+    """`collapse experiment lambda-vae --smoke`: both studies end to end, in this process (about 20 s
+    of one core; worker pools are tested in test_deep_sweep.py)."""
     from collapse.cli import main
 
     out = tmp_path_factory.mktemp("lambda_vae")
-    assert main(["experiment", "lambda-vae", "--smoke", "--output-dir", str(out), "--no-progress",
+    assert main(["experiment", "lambda-vae", "--smoke", "--workers", "0", "--output-dir", str(out), "--no-progress",
                  "--work-dir", str(tmp_path_factory.mktemp("lambda_vae_work"))]) == 0
     return out
 

@@ -109,11 +109,12 @@ def default_config(study: str, smoke: bool = False) -> dict:
             "dense_until": 4 if smoke else 80,    # the standard VAE loses a dimension within ~40 steps
         }
     else:
-        n, batch_size, epochs = (1437, 100, 4) if smoke else (1437, 100, 200)
+        n, batch_size, epochs = (400, 100, 4) if smoke else (1437, 100, 200)
         p = _protocol(n, batch_size, epochs, ramp_epochs=round(0.75 * epochs), update_epochs=2)
         lam = {**_SCHEDULE, "update_every": p["update_every"], "ramp_steps": p["ramp_steps"]}
         config = {
-            "data": {"name": "digits", "binarize": "stochastic", "seed": 0, "test_size": 360},
+            "data": {"name": "digits", "binarize": "stochastic", "seed": 0, "test_size": 360,
+                     **({"subset": n} if smoke else {})},     # smoke: 400 of the 1437 training images
             "model": {**_MLP, "m": 30, "likelihood": "bernoulli"},
             "objectives": {"vae": {"name": "beta", "beta": 1.0},
                            "beta_0.5": {"name": "beta", "beta": 0.5},
@@ -292,7 +293,10 @@ def _data_spec(config: dict, setting: str, split: str) -> dict:
     """The :func:`deep.data.build_data` spec of a study's training data (or held-out data)."""
     if config["study"] == "synthetic":
         return {"name": "mixture", **config["settings"][setting], "n": config["n"], "seed": config["data_seed"]}
-    return {**config["data"], "split": split}
+    data = {**config["data"], "split": split}
+    if split == "test":
+        data.pop("subset", None)          # a subset (smoke runs) thins the training images only
+    return data
 
 
 def snapshot(model, objective, data, index, step: int, config: dict) -> dict:
