@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import field
 from importlib import resources
 
 from scipy import stats
 
+from deep import experiment
+from deep.config import check
 from numerics import validation
 
 FILES = ("mi_collapse_reduced", "lambda_vae_reduced")
@@ -265,6 +268,48 @@ def with_overrides(prereg: dict, protocol: dict, convergence: dict) -> dict:
         unknown_keys(convergence, [*keys, "heldout_batch"], where="convergence")
     crit = ({p: {**crit[p], **convergence} for p in phases} if phases != [None] else {**crit, **convergence})
     return {**prereg, "protocol": sized, "convergence": crit}
+
+
+def _scale(name, value):
+    if value not in SCALES:
+        raise ValueError(f"{name} must be one of {', '.join(SCALES)}; got {value!r}")
+    return value
+
+
+def _subset(name, value):
+    return None if value is None else validation.positive_int(name, value)
+
+
+@experiment.configuration
+class Config(experiment.Config):
+    """Base of a pre-registered experiment's configuration (the file ``deep/preregistered/<FILE>.toml``)
+    at ``scale``; ``protocol``, ``convergence``, ``subset`` only for a pipeline check (empty / None: the
+    file's values). A subclass names FILE and gives ``seeds`` the file's stated count as default."""
+
+    FILE = ""
+    scale: str = field(default="reduced", metadata=check(_scale))
+    seeds: tuple[int, ...] = field(default=(), metadata=check(experiment.seeds))
+    protocol: dict = field(default_factory=dict)
+    convergence: dict = field(default_factory=dict)
+    subset: int | None = field(default=None, metadata=check(_subset))
+
+    def __post_init__(self):
+        self.prereg()   # an unknown override is refused by name
+
+    def prereg(self) -> dict:
+        """The pre-registration with this configuration's overrides (:func:`with_overrides`)."""
+        return with_overrides(load(self.FILE), dict(self["protocol"]), dict(self["convergence"]))
+
+    @classmethod
+    def at(cls, scale: str, smoke=None):
+        """The experiment at ``scale``; with ``smoke`` (a pipeline-check configuration), that one at ``scale``."""
+        _scale("scale", scale)
+        return cls(scale=scale) if smoke is None else smoke.replace(scale=scale)
+
+
+def stated_seeds(name: str) -> tuple[int, ...]:
+    """Seeds 0 .. n-1, n the seed count the pre-registration ``name`` states."""
+    return tuple(range(load(name)["stated"]["seeds"]))
 
 
 def finalise(config: dict, subset) -> dict:

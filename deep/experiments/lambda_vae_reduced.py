@@ -27,7 +27,6 @@ import numpy as np
 from deep import experiment as protocol
 from deep import io, preregistration, provenance
 from deep.config import check
-from deep.experiments.mi_collapse_reduced import _scale, _subset
 
 HELP = ("paper 002's conv claims (section_6_2_conv, section_6_3_conv) by the pre-registered reduced-size "
         "protocol: --scale reduced (16 px, ~15 CPU-hours) or paper (64 px, a GPU)")
@@ -42,32 +41,18 @@ MARGIN = 0.1   # band and on_the_curve: the seed mean below this margin ([[compa
 
 
 @protocol.configuration
-class Config(protocol.Config):
-    """The pre-registered experiment at ``scale``; ``protocol``, ``convergence``, ``subset`` only for a
-    pipeline check (empty / None: the file's values)."""
+class Config(preregistration.Config):
+    """The pre-registered experiment of ``deep/preregistered/{FILE}.toml`` (:class:`deep.preregistration.Config`)."""
 
     WHAT = "lambda-vae-reduced config"
-    scale: str = field(default="reduced", metadata=check(_scale))
-    seeds: tuple[int, ...] = field(default_factory=lambda: tuple(range(preregistration.load(FILE)["stated"]["seeds"])),
+    FILE = FILE
+    seeds: tuple[int, ...] = field(default_factory=lambda: preregistration.stated_seeds(FILE),
                                    metadata=check(protocol.seeds))
-    protocol: dict = field(default_factory=dict)
-    convergence: dict = field(default_factory=dict)
-    subset: int | None = field(default=None, metadata=check(_subset))
-
-    def __post_init__(self):
-        prereg(self)   # an unknown override is refused by name
-
-
-def prereg(cfg) -> dict:
-    """The pre-registration with the configuration's overrides."""
-    return preregistration.with_overrides(preregistration.load(FILE), dict(cfg["protocol"]), dict(cfg["convergence"]))
 
 
 def default(part: str = "reduced", smoke: bool = False) -> Config:
     """The pre-registered experiment at scale ``part`` (``smoke``: 8 px, a few dozen steps, 2 seeds)."""
-    if part not in PARTS:
-        raise ValueError(f"scale must be one of {', '.join(PARTS)}; got {part!r}")
-    return SMOKE.replace(scale=part) if smoke else Config(scale=part)
+    return Config.at(part, SMOKE if smoke else None)
 
 
 SMOKE = Config(seeds=(0, 1), subset=600, protocol={
@@ -80,7 +65,7 @@ def plan(cfg) -> list:
     """One run per data set x model x seed."""
     from deep.sweep import Run
 
-    p = prereg(cfg)
+    p = cfg.prereg()
     out = []
     for data in preregistration._sized(p, cfg["scale"])["datasets"]:
         for seed in cfg["seeds"]:
@@ -102,7 +87,7 @@ def statistics(cfg, record: dict) -> dict:
     |λ_i - min(λ_max, λ*(σ_i, δ))| / min(λ_max, λ*(σ_i, δ)) over dimensions (eq. 13, 16)."""
     from numerics import lambda_vae as lv
 
-    p = preregistration._sized(prereg(cfg), cfg["scale"])
+    p = preregistration._sized(cfg.prereg(), cfg["scale"])
     sigma, lam = np.asarray(record["sigma_mean"], float), np.asarray(record["exponent"], float)
     target = np.minimum(p["lambda_max"], lv.lambda_star(sigma, p["models"]["lambda"]["delta"]))
     star = lv.sigma_star(lam)
@@ -112,7 +97,7 @@ def statistics(cfg, record: dict) -> dict:
 
 def decide(cfg, runs_: list, records: dict) -> dict:
     """The pre-registered decision of each claim (the rules of the file's [[comparison]])."""
-    alpha = prereg(cfg)["statistics"]["alpha"]
+    alpha = cfg.prereg()["statistics"]["alpha"]
     by = {}
     for r in runs_:
         by.setdefault(r.values["model"], []).append(records[r.name])
@@ -137,7 +122,7 @@ def decide(cfg, runs_: list, records: dict) -> dict:
 def compute(cfg, runs_: list, records: dict) -> dict:
     """Whether every run converged, the steps run, and the largest and mean run's share of §6.1's examples."""
     examples = [records[r.name]["steps_run"] * records[r.name]["batch_size"] for r in runs_]
-    paper = prereg(cfg)["paper_protocol"]["examples"]
+    paper = cfg.prereg()["paper_protocol"]["examples"]
     return {"scale": cfg["scale"], "runs": len(runs_),
             "converged": {r.name: records[r.name]["converged"] for r in runs_},
             "every_run_converged": all(records[r.name]["converged"] is True for r in runs_),
@@ -165,7 +150,7 @@ def measured_scale(cfg, summary: dict) -> dict:
 
 def scale(cfg) -> dict:
     """At the cap (the result replaces it by :func:`measured_scale`)."""
-    p = prereg(cfg)
+    p = cfg.prereg()
     sized = preregistration._sized(p, cfg["scale"])
     return provenance.scale(sized["steps_cap"] * sized["batch_size"], p["paper_protocol"]["examples"],
                             what=f"conv VAEs at {sized['size']} px, {len(cfg['seeds'])} seeds, pre-registered "

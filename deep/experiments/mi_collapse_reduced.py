@@ -31,7 +31,6 @@ import numpy as np
 from deep import experiment as protocol
 from deep import io, preregistration, provenance
 from deep.config import check
-from numerics import validation
 
 HELP = ("paper 000's open deep claims (section_5_2, figure_5, section_6, appendix_f) by the pre-registered "
         "reduced-size protocol: --scale reduced (16 px, ~112 CPU-hours) or paper (64 px, a GPU)")
@@ -48,43 +47,19 @@ RHO, BOOTSTRAPS = 1e-3, 2000
 LOCALISED = ((8, 32), (1, 0))   # appendix_f: (beta_paper, lambda) compared
 
 
-def _scale(name, value):
-    if value not in preregistration.SCALES:
-        raise ValueError(f"{name} must be one of {', '.join(preregistration.SCALES)}; got {value!r}")
-    return value
-
-
-def _subset(name, value):
-    return None if value is None else validation.positive_int(name, value)
-
-
 @protocol.configuration
-class Config(protocol.Config):
-    """The pre-registered experiment at ``scale``; ``protocol``, ``convergence``, ``subset`` only for a
-    pipeline check (empty / None: the file's values)."""
+class Config(preregistration.Config):
+    """The pre-registered experiment of ``deep/preregistered/{FILE}.toml`` (:class:`deep.preregistration.Config`)."""
 
     WHAT = "mi-collapse-reduced config"
-    scale: str = field(default="reduced", metadata=check(_scale))
-    seeds: tuple[int, ...] = field(default_factory=lambda: tuple(range(preregistration.load(FILE)["stated"]["seeds"])),
+    FILE = FILE
+    seeds: tuple[int, ...] = field(default_factory=lambda: preregistration.stated_seeds(FILE),
                                    metadata=check(protocol.seeds))
-    protocol: dict = field(default_factory=dict)
-    convergence: dict = field(default_factory=dict)
-    subset: int | None = field(default=None, metadata=check(_subset))
-
-    def __post_init__(self):
-        prereg(self)   # an unknown override is refused by name
-
-
-def prereg(cfg) -> dict:
-    """The pre-registration with the configuration's overrides."""
-    return preregistration.with_overrides(preregistration.load(FILE), dict(cfg["protocol"]), dict(cfg["convergence"]))
 
 
 def default(part: str = "reduced", smoke: bool = False) -> Config:
     """The pre-registered experiment at scale ``part`` (``smoke``: 8 px, a few dozen steps, 2 seeds)."""
-    if part not in PARTS:
-        raise ValueError(f"scale must be one of {', '.join(PARTS)}; got {part!r}")
-    return SMOKE.replace(scale=part) if smoke else Config(scale=part)
+    return Config.at(part, SMOKE if smoke else None)
 
 
 SMOKE = Config(seeds=(0, 1), subset=600, protocol={
@@ -99,7 +74,7 @@ def plan(cfg) -> list:
     """Phase 1 (data x beta_paper x seed), then phase 2 (each restoration run x lambda, continuing it)."""
     from deep.sweep import Run
 
-    p = prereg(cfg)
+    p = cfg.prereg()
     sized = preregistration._sized(p, cfg["scale"])
     first, second = [], []
     for data in sized["datasets"]:
@@ -116,7 +91,7 @@ def plan(cfg) -> list:
 
 def run(cfg, one, work_dir: Path, device: str) -> dict:
     """Train ``one`` to the criterion (phase 2 from the phase-1 run's converged step); :func:`run_record`."""
-    p = prereg(cfg)
+    p = cfg.prereg()
 
     def phase2(template, step):
         return preregistration.finalise(preregistration.phase2_config(
@@ -186,7 +161,7 @@ def _selection(cells, data, betas, lams, pick=None) -> dict:
 
 def decide(cfg, runs_: list, records: dict) -> dict:
     """The pre-registered decision of each claim (module docstring; the rules of the file's [[comparison]])."""
-    p = prereg(cfg)
+    p = cfg.prereg()
     sized = preregistration._sized(p, cfg["scale"])
     alpha = p["statistics"]["alpha"]
     cells = Cells(runs_, records)
@@ -260,7 +235,7 @@ def compute(cfg, runs_: list, records: dict) -> dict:
     over Table 2's 150k + 50k steps at 64 px."""
     from deep.preregistration import fraction_of_paper_compute
 
-    p = prereg(cfg)
+    p = cfg.prereg()
     sized, paper = preregistration._sized(p, cfg["scale"]), p["paper_protocol"]
     examples = {r.name: records[r.name]["steps_run"] * records[r.name]["batch_size"] for r in runs_}
     firsts = [r for r in runs_ if r.init_from is None]
@@ -305,7 +280,7 @@ def measured_scale(cfg, summary: dict) -> dict:
 
 def scale(cfg) -> dict:
     """At the caps (the result replaces it by :func:`measured_scale`)."""
-    p = prereg(cfg)
+    p = cfg.prereg()
     sized, paper = preregistration._sized(p, cfg["scale"]), p["paper_protocol"]
     return provenance.scale((sized["phase1_cap"] + sized["phase2_cap"]) * sized["batch_size"],
                             (paper["phase1_steps"] + paper["phase2_steps"]) * paper["batch_size"],
