@@ -119,6 +119,38 @@ def test_a_cap_that_stops_every_trial_labels_every_metric_but_the_drift_limits(c
         lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, [2.0], [0.0], m=10, trials=2, engine="cuda")
 
 
+def test_a_trial_that_becomes_stationary_on_the_last_allowed_step_is_not_cap_dependent():
+    """The boundary of the label: at (beta, lambda) = (4, 4) the trial is stationary after t steps;
+    with the cap at t nothing moves with the cap, one step fewer and every metric does."""
+    Gamma, Sigma_v, Sigma_y = lgv.figure_model()
+    cell = lambda **kw: lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, [4.0], [4.0], m=10, trials=1, **kw)[0]
+    t = int(cell()["iterations"])
+    assert cell(max_iter=t)["stationary"] == 1 and cell(max_iter=t)["cap_dependent"] == ""
+    assert cell(max_iter=t - 1)["stationary"] == 0
+    assert cell(max_iter=t - 1)["cap_dependent"] == ";".join(lgv.PHASE_METRICS)
+
+
+def test_sublinear_limits_are_the_beta_to_one_end_of_the_closed_form_family():
+    """``sublinear_limits`` against another route: the closed-form stationary points of
+    ``fixed_point`` at c = (beta - 1) / (2 lambda) -> 0, their metrics computed by ``terms``, the
+    SVD and eq. (28). On random models with distinct eigenvalues (the Fig. 3 model has 45 equal
+    noise eigenvalues, where d_(m-1), d_m and d_(m+1) coincide), m below, equal to and above the
+    number of signal modes."""
+    rng = np.random.default_rng(11)
+    for n, s, m in ((7, 3, 2), (7, 3, 3), (9, 4, 6)):
+        Gamma = rng.standard_normal((n, s))
+        Sigma_v = np.diag(rng.uniform(0.5, 2.0, s))
+        Sigma_y = Gamma @ Sigma_v @ Gamma.T + np.diag(rng.uniform(0.05, 0.3, n))
+        limits = lgv.sublinear_limits(Sigma_y, Gamma, Sigma_v, m)
+        lam, c = 2.0, 1e-10
+        fp = lgv.fixed_point(Sigma_y, 1 + 2 * lam * c, lam, m)
+        closed = {"reconstruction": lgv.terms(fp.A, fp.B, fp.Sigma_z, fp.Sigma_w, Sigma_y)[2],
+                  "spectral_norm_B": np.linalg.svd(fp.B, compute_uv=False)[0],
+                  "information": float(lgv.mutual_information(fp.B, fp.Sigma_w, Gamma, Sigma_v, Sigma_y))}
+        for key, value in closed.items():       # the family moves by O(c) = 1e-10
+            assert limits[key] == pytest.approx(value, rel=1e-7), (key, n, m)
+
+
 def test_phase_diagram_rows_are_the_metrics_of_direct_alternating_runs():
     """Every column of ``phase_diagram`` against ``alternating`` run directly and each metric
     computed again from its output by another call (||B||_2 as the largest singular value,
