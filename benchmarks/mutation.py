@@ -62,7 +62,7 @@ TESTS = {
     "numerics/linear_gaussian_vae/kernel.py": ["tests/test_linear_gaussian_vae_kernel.py"],
     "numerics/lambda_vae.py": _LVAE,
     "numerics/linear_latent_model.py": _LLM,
-    "numerics/tchebycheff.py": ["property_tests/test_tchebycheff.py"],
+    "numerics/tchebycheff.py": ["tests/test_tchebycheff.py", "property_tests/test_tchebycheff.py"],
     "numerics/precision.py": _LGV,
     "numerics/validation.py": ["tests/test_linear_gaussian_vae.py", "tests/test_tractable_beta_vae.py",
                                "tests/test_lambda_vae.py", "tests/test_linear_latent_model.py"],
