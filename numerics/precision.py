@@ -16,10 +16,6 @@ def to_np(a: mp.matrix) -> np.ndarray:
     return np.array(a.tolist(), dtype=float)
 
 
-def identity(n: int) -> mp.matrix:
-    return mp.eye(n)
-
-
 def trace(a: mp.matrix):
     return mp.fsum(a[i, i] for i in range(a.rows))
 
