@@ -42,6 +42,8 @@ from deep import results as stored_results
 MARKERS = {
     "claim(*ids)": "check backing the given catalogue claims",
     "slow": "takes minutes; excluded from the default run",
+    "integration": "an end-to-end run of a pipeline or of processes (seconds each); excluded from the default run, "
+                   "run by CI in its own step",
     "gpu": "needs CUDA; skipped without it",
     "deep": "trains neural networks",
 }
@@ -136,8 +138,8 @@ def _fuzz_domain(item) -> str | None:
 
 
 def _slow(item) -> bool:
-    """Outside the default run: marked slow or gpu."""
-    return any(item.get_closest_marker(m) is not None for m in ("slow", "gpu"))
+    """Outside the default run: marked slow, integration or gpu."""
+    return any(item.get_closest_marker(m) is not None for m in ("slow", "integration", "gpu"))
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -28,6 +28,7 @@ def tiny_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.integration
 def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     for key in ("mig", "sap", "dci", "active_units", "kl_per_dim", "snr_capacity", "decoder_capacity",
@@ -46,6 +47,7 @@ def test_tiny_configuration_writes_checkpoint_log_and_metrics(tiny_run):
     assert torch.load(tiny_run / "checkpoint.pt", weights_only=True)["step"] == 200
 
 
+@pytest.mark.integration
 def test_evaluate_reads_a_run_directory(tiny_run, capsys):
     out = tiny_run / "eval.json"
     assert main(["evaluate", str(tiny_run), "--samples", "200", "--no-dci", "--output", str(out)]) == 0
@@ -54,6 +56,7 @@ def test_evaluate_reads_a_run_directory(tiny_run, capsys):
     assert "MIG" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_evaluate_computes_the_named_variants_and_reports_the_information_budget(tiny_run, capsys):
     out = tiny_run / "variants.json"
     specs = ["sap:logistic", "sap:dlib", "mig:chen", "mig", "lim:assignment", "active_units:0.05"]
@@ -85,12 +88,14 @@ def test_evaluate_help_lists_every_variant_with_its_source(capsys):
 
 @pytest.mark.parametrize("spec, message", [("sap:svm", "sap has no variant 'svm'"),
                                            ("mig:exact", "closed form for linear-Gaussian codes")])
+@pytest.mark.integration
 def test_evaluate_refuses_a_variant_it_cannot_compute(tiny_run, spec, message, capsys):
     assert main(["evaluate", str(tiny_run), "--samples", "50", "--no-dci", "--metric", spec,
                  "--output", str(tiny_run / "bad.json")]) == 2
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_killed_process_resumes_to_the_uninterrupted_result(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert main(["train", *SMALL, "--out", str(straight)]) == 0
@@ -163,6 +168,7 @@ def test_an_output_that_is_a_file_and_a_debug_traceback(tmp_path, capsys):
         main(["train", "--steps", "5", "--out", str(tmp_path / "file"), "--debug"])
 
 
+@pytest.mark.integration
 def test_evaluate_refuses_a_missing_checkpoint_and_a_folder_as_output_before_any_work(tiny_run, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert f"checkpoint {tmp_path / 'nothing'} does not exist" in capsys.readouterr().err

@@ -84,6 +84,7 @@ def assert_same_run(side, one, start, record):
     record(error)
 
 
+@pytest.mark.integration
 def test_side_by_side_equals_one_at_a_time(tmp_path):
     """Four runs (beta, lambda-beta, lambda, KL warm-up; seeds 3, 3, 5, 7) in one stack vs fit one by one."""
     configs = [config(o, s) for o, s in zip(OBJECTIVES, SEEDS)]
@@ -118,6 +119,7 @@ class Killed(Exception):
     """Stands for the process being killed in the middle of a step."""
 
 
+@pytest.mark.integration
 def test_killed_pack_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
     configs = [config(o, s) for o, s in zip(OBJECTIVES[:3], SEEDS[:3])]
     straight = [tmp_path / f"straight{k}" for k in range(3)]

@@ -140,6 +140,7 @@ def _smoke_result(out, study):
 
 
 @pytest.mark.parametrize("study", ["synthetic", "digits"])
+@pytest.mark.integration
 def test_smoke_run_writes_well_formed_results(smoke, study):
     from deep.experiments.lambda_vae import default
 
@@ -177,6 +178,7 @@ def test_smoke_run_writes_well_formed_results(smoke, study):
     assert rows[0].startswith("setting,model,seed") and len(rows) == len(result["runs"]) + 1
 
 
+@pytest.mark.integration
 def test_smoke_run_resumes_from_its_runs(smoke):
     """A second invocation reuses every finished run's record (same numbers, no retraining)."""
     from collapse.cli import main

@@ -81,6 +81,7 @@ def test_localisation_is_the_share_of_the_best_latent():
     assert experiment.factor_information(metrics) == pytest.approx(1.1)
 
 
+@pytest.mark.integration
 def test_smoke_run_writes_a_well_formed_result(tmp_path):
     out = tmp_path / "out"
     assert main(["experiment", "linear-gaussian-vae", "--smoke", "--workers", "0", "--output-dir", str(out),

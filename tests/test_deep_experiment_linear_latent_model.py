@@ -40,6 +40,7 @@ def test_theory_switches_each_mode_off_at_its_threshold():
     assert strict["active_units"] == [2] and strict["surviving"] == [3]
 
 
+@pytest.mark.integration
 def test_smoke_run_writes_a_well_formed_result(tmp_path):
     out = tmp_path / "out"
     assert main(["experiment", "linear-latent-model", "--smoke", "--workers", "0", "--output-dir", str(out),

@@ -133,6 +133,7 @@ def _result(root, setting):
 
 
 @pytest.mark.parametrize("setting", experiment.SETTINGS)
+@pytest.mark.integration
 def test_smoke_run_writes_a_complete_result(smoke, setting):
     root, results, _ = smoke
     result, cfg = results[setting], experiment.config(setting, smoke=True)
@@ -165,6 +166,7 @@ def test_smoke_run_writes_a_complete_result(smoke, setting):
     assert ("theory_tie_best" in rows[0]) == (setting == "mixture")
 
 
+@pytest.mark.integration
 def test_smoke_rerun_resumes_to_the_same_numbers(smoke):
     root, first, second = smoke
     assert first["mixture"]["runs"] == second["runs"] and first["mixture"]["regimes"] == second["regimes"]
@@ -172,6 +174,7 @@ def test_smoke_rerun_resumes_to_the_same_numbers(smoke):
     assert ckpt["step"] == experiment.config(smoke=True)["steps"]
 
 
+@pytest.mark.integration
 def test_smoke_theory_is_the_tractable_model(smoke):
     _, first, _ = smoke
     result = first["mixture"]

@@ -143,6 +143,7 @@ def test_two_damaged_checkpoints_are_refused_in_one_line(tmp_path, capsys):
 # ------------------------------------------------------------------ one writer per run folder
 
 
+@pytest.mark.integration
 def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
     code = ("import sys, time; from deep.runs import run_lock\n"
             "with run_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)")
@@ -192,6 +193,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.integration
 def test_sweep_workers_die_with_their_parent(tmp_path):
     config = {"name": "orphans", "base": {**CONFIG, "steps": 100000, "checkpoint_every": 5, "log_every": 5},
               "grid": {"seed": [0]}}

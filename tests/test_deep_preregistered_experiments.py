@@ -178,6 +178,7 @@ def test_an_override_the_file_does_not_have_is_refused_by_name():
 
 
 @pytest.mark.parametrize("experiment", [MR, LR])
+@pytest.mark.integration
 def test_a_tiny_configuration_runs_end_to_end_and_resumes_without_training(experiment, tmp_path, monkeypatch, capsys):
     name = experiment.NAME.replace("_", "-")
     args = ["experiment", name, "--smoke", "--scale", "reduced", "--workers", "0", "--device", "cpu",

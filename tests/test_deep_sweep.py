@@ -96,6 +96,7 @@ def test_load_config_reads_toml_and_json(tmp_path):
             sweep.load_config(path)
 
 
+@pytest.mark.integration
 def test_process_pool_runs_both_phases_and_a_rerun_trains_nothing(tmp_path):
     runs = sweep.expand(TWO_PHASE)
     with sweep.executor(workers=1) as pool:
@@ -113,6 +114,7 @@ def test_process_pool_runs_both_phases_and_a_rerun_trains_nothing(tmp_path):
     assert stamps == {r.name: (r.directory(tmp_path) / "metrics.json").stat().st_mtime_ns for r in runs}
 
 
+@pytest.mark.integration
 def test_dask_local_cluster_with_gpu_resources_and_side_by_side_packs(tmp_path, capsys):
     """`collapse sweep --scheduler` on a LocalCluster whose worker declares a 'GPU' resource; packs of 2 runs."""
     distributed = pytest.importorskip("distributed")

@@ -191,6 +191,7 @@ def test_cuda_mixed_precision_agrees_with_float32(tmp_path):
     assert summary["device"] == torch.cuda.get_device_name(0)
 
 
+@pytest.mark.integration
 def test_gpu_report_runs_every_section_tiny_on_the_cpu_and_resumes(tmp_path):
     """The accelerator script at --tiny on the CPU: every section recorded, CUDA-only numbers said not
     applicable; a second call recomputes nothing, --again recomputes, another size is refused."""
