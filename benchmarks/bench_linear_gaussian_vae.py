@@ -53,10 +53,9 @@ def test_fig_2_3_grid_compiled_against_numpy(benchmark):
                                                        engine=engine)
     phase = lambda engine: lambda: lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, BETAS, LAMBDAS, m=10, trials=TRIALS,
                                                      engine=engine)
-    grid("numba")()                                                 # compile (or load the cache) outside the clock
-    (_, results), walls, cpus = abab(grid("numpy"), grid("numba"), rounds=ROUNDS)
+    (_, results), walls, cpus = abab(grid("numpy"), grid("numba"), rounds=ROUNDS)   # warm-up compiles
     info = {"algorithm_1_" + k: v for k, v in report("Algorithm 1, NumPy / numba", walls, cpus).items()}
-    _, pw, pc = abab(phase("numpy"), phase("numba"), rounds=2)
+    _, pw, pc = abab(phase("numpy"), phase("numba"), rounds=2, warmup=False)   # both engines warm
     info.update({"phase_diagram_" + k: v for k, v in report("phase diagram, NumPy / numba", pw, pc).items()})
 
     steps = int(sum(r.iterations.sum() for r in results))

@@ -5,8 +5,8 @@ change of load on the shared machine hits both sides alike, and reported as the 
 and the median over the rounds, in wall time and in CPU time (user + sys of the process,
 all threads: on a shared machine wall time is inflated by the other jobs, CPU time much
 less). The caller gives both sides the same budget (inputs, tolerances, iteration caps,
-sample counts); a route too fast to time in one call runs ``number`` calls per round and
-each round's time is divided by ``number``.
+sample counts); one untimed call of each side comes first; a route too fast to time in one
+call runs ``number`` calls per round and each round's time is divided by ``number``.
 
     from benchmarks.interleave import abab, report
     (out_a, out_b), walls, cpus = abab(baseline, fast, rounds=3, number_b=100)
@@ -24,14 +24,19 @@ def timed(call):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def abab(a, b, rounds=3, *, number_a=1, number_b=1):
+def abab(a, b, rounds=3, *, number_a=1, number_b=1, warmup=True):
     """Interleaved rounds of ``a()`` and ``b()``, ``number_a`` / ``number_b`` calls each per round.
+
+    With ``warmup``, one untimed call of each first: a first call pays for lazy imports,
+    caches and fresh memory pages (Monte Carlo's first 200,000 draws take 4x the later ones).
 
     Returns ((last output of a, last output of b), walls, cpus), where walls and cpus have
     shape (rounds, 2): seconds per call of a (column 0) and of b (column 1) in each round.
     """
     if rounds < 1 or number_a < 1 or number_b < 1:
         raise ValueError(f"rounds, number_a, number_b must be >= 1, got {rounds}, {number_a}, {number_b}")
+    if warmup:
+        a(), b()
     walls, cpus, outputs = np.empty((rounds, 2)), np.empty((rounds, 2)), [None, None]
     for r in range(rounds):
         for col, (call, number) in enumerate(((a, number_a), (b, number_b))):
