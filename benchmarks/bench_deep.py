@@ -1,18 +1,18 @@
 """Speed of the deep module on CPU: procedural rendering against the training step it feeds.
 
 The loader keeps the model busy when rendering a batch takes less than a training step on
-the same batch; each benchmark stores that ratio (render time / step time, both measured
-in this process) in ``extra_info``. The tiny configuration of ``collapse train --tiny`` is
-timed whole.
+the same batch. Each benchmark measures that ratio (render / train step, batch 64, one
+thread) side by side in one process, in interleaved rounds (benchmarks/interleave.py), min
+and median over rounds in wall and CPU time (``extra_info``, printed with ``-s``);
+pytest-benchmark then times the rendering alone. The tiny configuration of ``collapse
+train --tiny`` is timed whole.
 
-    python -m pytest benchmarks/bench_deep.py --benchmark-only
+    python -m pytest benchmarks/bench_deep.py --benchmark-only -s
 """
-import time
-
-import numpy as np
 import pytest
 import torch
 
+from benchmarks.interleave import abab, report
 from collapse.cli import main
 from deep.data import DSprites, Shapes3D
 from deep.models import build_model
@@ -21,30 +21,29 @@ from deep.objectives import build_objective
 BATCH = 64
 
 
-def step_time(shape) -> float:
-    """Seconds per Adam step of the Table 1 VAE on one CPU thread, batch 64 (median of 5)."""
+def train_step(shape):
+    """One Adam step of the Table 1 VAE on one CPU thread on a fixed batch of 64 (a callable)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = build_model({"architecture": "conv", "m": 10}, shape)
     objective = build_objective({"name": "beta", "beta": 4.0}, 10)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand((BATCH, *shape)).round()
-    times = []
-    for step in range(6):
-        start = time.perf_counter()
-        loss, _ = objective.loss(model, x, step, torch.Generator().manual_seed(step))
+
+    def step():
+        loss, _ = objective.loss(model, x, 0, torch.Generator().manual_seed(0))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+    return step
 
 
 @pytest.mark.parametrize("data", [DSprites(), Shapes3D()], ids=lambda d: d.name)
 def test_render_batch_against_train_step(benchmark, data):
     index = data.sample(BATCH, 0)
+    _, walls, cpus = abab(lambda: data.observations(index), train_step(data.shape), rounds=5, number_a=10)
+    benchmark.extra_info.update(report(f"{data.name}, batch {BATCH}: render / train step", walls, cpus))
     benchmark(data.observations, index)
-    benchmark.extra_info["render / train step"] = benchmark.stats.stats.median / step_time(data.shape)
 
 
 def test_tiny_configuration(benchmark, tmp_path):

@@ -1,10 +1,11 @@
 """Speed of Algorithm 1 on the Fig. 2+3 grid of [mi_collapse] (n=50, m=10, s=5, sigma^2=0.05,
 100 trials per (beta, lambda), beta from 1/4 to 512, lambda in {0, 4, 8, 16, 32}).
 
-Every ratio is measured side by side in one run, in interleaved rounds (A B A B ...), with
-equal budgets (the same caps and tolerance) on both sides, and reported as the minimum and
-the median over rounds, in wall time and in CPU time (user + sys of the process, all
-threads): on a shared machine wall time is inflated by the other jobs.
+The compiled / NumPy ratios are measured side by side in one run, in interleaved rounds
+(A B A B ..., benchmarks/interleave.py), with equal budgets (the same caps and tolerance) on
+both sides, and reported as the minimum and the median over rounds, in wall time and in CPU
+time (user + sys of the process, all threads): on a shared machine wall time is inflated by
+the other jobs.
 
 - compiled (numba kernel, ``engine="numba"``) against the NumPy path (``engine="numpy"``,
   the code before the kernel: ``alternating`` cell by cell), for Algorithm 1 alone and for
@@ -13,16 +14,15 @@ threads): on a shared machine wall time is inflated by the other jobs.
   divided by the float64 GFLOP/s of a 2000 x 2000 matmul measured in the same run;
 - the literal transcription of the paper's algorithm (one trial at a time, an n x n inverse
   per step; numerics.reference.alternating_literal) at the same caps, and, separately, at the
-  paper's 50k cap everywhere (the old headline), timed on one initialisation per cell and
-  scaled to 100.
+  paper's 50k cap everywhere (the old headline), timed once (not interleaved) on one
+  initialisation per cell and scaled to 100: an estimate.
 
     python -m pytest benchmarks/bench_linear_gaussian_vae.py --benchmark-only -s
 """
-import time
-
 import numpy as np
 import pytest
 
+from benchmarks.interleave import abab, report, timed
 from numerics import linear_gaussian_vae as lgv
 from numerics.reference.linear_gaussian_vae import alternating_literal
 
@@ -36,37 +36,11 @@ def _caps(max_iter=50_000, drift_max_iter=2_000):
     return [max_iter if lgv.converges_to_stationary_point(b, l) else min(max_iter, drift_max_iter) for b, l in CELLS]
 
 
-def _timed(call):
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = call()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def _abab(a, b, rounds=ROUNDS):
-    """Interleaved rounds of a() and b(); (outputs of b, ratios a/b in wall and CPU time)."""
-    walls, cpus = [], []
-    for _ in range(rounds):
-        _, wa, ca = _timed(a)
-        out, wb, cb = _timed(b)
-        walls.append((wa, wb))
-        cpus.append((ca, cb))
-    return out, np.array(walls), np.array(cpus)
-
-
-def _report(name, walls, cpus):
-    rw, rc = walls[:, 0] / walls[:, 1], cpus[:, 0] / cpus[:, 1]
-    print(f"{name}: ratio wall min {rw.min():.1f} median {np.median(rw):.1f}, CPU min {rc.min():.1f} "
-          f"median {np.median(rc):.1f}  (A {np.median(walls[:, 0]):.1f} s / {np.median(cpus[:, 0]):.1f} s CPU, "
-          f"B {np.median(walls[:, 1]):.2f} s / {np.median(cpus[:, 1]):.2f} s CPU)")
-    return {"ratio_wall_min": rw.min(), "ratio_wall_median": float(np.median(rw)), "ratio_cpu_min": rc.min(),
-            "ratio_cpu_median": float(np.median(rc))}
-
-
 def _peak_gflops():
     """float64 GFLOP/s of a 2000 x 2000 matmul (best of 3), per wall second and per CPU second."""
     x = np.random.default_rng(0).standard_normal((2000, 2000))
     x @ x
-    runs = [_timed(lambda: x @ x) for _ in range(3)]
+    runs = [timed(lambda: x @ x) for _ in range(3)]
     flops = 2 * 2000**3
     return flops / min(r[1] for r in runs) / 1e9, flops / min(r[2] for r in runs) / 1e9
 
@@ -79,11 +53,10 @@ def test_fig_2_3_grid_compiled_against_numpy(benchmark):
                                                        engine=engine)
     phase = lambda engine: lambda: lgv.phase_diagram(Sigma_y, Gamma, Sigma_v, BETAS, LAMBDAS, m=10, trials=TRIALS,
                                                      engine=engine)
-    grid("numba")()                                                 # compile (or load the cache) outside the clock
-    results, walls, cpus = _abab(grid("numpy"), grid("numba"))
-    info = {"algorithm_1_" + k: v for k, v in _report("Algorithm 1, NumPy / numba", walls, cpus).items()}
-    _, pw, pc = _abab(phase("numpy"), phase("numba"), rounds=2)
-    info.update({"phase_diagram_" + k: v for k, v in _report("phase diagram, NumPy / numba", pw, pc).items()})
+    (_, results), walls, cpus = abab(grid("numpy"), grid("numba"), rounds=ROUNDS)   # warm-up compiles
+    info = {"algorithm_1_" + k: v for k, v in report("Algorithm 1, NumPy / numba", walls, cpus).items()}
+    _, pw, pc = abab(phase("numpy"), phase("numba"), rounds=2, warmup=False)   # both engines warm
+    info.update({"phase_diagram_" + k: v for k, v in report("phase diagram, NumPy / numba", pw, pc).items()})
 
     steps = int(sum(r.iterations.sum() for r in results))
     k = lgv.algorithm._prepare(Sigma_y, None, None, None, B0, Sw0)[3].size
@@ -109,8 +82,8 @@ def _literal_grid_seconds(Sigma_y, caps, trials=1):
         for i in range(trials):
             with np.errstate(all="ignore"):
                 try:
-                    _, w, c = _timed(lambda: alternating_literal(Sigma_y, beta, lam, B0[i], Sw0[i], tol=1e-6,
-                                                                 max_iter=cap))
+                    _, w, c = timed(lambda: alternating_literal(Sigma_y, beta, lam, B0[i], Sw0[i], tol=1e-6,
+                                                                max_iter=cap))
                 except np.linalg.LinAlgError:   # the literal algorithm can hit a singular Sigma_w
                     continue
             wall, cpu = wall + w * TRIALS / trials, cpu + c * TRIALS / trials
@@ -125,7 +98,7 @@ def test_fig_2_3_grid_against_literal_baseline(benchmark):
     fast()
     rows = []
     for caps in (_caps(), _caps(drift_max_iter=50_000)):
-        _, fw, fc = _timed(lambda: lgv.alternating_grid(Sigma_y, CELLS, B0=B0, Sigma_w0=Sw0, max_iter=caps))
+        _, fw, fc = timed(lambda: lgv.alternating_grid(Sigma_y, CELLS, B0=B0, Sigma_w0=Sw0, max_iter=caps))
         lw, lc = _literal_grid_seconds(Sigma_y, caps)
         rows.append((lw / fw, lc / fc))
     print(f"literal / {'compiled' if lgv.compiled_available() else 'NumPy'}, same caps: {rows[0][0]:.0f}x wall, "
