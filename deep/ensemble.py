@@ -15,8 +15,9 @@ grouped convolutions, which sum in another order (``tests/test_deep_ensemble.py`
 On a GPU one Table-1 model at batch 64 leaves the device mostly idle; a stack of tens of
 models fills it (``benchmarks/bench_deep_ensemble.py``). There ``amp`` (bfloat16
 autocast), ``tf32`` (TensorFloat-32 matmuls and convolutions) and ``compile``
-(:func:`torch.compile` of the vmapped loss) apply; on CPU the stack runs at about the
-speed of one model at a time. Channels-last layouts do not apply: under vmap a stack's
+(:func:`torch.compile` of the vmapped loss) apply; on one CPU thread the stack is slower
+than the same models stepped one at a time (that time / the stack's: 0.4-0.8 for N = 1-80,
+``benchmarks/bench_deep_ensemble.py``). Channels-last layouts do not apply: under vmap a stack's
 convolutions are grouped convolutions over the models' channels, and torch 2.13 refuses
 memory formats inside vmap ("NYI: querying is_contiguous inside of vmap").
 
