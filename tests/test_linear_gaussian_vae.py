@@ -1,6 +1,7 @@
 """Bad input and numerical edge cases of numerics.linear_gaussian_vae: clear errors that
 name the argument, and no silent NaN on near-singular data or huge beta."""
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -54,20 +55,28 @@ def test_alternating_checks_its_initialisation():
         lgv.alternating(np.eye(n), 2.0, m=m, tol=0.0)
 
 
+def _refused(message, call, *args, **kwargs):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        call(*args, **kwargs)
+
+
 def test_fixed_point_refuses_regimes_without_an_attracting_one():
-    with pytest.raises(ValueError, match="only stationary point is the trivial saddle"):
-        lgv.fixed_point(np.eye(n), 0.5, 1.0, m)
-    with pytest.raises(ValueError, match="continuum"):
-        lgv.fixed_point(np.eye(n), 1.0, 0.0, m)
+    _refused("for beta=0.5, lam=1.0 (beta < 1, or beta = 1 with lam > 0) the only stationary point is the "
+             "trivial saddle (0, 0, Sigma_y, I)", lgv.fixed_point, np.eye(n), 0.5, 1.0, m)
+    _refused("at beta = 1, lam = 0 the stationary points form a continuum; run `alternating` from an "
+             "initialisation instead", lgv.fixed_point, np.eye(n), 1.0, 0.0, m)
 
 
 def test_metrics_refuse_inputs_outside_their_definition():
-    with pytest.raises(ValueError, match="SAP needs at least 2 latent"):
-        lgv.sap(np.ones((1, 3)))
-    with pytest.raises(ValueError, match="diagonal"):
-        lgv.lim(np.eye(2), np.ones((2, 2)), np.array([[1.0, 0.5], [0.5, 1.0]]))
-    with pytest.raises(ValueError, match="s <= m"):
-        lgv.lim(2 * np.eye(1), np.ones((1, 2)), np.eye(2), method="assignment")
+    _refused("SAP needs at least 2 latent dimensions; S has shape (1, 3)", lgv.sap, np.ones((1, 3)))
+    _refused("lim: Sigma_v must be diagonal (independent factors), as §4.1 assumes",
+             lgv.lim, np.eye(2), np.ones((2, 2)), np.array([[1.0, 0.5], [0.5, 1.0]]))
+    _refused("lim(method='assignment') needs s <= m; got m=1, s=2",
+             lgv.lim, 2 * np.eye(1), np.ones((1, 2)), np.eye(2), method="assignment")
+    _refused("method must be 'partition' or 'assignment'; got 'greedy'",
+             lgv.lim, 2 * np.eye(2), np.ones((2, 2)), np.eye(2), method="greedy")
+    _refused("MIG of eq. (11) needs H(v_j) > 0, i.e. Var(v_j) > 1/(2 pi e) = 0.0585; smallest variance is 0.05",
+             lgv.mig, np.ones((2, 2)), np.diag([1.0, 0.05]))
 
 
 @pytest.mark.parametrize("log10_cond", [6, 10])
@@ -266,3 +275,89 @@ def test_phase_diagram_errors_name_the_argument(kwargs, message):
     args = dict(Sigma_y=np.eye(3), Gamma=np.eye(3), Sigma_v=np.eye(3), betas=[2.0], l2_weights=[0.0], m=1, trials=1)
     with pytest.raises(ValueError, match=f"^{message}"):
         lgv.phase_diagram(**{**args, **kwargs})
+
+
+def _valid_problem():
+    """A small valid (A, B, Sigma_z, Sigma_w, Sigma_y) with n = 4, m = 2."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 4))
+    return {"A": rng.standard_normal((4, 2)), "B": rng.standard_normal((2, 4)), "Sigma_z": np.eye(4),
+            "Sigma_w": np.eye(2), "Sigma_y": X @ X.T + np.eye(4)}
+
+
+_NOT_SPD = np.array([[1.0, 2.0], [0.0, 1.0]])
+_BAD = {"A": np.ones((3, 2)), "B": np.ones((2, 3)), "Sigma_z": _NOT_SPD, "Sigma_w": _NOT_SPD, "Sigma_y": _NOT_SPD,
+        "beta": -1.0, "lam": -1.0, "m": 0, "trials": 0, "tol": 0.0, "max_iter": 0, "steps": 0, "lr": -1.0,
+        "n": 0, "s": 0, "sigma2": 0.0}
+
+
+def _calls():
+    p = _valid_problem()
+    five = {k: p[k] for k in ("A", "B", "Sigma_z", "Sigma_w", "Sigma_y")}
+    return [
+        (lgv.terms, five),
+        (lgv.objective, {**five, "beta": 2.0, "lam": 0.5}),
+        (lgv.gradients, {**five, "beta": 2.0, "lam": 0.5}),
+        (lgv.decoder_update, {k: p[k] for k in ("B", "Sigma_w", "Sigma_y")}),
+        (lgv.encoder_update, {"A": p["A"], "Sigma_z": p["Sigma_z"], "beta": 2.0, "lam": 0.5}),
+        (lgv.mode_thresholds, {"Sigma_y": p["Sigma_y"], "lam": 0.5}),
+        (lgv.collapse_threshold, {"Sigma_y": p["Sigma_y"], "lam": 0.5}),
+        (lgv.converges_to_stationary_point, {"beta": 2.0, "lam": 0.5}),
+        (lgv.trivial_point_index, {"Sigma_y": p["Sigma_y"], "beta": 2.0, "lam": 0.5, "m": 2}),
+        (lgv.fixed_point, {"Sigma_y": p["Sigma_y"], "beta": 2.0, "lam": 0.5, "m": 2}),
+        (lgv.figure_model, {"n": 6, "s": 2, "sigma2": 0.05}),
+        (lgv.alternating, {"Sigma_y": p["Sigma_y"], "beta": 2.0, "lam": 0.5, "m": 2, "trials": 2, "tol": 1e-6,
+                           "max_iter": 5}),
+        (lgv.adam, {"Sigma_y": p["Sigma_y"], "beta": 2.0, "lam": 0.5, "m": 2, "trials": 2, "steps": 3, "lr": 1e-2}),
+    ]
+
+
+@pytest.mark.parametrize("function, kwargs", _calls(), ids=lambda x: getattr(x, "__name__", ""))
+def test_every_argument_of_the_model_functions_is_checked_by_name(function, kwargs):
+    """Each public function of the linear-Gaussian model runs on valid arguments and, for each
+    argument made invalid in turn (a non-square or non-symmetric matrix, a negative weight, a
+    zero count), refuses it with a ValueError whose message starts with the argument's name."""
+    function(**kwargs)
+    for name in kwargs:
+        with pytest.raises(ValueError, match=rf"^{name} (must|has)"):
+            function(**{**kwargs, name: _BAD[name]})
+
+
+def test_the_model_functions_default_to_the_beta_vae():
+    """lambda = 0 when it is not given: the beta-VAE of eq. (6), not the lambda-beta-VAE of eq. (8)."""
+    p = _valid_problem()
+    five = [p[k] for k in ("A", "B", "Sigma_z", "Sigma_w", "Sigma_y")]
+    assert lgv.objective(*five, 2.0) == lgv.objective(*five, 2.0, 0.0) != lgv.objective(*five, 2.0, 1.0)
+    g0, g = lgv.gradients(*five, 2.0, 0.0), lgv.gradients(*five, 2.0)
+    assert all(np.array_equal(g[k], g0[k]) for k in g0)
+    assert not np.array_equal(g["A"], lgv.gradients(*five, 2.0, 1.0)["A"])
+    e = lgv.encoder_update(p["A"], p["Sigma_z"], 2.0)
+    assert all(np.array_equal(a, b) for a, b in zip(e, lgv.encoder_update(p["A"], p["Sigma_z"], 2.0, 0.0)))
+
+
+def test_fixed_point_modes_exactly_at_c_and_at_lambda_0():
+    """A mode whose eigenvalue equals c = (beta - 1) / (2 lambda) has gain sqrt(d - c) = 0: it is
+    collapsed and not counted active (Sigma_y = diag(4, 2, 1), lambda = 1, beta = 5: c = 2, one
+    active mode). At lambda = 0 (c = infinity) every beta > 1 gives the collapsed point."""
+    Sigma_y = np.diag([4.0, 2.0, 1.0])
+    fp = lgv.fixed_point(Sigma_y, 5.0, 1.0, 3)
+    assert fp.c == 2.0 and fp.active == 1
+    assert np.count_nonzero(np.abs(fp.B).sum(axis=1) > 0) == 1
+    collapsed = lgv.fixed_point(Sigma_y, 1.5, 0.0, 2)
+    assert collapsed.active == 0 and collapsed.c == np.inf
+    assert np.array_equal(collapsed.B, np.zeros((2, 3))) and np.array_equal(collapsed.Sigma_w, np.eye(2))
+
+
+def test_given_initialisations_are_checked_by_name_and_shape():
+    Sigma_y = _valid_problem()["Sigma_y"]
+    B0, Sw0 = np.ones((2, 3, 4)), np.broadcast_to(np.eye(3), (2, 3, 3)).copy()
+    run = lambda **kw: lgv.alternating(Sigma_y, 2.0, **{"B0": B0, "Sigma_w0": Sw0, "max_iter": 3, **kw})
+    run()
+    _refused("B0 must have 3 dimension(s); got shape (3, 4)", run, B0=B0[0])
+    _refused("B0 must have shape (trials, m, 4); got (2, 3, 5)", run, B0=np.ones((2, 3, 5)))
+    _refused("Sigma_w0 must have shape (2, 3, 3); got (2, 2, 2)", run, Sigma_w0=np.ones((2, 2, 2)))
+    _refused("Sigma_w0 must have 3 dimension(s); got shape (3, 3)", run, Sigma_w0=Sw0[0])
+    bad = Sw0.copy()
+    bad[1, 0, 0] = -1.0
+    with pytest.raises(ValueError, match=r"^Sigma_w0\[1\] must be symmetric positive definite"):
+        run(Sigma_w0=bad)
