@@ -382,3 +382,17 @@ def test_adams_log_cholesky_parameters_and_their_gradient():
         f = lambda t: float(np.sum(W * (_chol(t) @ np.swapaxes(_chol(t), -1, -2))))
         numeric = finite_differences.gradient(f, theta, h=1e-6)       # 0 above the diagonal: theta is unused there
         assert _chol_grad(theta, L, W) == pytest.approx(numeric, rel=1e-6, abs=1e-7)
+
+
+def test_adam_defaults_and_its_record():
+    """lambda = 0 and one trial unless given; the objective recorded at step 1 and every
+    ``record_every`` steps (200 steps: 1, 100, 200), and it falls; no default budget."""
+    Sigma_y = _valid_problem()["Sigma_y"]
+    r = lgv.adam(Sigma_y, 2.0, m=2, seed=3, steps=200, lr=1e-2)
+    assert r.A.shape == (1, 4, 2) and r.objective.shape == (3, 1)
+    assert r.objective[-1, 0] < r.objective[0, 0]
+    r0 = lgv.adam(Sigma_y, 2.0, 0.0, m=2, seed=3, steps=200, lr=1e-2)
+    assert np.array_equal(r.objective, r0.objective)
+    assert lgv.adam(Sigma_y, 2.0, m=2, seed=3, steps=200, lr=1e-2, record_every=50).objective.shape == (5, 1)
+    with pytest.raises(TypeError, match="steps"):
+        lgv.adam(Sigma_y, 2.0, m=2, lr=1e-2)

@@ -43,8 +43,11 @@ def _chol_grad(theta, L, G_Sigma):
 
 
 def adam(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None, Sigma_w0=None,
-         steps=20_000, lr=1e-2, weight_decay=0.0, betas=(0.9, 0.999), record_every=100) -> AdamResult:
+         steps, lr, weight_decay=0.0, betas=(0.9, 0.999), record_every=100) -> AdamResult:
     """AdamW on (A, B, log-Cholesky factors of Sigma_z and Sigma_w), as in §5.1 of [mi_collapse].
+
+    §5.1 states no budget or learning rate for AdamW, so ``steps`` and ``lr`` have no default.
+    The objective is recorded at step 1 and every ``record_every`` steps.
 
     An independent route to the stationary points: it uses only the objective's gradient
     (eq. 23a-d, itself checked against finite differences), none of the closed-form block
