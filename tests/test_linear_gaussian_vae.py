@@ -396,3 +396,12 @@ def test_adam_defaults_and_its_record():
     assert lgv.adam(Sigma_y, 2.0, m=2, seed=3, steps=200, lr=1e-2, record_every=50).objective.shape == (5, 1)
     with pytest.raises(TypeError, match="steps"):
         lgv.adam(Sigma_y, 2.0, m=2, lr=1e-2)
+
+
+def test_sizes_must_agree_across_arguments():
+    """m and n are read from B and Sigma_y; a covariance of another size is refused by name."""
+    p = _valid_problem()
+    _refused("Sigma_w must have shape 2x2; got 3x3", lgv.decoder_update, p["B"], np.eye(3), p["Sigma_y"])
+    _refused("Sigma_w must have shape 2x2; got 3x3", lgv.terms, p["A"], p["B"], p["Sigma_z"], np.eye(3), p["Sigma_y"])
+    _refused("Sigma_z must have shape 4x4; got 3x3", lgv.terms, p["A"], p["B"], np.eye(3), p["Sigma_w"], p["Sigma_y"])
+    _refused("A must have shape 3x?; got 4x2", lgv.encoder_update, p["A"], np.eye(3), 2.0)
