@@ -204,8 +204,12 @@ def tally(entry: dict, accepted: dict[str, dict]) -> dict:
         counts[status if status in counts else "other"] += 1
     total = sum(counts.values()) - counts["not checked"]
     relevant = total - counts["equivalent"]
-    counts.update(total=total, kill_rate=round((counts["killed"] + counts["timeout"]) / relevant, 4) if relevant else 1.0)
+    counts.update(total=total, kill_rate=round((counts["killed"] + counts["timeout"]) / relevant, 4) if relevant else None)
     return counts
+
+
+def _percent(rate) -> str:
+    return "not run" if rate is None else f"{100 * rate:.1f} %"
 
 
 def table(report: dict) -> str:
@@ -219,7 +223,7 @@ def table(report: dict) -> str:
         if c["not checked"]:
             scope += f" (interrupted: {c['not checked']} mutants not run)"
         lines.append(f"| `{module}`{scope} | {c['total']} | {c['killed']} | {c['timeout']} | {c['survived']} | "
-                     f"{c['no tests']} | {c['equivalent']} | {100 * c['kill_rate']:.1f} % |")
+                     f"{c['no tests']} | {c['equivalent']} | {_percent(c['kill_rate'])} |")
     return "\n".join(lines)
 
 
@@ -268,7 +272,7 @@ def main(argv=None) -> int:
             for module in group:
                 c = tally(report[module], equivalent())
                 print(f"{module}: {c['killed'] + c['timeout']}/{c['total'] - c['equivalent']} caught "
-                      f"({100 * c['kill_rate']:.1f} %), {c['survived']} survived, {c['no tests']} without tests")
+                      f"({_percent(c['kill_rate'])}), {c['survived']} survived, {c['no tests']} without tests")
     write_markdown(report)
     write_readme_table(report)
     return 0
