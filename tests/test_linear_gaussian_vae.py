@@ -405,3 +405,65 @@ def test_sizes_must_agree_across_arguments():
     _refused("Sigma_w must have shape 2x2; got 3x3", lgv.terms, p["A"], p["B"], p["Sigma_z"], np.eye(3), p["Sigma_y"])
     _refused("Sigma_z must have shape 4x4; got 3x3", lgv.terms, p["A"], p["B"], np.eye(3), p["Sigma_w"], p["Sigma_y"])
     _refused("A must have shape 3x?; got 4x2", lgv.encoder_update, p["A"], np.eye(3), 2.0)
+
+
+def _information(Sigma_x, Sigma_xv, Sigma_v, k, S):
+    """I(x_k; v_S) = 1/2 log Var(x_k) / Var(x_k | v_S), the conditional variance by a linear solve."""
+    if not S:
+        return 0.0
+    c = Sigma_xv[k, S]
+    return 0.5 * np.log(Sigma_x[k, k] / (Sigma_x[k, k] - c @ np.linalg.solve(Sigma_v[np.ix_(S, S)], c)))
+
+
+def _random_latents(rng, m, s, batch):
+    """(Sigma_x, Sigma_xv) of ``batch`` random encoders (B, Sigma_w) of one model, and its Sigma_v."""
+    Gamma, Sigma_v = rng.standard_normal((6, s)), np.diag(rng.uniform(0.5, 2.0, s))
+    Sigma_y = Gamma @ Sigma_v @ Gamma.T + 0.3 * np.eye(6)
+    B = rng.standard_normal((batch, m, 6))
+    Sigma_w = np.stack([np.diag(rng.uniform(0.1, 1.0, m)) for _ in range(batch)])
+    return (*lgv.latent_factor_covariances(B, Sigma_w, Gamma, Sigma_v, Sigma_y), Sigma_v)
+
+
+def test_lim_is_the_best_split_of_the_factors_over_the_latents_by_brute_force():
+    """Eq. (12) by enumeration: every map of the s factors to the m latents (m^s of them) and
+    every injective one for the assignment reduction, against ``lim`` for each of three encoders
+    and for the three as one batch (whose shape it keeps); one encoder gives a scalar."""
+    import itertools
+
+    rng = np.random.default_rng(8)
+    for m, s in ((2, 3), (3, 2), (3, 3)):
+        Sigma_x, Sigma_xv, Sigma_v = _random_latents(rng, m, s, 3)
+        methods = ("partition", "assignment") if s <= m else ("partition",)
+        brute = {method: [] for method in methods}
+        for Sx, Sxv in zip(Sigma_x, Sigma_xv):
+            info = lambda k, S: _information(Sx, Sxv, Sigma_v, k, list(S))
+            brute["partition"].append(max(sum(info(k, [j for j in range(s) if owner[j] == k]) for k in range(m))
+                                          for owner in itertools.product(range(m), repeat=s)))
+            if s <= m:
+                brute["assignment"].append(max(sum(info(k, [j]) for j, k in enumerate(ks))
+                                               for ks in itertools.permutations(range(m), s)))
+        for method in methods:
+            one = [lgv.lim(Sx, Sxv, Sigma_v, method=method) for Sx, Sxv in zip(Sigma_x, Sigma_xv)]
+            assert all(np.ndim(v) == 0 for v in one)
+            assert [float(v) for v in one] == pytest.approx(brute[method], rel=1e-10), method
+            batched = lgv.lim(Sigma_x, Sigma_xv, Sigma_v, method=method)
+            assert batched.shape == (3,) and batched == pytest.approx(brute[method], rel=1e-10), method
+        if s > m:
+            for args in ((Sigma_x[0], Sigma_xv[0]), (Sigma_x, Sigma_xv)):
+                _refused(f"lim(method='assignment') needs s <= m; got m={m}, s={s}",
+                         lgv.lim, *args, Sigma_v, method="assignment")
+
+
+def test_mig_is_refused_where_a_factor_entropy_is_not_positive():
+    """Eq. (11) divides by H(v_j) = 1/2 log(2 pi e Var v_j): refused at Var = 1/(2 pi e) exactly
+    (H = 0 in float64 too), computed at Var = 0.2 (0 < H = 0.61 < 1)."""
+    S = np.array([[0.5, 0.1], [0.2, 0.4]])
+    v0 = 1 / (2 * np.pi * np.e)
+    assert lgv.factor_entropy(np.diag([v0, 1.0]))[0] == 0.0
+    with pytest.raises(ValueError, match=r"^MIG of eq\. \(11\) needs H\(v_j\) > 0"):
+        lgv.mig(S, np.diag([v0, 1.0]))
+    H = lgv.factor_entropy(np.diag([0.2, 1.0]))
+    assert 0 < H[0] < 1
+    I = -0.5 * np.log1p(-S)
+    expected = np.mean([(I[:, j].max() - I[:, j].min()) / H[j] for j in range(2)])
+    assert lgv.mig(S, np.diag([0.2, 1.0])) == pytest.approx(expected, rel=1e-12)
