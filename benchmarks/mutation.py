@@ -66,7 +66,7 @@ TESTS = {
     "numerics/linear_latent_model.py": _LLM,
     "numerics/tchebycheff.py": ["tests/test_tchebycheff.py", "property_tests/test_tchebycheff.py"],
     "numerics/precision.py": ["tests/test_precision.py", *_LGV],
-    "numerics/validation.py": ["tests/test_linear_gaussian_vae.py", "tests/test_tractable_beta_vae.py",
+    "numerics/validation.py": ["tests/test_validation.py", "tests/test_linear_gaussian_vae.py", "tests/test_tractable_beta_vae.py",
                                "tests/test_lambda_vae.py", "tests/test_linear_latent_model.py"],
     "numerics/backend.py": _LGV + _LLM + _LVAE,
     "derivations/linear_gaussian_vae.py": ["property_tests/test_derivations_linear_gaussian_vae.py"],
