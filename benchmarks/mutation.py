@@ -68,7 +68,7 @@ TESTS = {
     "numerics/precision.py": ["tests/test_precision.py", *_LGV],
     "numerics/validation.py": ["tests/test_validation.py", "tests/test_linear_gaussian_vae.py", "tests/test_tractable_beta_vae.py",
                                "tests/test_lambda_vae.py", "tests/test_linear_latent_model.py"],
-    "numerics/backend.py": _LGV + _LLM + _LVAE,
+    "numerics/backend.py": ["tests/test_backend.py", *_LGV, *_LLM, *_LVAE],
     "derivations/linear_gaussian_vae.py": ["property_tests/test_derivations_linear_gaussian_vae.py"],
     "derivations/tractable_beta_vae.py": ["property_tests/test_tractable_beta_vae.py"],
     "derivations/lambda_vae.py": ["property_tests/test_lambda_vae.py"],
