@@ -127,3 +127,28 @@ def test_sublinear_limits_are_where_the_long_run_iteration_goes():
             ratio = (v4 - v2) / (v2 - v1)
             assert np.all((0.3 < ratio) & (ratio < 0.7)), (key, lam, ratio)      # a power law, still approaching
             assert v4 + (v4 - v2) * ratio / (1 - ratio) == pytest.approx(np.full(8, limit), rel=1e-4), (key, lam)
+
+
+def test_a_trial_that_overflows_is_not_regular_in_the_kernel():
+    """Data of condition 1e14 at (beta, lambda) = (0.5, 1e8): one trial's Omega overflows in its
+    first step. The NumPy path stops it there as not regular; the kernel, compiled with numba's
+    full fast-math (which lets LLVM assume no NaN or inf and fold the finiteness checks away),
+    ran it on to the cap as regular, and Lemma 3.1's decoder then failed on its non-finite
+    Sigma_w. Now it is stopped at the same step, and every trial returned is finite."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    for log10_cond in (0, 6, 10, 14):                  # the draws of the search that found it
+        d = np.logspace(0, -log10_cond, 6)
+        Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+        for scale in (1e-150, 1.0, 1e150):
+            inits = lgv.random_initialisation(3, 6, 8, rng)
+            if (log10_cond, scale) == (14, 1.0):
+                Sigma_y, (B0, Sigma_w0) = (Q * d) @ Q.T, inits
+    Sigma_y = (Sigma_y + Sigma_y.T) / 2
+    run = lambda engine: lgv.alternating_grid(Sigma_y, [(0.5, 1e8)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[300],
+                                              engine=engine)[0]
+    fast, ref = run("numba"), run("numpy")
+    assert not ref.regular[5] and ref.iterations[5] == 1
+    assert not fast.regular[5] and fast.iterations[5] == 1
+    for r in (fast, ref):
+        assert np.all(np.isfinite(r.A)) and np.all(np.isfinite(r.Sigma_z)) and np.all(np.isfinite(r.Sigma_w))
