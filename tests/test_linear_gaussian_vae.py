@@ -467,3 +467,11 @@ def test_mig_is_refused_where_a_factor_entropy_is_not_positive():
     I = -0.5 * np.log1p(-S)
     expected = np.mean([(I[:, j].max() - I[:, j].min()) / H[j] for j in range(2)])
     assert lgv.mig(S, np.diag([0.2, 1.0])) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_trivial_points_index_counts_modes_strictly_above_their_threshold():
+    """Sigma_y = diag(4, 2, 1), lambda = 1: the thresholds 1 + 2 lambda d_i are 9, 5, 3 exactly. At
+    beta = 5 the middle mode's Hessian eigenvalue is 0, not negative: m descent directions, not 2m."""
+    Sigma_y = np.diag([4.0, 2.0, 1.0])
+    assert list(lgv.mode_thresholds(Sigma_y, 1.0)) == [9.0, 5.0, 3.0]
+    assert [lgv.trivial_point_index(Sigma_y, beta, 1.0, 2) for beta in (2.0, 3.0, 5.0, 8.0, 9.0)] == [6, 4, 2, 2, 0]

@@ -1,6 +1,8 @@
 """The compiled Algorithm 1 (numerics/linear_gaussian_vae/kernel.py, numba) against the NumPy
 reference path (``alternating`` cell by cell): the same phase-diagram rows to 1e-12 relative,
 the same stopping decisions, and the fallback when numba is missing."""
+import re
+
 import numpy as np
 import pytest
 
@@ -66,14 +68,27 @@ def test_compiled_default_grid_equals_the_numpy_reference():
     _compare(fast, ref)
 
 
-def test_without_numba_auto_runs_the_numpy_path_and_numba_is_refused(monkeypatch):
+def test_without_numba_auto_runs_the_numpy_path_and_numba_is_refused(monkeypatch, capsys):
     _, _, Sigma_y = lgv.figure_model(n=6, s=2)
     B0, Sigma_w0 = lgv.random_initialisation(2, 6, 3, np.random.default_rng(0))
-    monkeypatch.setattr(algorithm, "compiled_available", lambda: False)
-    (r,) = lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="auto")
+    grid = lambda engine, **kw: lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0,
+                                                     max_iter=[100], engine=engine, **kw)
+    (r,) = grid("numpy")
     assert r.residuals.shape[0] > 0                         # the NumPy path records its history
-    with pytest.raises(ValueError, match="engine='numba' needs numba"):
-        lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="numba")
+    (loose,) = grid("numpy", tol=1e-2)                      # the tolerance reaches alternating
+    assert loose.iterations.max() < r.iterations.min()
+    assert capsys.readouterr() == ("", "")                  # no progress bar unless asked for
+    grid("numpy", progress=True)
+    bar = capsys.readouterr().err
+    assert "Algorithm 1 (NumPy): 100%" in bar and "1/1" in bar and "cell/s" in bar
+    monkeypatch.setattr(algorithm, "compiled_available", lambda: False)
+    (r,) = grid("auto")
+    assert r.residuals.shape[0] > 0
+    assert grid("numpy")[0].residuals.shape[0] > 0
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "engine='numba' needs numba (pip install 'collapse-proofcheck[fast]'); engine='numpy' runs the reference "
+            "path without it") + "$"):
+        grid("numba")
     with pytest.raises(ValueError, match="engine must be one of"):
         lgv.alternating_grid(Sigma_y, [(2.0, 1.0)], B0=B0, Sigma_w0=Sigma_w0, max_iter=[100], engine="cuda")
     with pytest.raises(ValueError, match="one cap per cell"):
