@@ -167,3 +167,31 @@ def test_a_trial_that_overflows_is_not_regular_in_the_kernel():
     assert not fast.regular[5] and fast.iterations[5] == 1
     for r in (fast, ref):
         assert np.all(np.isfinite(r.A)) and np.all(np.isfinite(r.Sigma_z)) and np.all(np.isfinite(r.Sigma_w))
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_grid_arguments_are_checked_by_name_and_results_carry_their_start(engine):
+    pytest.importorskip("numba")
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    B0, Sigma_w0 = lgv.random_initialisation(2, 6, 3, np.random.default_rng(0))
+    grid = lambda cells=((2.0, 1.0),), max_iter=(50,), **kw: lgv.alternating_grid(
+        Sigma_y, list(cells), B0=B0, Sigma_w0=Sigma_w0, max_iter=list(max_iter), engine=engine, **kw)
+    (r,) = grid()
+    assert np.array_equal(r.B0, B0) and np.array_equal(r.Sigma_w0, Sigma_w0)
+    assert r.residuals.dtype == np.float32 and r.residuals.shape[1] == 3
+    for kwargs, message in [({"cells": [(2.0, 1.0), (-1.0, 0.0)], "max_iter": (5, 5)}, "beta must be a finite number > 0"),
+                            ({"cells": [(2.0, -1.0)]}, "lam must be a finite number >= 0"),
+                            ({"max_iter": (0,)}, "max_iter must be an integer >= 1"),
+                            ({"tol": 0.0}, "tol must be a finite number > 0")]:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            grid(**kwargs)
+
+
+def test_the_batched_solve_gives_nan_for_a_singular_system_and_solves_the_others():
+    """``_solve`` of the NumPy path: a singular system in a batch is NaN, the others exact."""
+    a = np.stack([2 * np.eye(2), np.zeros((2, 2)), np.array([[1.0, 1.0], [0.0, 1.0]])])
+    b = np.stack([np.ones((2, 3)), np.ones((2, 3)), np.arange(6.0).reshape(2, 3)])
+    x = algorithm._solve(a, b)
+    assert x.shape == (3, 2, 3) and np.all(np.isnan(x[1]))
+    assert np.array_equal(x[0], np.full((2, 3), 0.5)) and np.allclose(a[2] @ x[2], b[2], rtol=0, atol=1e-15)
+    assert np.array_equal(algorithm._solve(a[[0, 2]], b[[0, 2]]), np.linalg.solve(a[[0, 2]], b[[0, 2]]))
