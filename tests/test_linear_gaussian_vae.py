@@ -475,3 +475,33 @@ def test_the_trivial_points_index_counts_modes_strictly_above_their_threshold():
     Sigma_y = np.diag([4.0, 2.0, 1.0])
     assert list(lgv.mode_thresholds(Sigma_y, 1.0)) == [9.0, 5.0, 3.0]
     assert [lgv.trivial_point_index(Sigma_y, beta, 1.0, 2) for beta in (2.0, 3.0, 5.0, 8.0, 9.0)] == [6, 4, 2, 2, 0]
+
+
+def test_alternating_defaults_flags_and_its_progress_bar(capsys):
+    """lambda = 0 and one trial unless given; boolean flags and integer counts; silent unless
+    asked, and then a bar named after the cell that is cleared when the run ends."""
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    r = lgv.alternating(Sigma_y, 2.0, m=2, seed=1)
+    r0 = lgv.alternating(Sigma_y, 2.0, 0.0, m=2, seed=1, trials=1)
+    assert r.B.shape == (1, 2, 6) and np.array_equal(r.B, r0.B) and np.array_equal(r.iterations, r0.iterations)
+    for flag in ("converged", "stationary", "regular"):
+        assert getattr(r, flag).dtype == bool, flag
+    assert r.printed_stop.dtype.kind == "i" and r.iterations.dtype.kind == "i"
+    assert capsys.readouterr() == ("", "")
+    lgv.alternating(Sigma_y, 2.0, 0.5, m=2, seed=1, progress=True)
+    bar = capsys.readouterr().err
+    assert bar.startswith("\rAlgorithm 1 beta=2 lam=0.5:") and "\n" not in bar and bar.endswith("\r")
+
+
+def test_an_overflowing_run_warns_nothing_and_is_flagged():
+    """Overflow and NaN inside Algorithm 1 are expected at extreme weights (beta = 1e-300 divides
+    the encoder by beta; lambda = 1e300 multiplies it); they are handled by the regular flag, so
+    no floating-point warning escapes (warnings as errors here) and the iterate kept is finite."""
+    import warnings
+
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    for beta, lam in ((1e-300, 0.0), (0.5, 1e300)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = lgv.alternating(Sigma_y, beta, lam, m=2, trials=3, seed=0, max_iter=50)
+        assert not r.regular.any() and np.all(np.isfinite(r.B)), (beta, lam)
