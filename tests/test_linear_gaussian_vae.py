@@ -505,3 +505,46 @@ def test_an_overflowing_run_warns_nothing_and_is_flagged():
             warnings.simplefilter("error")
             r = lgv.alternating(Sigma_y, beta, lam, m=2, trials=3, seed=0, max_iter=50)
         assert not r.regular.any() and np.all(np.isfinite(r.B)), (beta, lam)
+
+
+def test_adam_takes_the_adamw_steps_of_a_transcription_on_finite_difference_gradients():
+    """Three steps of ``adam`` against AdamW written out here (Loshchilov & Hutter: moments,
+    bias corrections, decoupled weight decay on A and B only) on the log-Cholesky parameters,
+    with the gradient of eq. (6)/(8) taken by central finite differences of ``objective``: the
+    parameters after each step and the recorded objective there (record_every = 1)."""
+    _, _, Sigma_y = lgv.figure_model(n=4, s=2)
+    B0, Sigma_w0 = lgv.random_initialisation(2, 4, 1, np.random.default_rng(1))
+    beta, lam, lr, wd, (b1, b2), steps = 1.5, 0.3, 1e-2, 0.05, (0.8, 0.95), 3
+    r = lgv.adam(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, seed=9, steps=steps, lr=lr, weight_decay=wd,
+                 betas=(b1, b2), record_every=1)
+
+    def chol(theta):                                  # log-Cholesky: exp on the diagonal
+        return np.tril(theta, -1) + np.diag(np.exp(np.diag(theta)))
+
+    def unpack(x):
+        A, B = x[:8].reshape(4, 2), x[8:16].reshape(2, 4)
+        Lz, Lw = chol(x[16:32].reshape(4, 4)), chol(x[32:36].reshape(2, 2))
+        return A, B, Lz @ Lz.T, Lw @ Lw.T
+
+    def log_chol(S):
+        L = np.linalg.cholesky(S)
+        return np.tril(L, -1) + np.diag(np.log(np.diag(L)))
+
+    f = lambda x: lgv.objective(*unpack(x), Sigma_y, beta, lam)
+    A0 = np.random.default_rng(9).standard_normal((1, 4, 2))[0] / np.sqrt(2)     # adam's draw for A
+    x = np.concatenate([A0.ravel(), B0[0].ravel(), log_chol(Sigma_y).ravel(), log_chol(Sigma_w0[0]).ravel()])
+    lower = np.concatenate([np.ones(16), np.tril(np.ones((4, 4))).ravel(), np.tril(np.ones((2, 2))).ravel()])
+    decayed = np.concatenate([np.ones(16), np.zeros(20)])
+    m1, m2, objectives = np.zeros(36), np.zeros(36), []
+    for t in range(1, steps + 1):
+        g = finite_differences.gradient(f, x, h=1e-6) * lower
+        m1, m2 = b1 * m1 + (1 - b1) * g, b2 * m2 + (1 - b2) * g**2
+        x = x - lr * (m1 / (1 - b1**t) / (np.sqrt(m2 / (1 - b2**t)) + 1e-12) + wd * decayed * x)
+        objectives.append(f(x))
+    A, B, Sigma_z, Sigma_w = unpack(x)
+    for got, want in ((r.A[0], A), (r.B[0], B), (r.Sigma_z[0], Sigma_z), (r.Sigma_w[0], Sigma_w)):
+        assert got == pytest.approx(want, rel=1e-7, abs=1e-9)
+    assert r.objective[:, 0] == pytest.approx(objectives, rel=1e-9)
+    r2 = lgv.adam(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, seed=9, steps=steps, lr=lr, weight_decay=wd,
+                  betas=(b1, b2), record_every=2)
+    assert r2.objective[:, 0] == pytest.approx(objectives[:2], rel=1e-9)      # after steps 1 and 2

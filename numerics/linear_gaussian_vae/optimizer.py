@@ -47,7 +47,9 @@ def adam(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None, Sigma_
     """AdamW on (A, B, log-Cholesky factors of Sigma_z and Sigma_w), as in §5.1 of [mi_collapse].
 
     §5.1 states no budget or learning rate for AdamW, so ``steps`` and ``lr`` have no default.
-    The objective is recorded at step 1 and every ``record_every`` steps.
+    The objective is recorded after step 1 and after every ``record_every``-th step, at the
+    iterate the step produced (before, A and B after the step were paired with the covariances
+    before it).
 
     An independent route to the stationary points: it uses only the objective's gradient
     (eq. 23a-d, itself checked against finite differences), none of the closed-form block
@@ -92,7 +94,8 @@ def adam(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None, Sigma_
             m2 += (1 - betas[1]) * grad**2
             step = lr * (m1 / (1 - betas[0]**t)) / (np.sqrt(m2 / (1 - betas[1]**t)) + 1e-12)
             params[key] -= step + lr * weight_decay * params[key] * (key in ("A", "B"))
-        if t % record_every == 0 or t == 1:
+        if t % record_every == 0 or t == 1:       # the objective at the iterate after step t
+            _, _, Sigma_z, Sigma_w = current()
             recon, kl, l2 = _terms(NUMPY, params["A"], params["B"], Sigma_z, Sigma_w, Sigma_y)
             record.append(recon + beta * kl + lam * l2)
     _, _, Sigma_z, Sigma_w = current()
