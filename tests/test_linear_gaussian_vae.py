@@ -548,3 +548,18 @@ def test_adam_takes_the_adamw_steps_of_a_transcription_on_finite_difference_grad
     r2 = lgv.adam(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, seed=9, steps=steps, lr=lr, weight_decay=wd,
                   betas=(b1, b2), record_every=2)
     assert r2.objective[:, 0] == pytest.approx(objectives[:2], rel=1e-9)      # after steps 1 and 2
+
+
+def test_factor_entropy_and_squared_correlations_take_batches_of_factor_covariances():
+    """Both read the diagonal of the last two axes: a batch of Sigma_v (and of Sigma_x, Sigma_xv)
+    gives, element by element, the unbatched values."""
+    rng = np.random.default_rng(12)
+    Sigma_v = np.stack([np.diag(rng.uniform(0.5, 2.0, 3)) for _ in range(4)])
+    Sigma_x = np.stack([np.diag(rng.uniform(1.0, 2.0, 2)) for _ in range(4)])
+    Sigma_xv = rng.uniform(-0.3, 0.3, (4, 2, 3))
+    H, S = lgv.factor_entropy(Sigma_v), lgv.squared_correlations(Sigma_x, Sigma_xv, Sigma_v)
+    assert H.shape == (4, 3) and S.shape == (4, 2, 3)
+    for i in range(4):
+        assert H[i] == pytest.approx(0.5 * np.log(2 * np.pi * np.e * np.diag(Sigma_v[i])), rel=1e-14)
+        expected = Sigma_xv[i] ** 2 / np.outer(np.diag(Sigma_x[i]), np.diag(Sigma_v[i]))
+        assert S[i] == pytest.approx(expected, rel=1e-14)
