@@ -563,3 +563,12 @@ def test_factor_entropy_and_squared_correlations_take_batches_of_factor_covarian
         assert H[i] == pytest.approx(0.5 * np.log(2 * np.pi * np.e * np.diag(Sigma_v[i])), rel=1e-14)
         expected = Sigma_xv[i] ** 2 / np.outer(np.diag(Sigma_x[i]), np.diag(Sigma_v[i]))
         assert S[i] == pytest.approx(expected, rel=1e-14)
+
+
+def test_mig_names_the_smallest_factor_variance_of_a_batch():
+    Sigma_v = np.stack([np.diag([1.0, 3.0]), np.diag([2.0, 0.04])])
+    _refused("MIG of eq. (11) needs H(v_j) > 0, i.e. Var(v_j) > 1/(2 pi e) = 0.0585; smallest variance is 0.04",
+             lgv.mig, np.full((2, 2, 2), 0.1), Sigma_v)
+    ok = np.stack([np.diag([1.0, 3.0]), np.diag([2.0, 0.5])])
+    S = np.random.default_rng(3).uniform(0, 0.5, (2, 2, 2))
+    assert lgv.mig(S, ok) == pytest.approx([lgv.mig(S[i], ok[i]) for i in range(2)], rel=1e-14)
