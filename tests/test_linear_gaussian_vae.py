@@ -572,3 +572,46 @@ def test_mig_names_the_smallest_factor_variance_of_a_batch():
     ok = np.stack([np.diag([1.0, 3.0]), np.diag([2.0, 0.5])])
     S = np.random.default_rng(3).uniform(0, 0.5, (2, 2, 2))
     assert lgv.mig(S, ok) == pytest.approx([lgv.mig(S[i], ok[i]) for i in range(2)], rel=1e-14)
+
+
+def test_trials_of_a_batch_do_not_influence_each_other():
+    """Every stopping rule is per trial: five initialisations run together give, trial by trial,
+    the iterations, flags and parameters of each run alone (a collapsing cell, where ||B|| -> 0
+    and the relative rule uses max(1, ||B||), one with active modes, the continuum at beta = 1,
+    lambda = 0, where the trials stop at encoders of different sizes, and the drift of beta < 1,
+    where only the change relative to each trial's own ||Sigma_w|| stops it)."""
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    B0, Sigma_w0 = lgv.random_initialisation(3, 6, 5, np.random.default_rng(7))
+    B0[2] *= 50.0                                     # one start far from the others
+    Sigma_w0[3] *= 1e-8                               # one with a tiny Sigma_w (its relative rule is stricter)
+    B0[4] *= 1e155                                    # and one whose first step overflows
+    for beta, lam in ((8.0, 0.0), (1.5, 2.0), (1.0, 0.0), (0.5, 0.0)):
+        together = lgv.alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0)
+        assert not together.regular[4]
+        for i in range(5):
+            alone = lgv.alternating(Sigma_y, beta, lam, B0=B0[i:i + 1], Sigma_w0=Sigma_w0[i:i + 1])
+            for key in ("iterations", "converged", "stationary", "regular", "printed_stop"):
+                assert getattr(together, key)[i] == getattr(alone, key)[0], (key, beta, i)
+            assert np.array_equal(together.B[i], alone.B[0]), (beta, i)
+
+
+def test_the_residual_history_is_the_largest_change_of_each_step():
+    """residuals[t, i] = max(||B^(t+1) - B^(t)||_F, ||Sigma_w^(t+1) - Sigma_w^(t)||_F) in float32,
+    from the encoders of runs stopped after t and t + 1 steps; NaN once a trial has stopped."""
+    _, _, Sigma_y = lgv.figure_model(n=6, s=2)
+    B0, Sigma_w0 = lgv.random_initialisation(2, 6, 2, np.random.default_rng(3))
+    B0[1] *= 30.0                                     # so that the two trials stop at different steps
+    run = lambda steps: lgv.alternating(Sigma_y, 4.0, 1.0, B0=B0, Sigma_w0=Sigma_w0, max_iter=steps)
+    full = run(10_000)
+    assert full.residuals.dtype == np.float32 and full.residuals.shape == (full.iterations.max(), 2)
+    previous = (B0, Sigma_w0)
+    for t in range(1, 4):
+        r = run(t)
+        change = np.maximum(np.linalg.norm(r.B - previous[0], axis=(1, 2)),
+                            np.linalg.norm(r.Sigma_w - previous[1], axis=(1, 2)))
+        assert full.residuals[t - 1] == pytest.approx(change.astype(np.float32), rel=1e-6)
+        previous = (r.B, r.Sigma_w)
+    first = int(np.argmin(full.iterations))
+    assert full.iterations[first] < full.iterations.max()
+    assert np.all(np.isnan(full.residuals[full.iterations[first]:, first]))
+    assert not np.any(np.isnan(full.residuals[:full.iterations[first], first]))
