@@ -615,3 +615,32 @@ def test_the_residual_history_is_the_largest_change_of_each_step():
     assert full.iterations[first] < full.iterations.max()
     assert np.all(np.isnan(full.residuals[full.iterations[first]:, first]))
     assert not np.any(np.isnan(full.residuals[:full.iterations[first], first]))
+
+
+def test_terms_at_high_precision_check_numpy_covariances_and_trust_mpmath_ones():
+    """With ``dps`` a covariance given in float64 is still checked positive definite in float64;
+    one given as an mpmath matrix is judged by its mpmath Cholesky factor, so an iterate whose
+    eigenvalue (1e-20) float64 rounds away is evaluated, as the same matrix in float64 is refused."""
+    import mpmath as mp
+
+    p = _valid_problem()
+    five = [p[k] for k in ("A", "B", "Sigma_z", "Sigma_w", "Sigma_y")]
+    bad = np.diag([1.0, 1.0, 1.0, -1.0])
+    with pytest.raises(ValueError, match="^Sigma_z must be symmetric positive definite"):
+        lgv.terms(five[0], five[1], bad, *five[3:], dps=30)
+    with mp.workdps(40):
+        tiny = mp.matrix([[1, 1], [1, 1 + mp.mpf("1e-20")]])       # eigenvalues about 2 and 5e-21
+    reference = lgv.terms(five[0], five[1], five[2], tiny, five[4], dps=30)
+    assert all(mp.isfinite(t) for t in reference)
+    for dps in (None, 30):                       # the same matrix in float64 is singular: refused
+        with pytest.raises(ValueError, match="^Sigma_w must be symmetric positive definite"):
+            lgv.terms(five[0], five[1], five[2], np.array([[1.0, 1.0], [1.0, 1.0 + 1e-20]]), five[4], dps=dps)
+    assert lgv.terms(*five) == pytest.approx([float(t) for t in lgv.terms(*five, dps=30)], rel=1e-12)
+
+
+def test_adam_takes_an_integer_initial_encoder():
+    Sigma_y = _valid_problem()["Sigma_y"]
+    B0, Sw0 = np.ones((1, 2, 4), dtype=int), np.eye(2, dtype=int)[None]
+    r = lgv.adam(Sigma_y, 2.0, B0=B0, Sigma_w0=Sw0, seed=1, steps=5, lr=1e-2)
+    r_float = lgv.adam(Sigma_y, 2.0, B0=B0.astype(float), Sigma_w0=Sw0.astype(float), seed=1, steps=5, lr=1e-2)
+    assert np.array_equal(r.B, r_float.B)
