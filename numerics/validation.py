@@ -69,6 +69,10 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+CLOSED = ("neither", "low", "high", "both")
+"""The values of ``array_in``'s ``closed``: which ends of the interval belong to it."""
+
+
 def array_in(name: str, value, low: float = -np.inf, high: float = np.inf, *,
              closed: str = "neither") -> np.ndarray:
     """A finite float64 array with every entry in the interval from ``low`` to ``high``.
@@ -76,6 +80,8 @@ def array_in(name: str, value, low: float = -np.inf, high: float = np.inf, *,
     ``closed`` is ``"neither"``, ``"low"``, ``"high"`` or ``"both"``: which ends belong
     to the interval. The error names the argument, the interval and the worst entry.
     """
+    if closed not in CLOSED:
+        raise ValueError(f"closed must be one of {CLOSED}; got {closed!r}")
     arr = finite_array(name, value)
     low_ok = arr >= low if closed in ("low", "both") else arr > low
     high_ok = arr <= high if closed in ("high", "both") else arr < high

@@ -86,3 +86,25 @@ def test_psd():
     refused("P must have shape 3x3; got 2x2", v.psd, "P", P, 3)
     refused("P must be symmetric; max |X - X^T| / max |X| = 0.5", v.psd, "P", np.array([[1.0, 0.5], [0.0, 1.0]]))
     assert v.psd("P", np.array([[1.0, 1e-11], [0.0, 1.0]]))[0, 1] == 5e-12
+
+
+def test_array_in_refuses_an_unknown_end_rule():
+    refused("closed must be one of ('neither', 'low', 'high', 'both'); got 'lower'",
+            v.array_in, "a", [0.5], 0.0, 1.0, closed="lower")
+
+
+def test_relative_tolerances_at_their_exact_boundaries():
+    """Asymmetry exactly rtol = 1e-10 of the largest entry passes (the rule is >); a matrix of
+    entries 1e6 with an asymmetry of 1e-5 passes (relative 1e-11, not absolute); psd's smallest
+    eigenvalue may reach -rtol * lambda_max * n exactly (n = 2: -2e-10 passes, -1e-10 too)."""
+    edge = np.array([[1.0, 0.0], [1e-10, 1.0]])
+    assert v.spd("S", edge).shape == (2, 2) and v.psd("P", edge).shape == (2, 2)
+    big = np.array([[1e6, 1e6], [1e6 + 1e-5, 2e6]])
+    assert v.psd("P", big).shape == (2, 2)
+    assert v.psd("P", np.diag([1.0, -2e-10]))[1, 1] == -2e-10
+    assert v.psd("P", np.diag([1.0, -1e-10]))[1, 1] == -1e-10
+    refused("P must be positive semidefinite; smallest eigenvalue is -2.1e-10", v.psd, "P", np.diag([1.0, -2.1e-10]))
+
+
+def test_the_condition_bound_uses_the_largest_eigenvalue():
+    refused("S has condition number 1e+03 > 100", v.spd, "S", np.diag([1.0, 2.0, 1000.0]), max_cond=100)
