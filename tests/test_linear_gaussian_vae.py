@@ -644,3 +644,13 @@ def test_adam_takes_an_integer_initial_encoder():
     r = lgv.adam(Sigma_y, 2.0, B0=B0, Sigma_w0=Sw0, seed=1, steps=5, lr=1e-2)
     r_float = lgv.adam(Sigma_y, 2.0, B0=B0.astype(float), Sigma_w0=Sw0.astype(float), seed=1, steps=5, lr=1e-2)
     assert np.array_equal(r.B, r_float.B)
+
+
+def test_lim_keeps_every_batch_axis():
+    rng = np.random.default_rng(4)
+    Sigma_x, Sigma_xv, Sigma_v = _random_latents(rng, 3, 2, 6)
+    grid_x, grid_xv = Sigma_x.reshape(2, 3, 3, 3), Sigma_xv.reshape(2, 3, 3, 2)
+    for method in ("partition", "assignment"):
+        values = lgv.lim(grid_x, grid_xv, Sigma_v, method=method)
+        assert values.shape == (2, 3)
+        assert values.ravel() == pytest.approx(lgv.lim(Sigma_x, Sigma_xv, Sigma_v, method=method), rel=1e-14)
