@@ -636,6 +636,8 @@ def test_terms_at_high_precision_check_numpy_covariances_and_trust_mpmath_ones()
         with pytest.raises(ValueError, match="^Sigma_w must be symmetric positive definite"):
             lgv.terms(five[0], five[1], five[2], np.array([[1.0, 1.0], [1.0, 1.0 + 1e-20]]), five[4], dps=dps)
     assert lgv.terms(*five) == pytest.approx([float(t) for t in lgv.terms(*five, dps=30)], rel=1e-12)
+    with pytest.raises(ValueError, match=r"^Sigma_w must have shape 2x2; got 3x3$"):    # sizes still checked
+        lgv.terms(five[0], five[1], five[2], mp.eye(3), five[4], dps=30)
 
 
 def test_adam_takes_an_integer_initial_encoder():
@@ -654,3 +656,20 @@ def test_lim_keeps_every_batch_axis():
         values = lgv.lim(grid_x, grid_xv, Sigma_v, method=method)
         assert values.shape == (2, 3)
         assert values.ravel() == pytest.approx(lgv.lim(Sigma_x, Sigma_xv, Sigma_v, method=method), rel=1e-14)
+
+
+def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
+    """Eigenvalues within 1e-12 of the largest one are one eigenspace, whatever the scale: the
+    Fig. 3 model's 45 noise eigenvalues (equal up to rounding) reduce to m = 10 directions at
+    every scale, and 1 + k 1e-8 (k = 0..3) beside 1e6 are one space cut to m = 1, not four."""
+    from numerics.linear_gaussian_vae.algorithm import _invariant_basis
+
+    _, _, Sigma_y = lgv.figure_model()
+    G0 = np.random.default_rng(0).standard_normal((2, 10, 50))
+    for c in (1e-6, 1.0, 1e6):
+        d, U = np.linalg.eigh(c * Sigma_y)
+        d_reduced, V = _invariant_basis(d[::-1], U[:, ::-1], G0, 10)
+        assert d_reduced.size == 15 and V.shape == (2, 50, 15), c
+    d = np.array([1e6, 1 + 3e-8, 1 + 2e-8, 1 + 1e-8, 1.0])
+    d_reduced, V = _invariant_basis(d, np.eye(5), np.ones((1, 1, 5)), 1)
+    assert list(d_reduced) == [1e6, 1 + 3e-8] and V.shape == (1, 5, 2)
