@@ -12,16 +12,13 @@ up per certificate, about 2 ms each), re-checking reads the file and compares. A
 1 says that a check costs a full recomputation: it trusts no stored number. Measured side by
 side in one process, in interleaved rounds (benchmarks/interleave.py), min and median over
 rounds in wall and CPU time (``extra_info``, printed with ``-s``); pytest-benchmark then
-times the re-check alone. Needs python-flint (the ``certify`` extra).
+times the re-check alone.
 """
 import pytest
 
 from benchmarks.interleave import abab, report
 from collapse import catalogue, certify
-
-pytest.importorskip("flint")
-
-from collapse.certify import core  # noqa: E402
+from collapse.certify import core
 
 certify.builders()
 

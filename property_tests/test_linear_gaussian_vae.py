@@ -214,7 +214,7 @@ def test_fast_alternating_follows_the_exact_iterates(model, beta, lam, seed, evi
     fast = lgv.alternating(model["Sigma_y"], beta, lam, m=model["m"], trials=1, seed=seed,
                            tol=1e-300, max_iter=steps)
     steps = int(fast.iterations[0])      # fewer if a fixed point or Sigma_w's float64 floor was hit
-    exact = ref.iterates_mpmath(model["Sigma_y"], beta, lam, fast.B0[0], fast.Sigma_w0[0], steps=steps, dps=40)[steps]
+    exact = ref.iterates_high_precision(model["Sigma_y"], beta, lam, fast.B0[0], fast.Sigma_w0[0], steps=steps, dps=40)[steps]
     B, Sw = to_np(exact["B"]), to_np(exact["Sigma_w"])
     err = max(rel_fro(fast.B[0], B), rel_fro(fast.Sigma_w[0], Sw))
     assert err <= 1e-10
@@ -256,7 +256,7 @@ def test_decoder_of_a_drifted_encoder_matches_68_digits(model, beta, lam, seed, 
 def test_algorithm_1_never_increases_the_objective(model, beta, lam, seed, evidence):
     """Each half-step is an exact block minimiser, so L is non-increasing along the iterates."""
     B0, Sw0 = lgv.random_initialisation(model["m"], model["Sigma_y"].shape[0], 1, np.random.default_rng(seed))
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0[0], Sw0[0], steps=12, dps=30)
+    its = ref.iterates_high_precision(model["Sigma_y"], beta, lam, B0[0], Sw0[0], steps=12, dps=30)
     values = []
     for a, b in zip(its[:-1], its[1:]):
         for B, Sw, A, Sz in ((a["B"], a["Sigma_w"], a["A"], a["Sigma_z"]), (b["B"], b["Sigma_w"], a["A"], a["Sigma_z"])):
@@ -294,7 +294,7 @@ def _mp_problem(model, seed):
 def test_encoder_recursion_26_holds_exactly_at_50_digits(model, beta, seed, evidence):
     """eq. (24)-(26): B^(t) = beta^-t Sigma_w^(t) Sigma_w^(0)^-1 B^(0) for t up to 300 (float64 underflows)."""
     B0, Sw0 = _mp_problem(model, seed)
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=300, dps=58)
+    its = ref.iterates_high_precision(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=300, dps=58)
     with mp.workdps(58):
         W0inv_B0 = its[0]["Sigma_w"] ** -1 * its[0]["B"]
         worst = mp.mpf(0)
@@ -326,7 +326,7 @@ def test_encoder_recursion_30_holds_exactly_at_50_digits(model, beta, lam, seed,
     B0, Sw0 = _mp_problem(model, seed)
     extra = int(np.ceil(steps * np.log10(1 + 2 * lam * np.linalg.eigvalsh(model["Sigma_y"])[-1])))
     dps = 58 + extra
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=steps, dps=dps)
+    its = ref.iterates_high_precision(model["Sigma_y"], beta, lam, B0, Sw0, steps=steps, dps=dps)
     n = model["Sigma_y"].shape[0]
     with mp.workdps(dps):
         W0inv_B0 = its[0]["Sigma_w"] ** -1 * its[0]["B"]
@@ -358,7 +358,7 @@ def test_row_space_of_the_encoder_is_invariant_without_lambda(model, beta, seed,
     lam > 0 is checked in test_information_limit_below_one_is_set_by_the_initialisation)."""
     B0, Sw0 = _mp_problem(model, seed)
     dps = 60 + int(np.ceil(80 * max(0.0, -np.log10(beta))))        # beta < 1: conditions up to beta^-40
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=40, dps=dps)
+    its = ref.iterates_high_precision(model["Sigma_y"], beta, 0.0, B0, Sw0, steps=40, dps=dps)
     with mp.workdps(dps):
         P0 = _row_projector(its[0]["B"])
         worst = max(mp.mnorm(_row_projector(its[t]["B"]) - P0, "f") for t in (1, 2, 10, 40))
@@ -426,7 +426,7 @@ def test_information_limit_below_one_is_set_by_the_initialisation(evidence):
         if beta < 1:
             evidence.quote("100", dps)
         for i in range(2):
-            its = ref.iterates_mpmath(Sigma_y, beta, lam, B0[i], Sw0[i], steps=T, dps=dps)
+            its = ref.iterates_high_precision(Sigma_y, beta, lam, B0[i], Sw0[i], steps=T, dps=dps)
             with mp.workdps(dps):
                 info = _iterate_information(its[T], Sigma_y, sigma2)
                 formula_0 = _code_information(its[0]["B"], Sigma_y, sigma2)
@@ -480,7 +480,7 @@ def test_information_limit_below_one_on_random_models(model, beta, seed, evidenc
     Sigma_y, sigma2 = model["Sigma_y"], model["sigma2"]
     B0, Sw0 = _mp_problem(model, seed)
     T = int(np.ceil(30 / np.log10(1 / beta)))
-    its = ref.iterates_mpmath(Sigma_y, beta, 0.0, B0, Sw0, steps=T, dps=90)
+    its = ref.iterates_high_precision(Sigma_y, beta, 0.0, B0, Sw0, steps=T, dps=90)
     with mp.workdps(90):
         gap = abs(_iterate_information(its[T], Sigma_y, sigma2) - _code_information(to_mp(B0), Sigma_y, sigma2))
     assert gap < mp.mpf(10) ** -25
@@ -528,7 +528,7 @@ def test_spectral_bounds_27_and_31_from_the_first_iterate(model, beta, lam, seed
     B0 = 10.0 ** gain * rng.standard_normal((m, n)) / np.sqrt(n)
     # for beta < 1 each step inverts matrices of condition up to beta^-t: 2 t log10(1/beta) more digits
     dps = 50 + int(np.ceil(50 * max(0.0, -np.log10(beta))))
-    its = ref.iterates_mpmath(model["Sigma_y"], beta, lam, B0, Sw0, steps=25, dps=dps)
+    its = ref.iterates_high_precision(model["Sigma_y"], beta, lam, B0, Sw0, steps=25, dps=dps)
     with mp.workdps(dps):
         base = (1 + 2 * mp.mpf(lam) * spectral_norm(to_mp(model["Sigma_y"]))) / mp.mpf(beta)
         C0 = spectral_norm(its[0]["Sigma_w"] ** -1 * its[0]["B"])
@@ -827,7 +827,7 @@ def test_below_one_the_objective_falls_without_bound_at_150_digits(evidence):
     evidence.quote("0.1", d[0])
     evidence.quote("150", dps)
     r = lgv.alternating(Sigma_y, beta, 0.0, m=m, trials=4, seed=1, max_iter=3000)
-    its = ref.iterates_mpmath(Sigma_y, beta, 0.0, r.B0[0], r.Sigma_w0[0], steps=100, dps=dps)
+    its = ref.iterates_high_precision(Sigma_y, beta, 0.0, r.B0[0], r.Sigma_w0[0], steps=100, dps=dps)
     n = Sigma_y.shape[0]
     L = lambda it: lgv.objective(it["A"], it["B"], it["Sigma_z"], it["Sigma_w"], to_mp(Sigma_y), beta, dps=dps)
     with mp.workdps(dps):

@@ -5,7 +5,7 @@ One module per model (``linear_gaussian_vae`` for paper 000, ``lambda_vae`` for 
 claim; :mod:`collapse.certify.core` holds the certificate format, the interval tools,
 writing and re-checking. The certificates are stored as package data in
 ``collapse/certificates/<claim id>.json``; ``collapse certify --check`` re-derives each
-from its stored inputs. Needs python-flint (the ``certify`` extra).
+from its stored inputs.
 """
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ MODULES = {"linear_gaussian_vae": "mi_collapse", "lambda_vae": "lambda_vae",
 
 
 def builders() -> dict[str, core.Spec]:
-    """Every registered certificate builder by claim id (imports python-flint)."""
-    core.flint()
+    """Every registered certificate builder by claim id."""
     for name in MODULES:
         importlib.import_module(f"collapse.certify.{name}")
     return core.REGISTRY

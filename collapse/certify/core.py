@@ -44,6 +44,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+import flint
+
 from deep import io
 
 FORMAT = "collapse-certificate/1"
@@ -65,19 +67,10 @@ class CertificateFileError(ValueError):
     """A certificate file is missing, not JSON, or not in the format above."""
 
 
-def flint():
-    """The python-flint module, or a one-line error saying how to install it."""
-    try:
-        import flint as _flint
-    except ImportError:
-        raise CertificationError("python-flint is not installed: pip install -e '.[certify]'") from None
-    return _flint
-
-
 @contextlib.contextmanager
 def workprec(bits: int):
     """Arb precision ``bits`` inside the block (python-flint's precision is global)."""
-    ctx = flint().ctx
+    ctx = flint.ctx
     old_prec, old_cap = ctx.prec, ctx.cap
     ctx.prec = bits
     try:
@@ -88,17 +81,16 @@ def workprec(bits: int):
 
 def exact(text):
     """The exact rational of an input string ("3/2", "0.05", "7") as an fmpq."""
-    fl = flint()
     try:
         q = Fraction(str(text))
     except (ValueError, ZeroDivisionError):
         raise CertificationError(f"input {text!r} is not a rational 'p/q' or a decimal string") from None
-    return fl.fmpq(q.numerator, q.denominator)
+    return flint.fmpq(q.numerator, q.denominator)
 
 
 def ball(text):
     """An arb ball containing the exact input ``text`` (exact when it is a dyadic rational)."""
-    return flint().arb(exact(text))
+    return flint.arb(exact(text))
 
 
 # ----------------------------------------------------------------- enclosures as text
@@ -181,7 +173,7 @@ class Certificate:
 
     def excludes(self, name: str, x, value: str):
         """The enclosure ``x`` proves the quantity differs from the rational ``value``."""
-        self.fact(f"{name} != {value}", not x.overlaps(flint().arb(exact(value))))
+        self.fact(f"{name} != {value}", not x.overlaps(flint.arb(exact(value))))
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "claim": self.claim, "covers": self.covers, "statement": self.statement,
@@ -191,13 +183,12 @@ class Certificate:
 
 
 def versions() -> dict:
-    fl = flint()
     from importlib.metadata import PackageNotFoundError, version
     try:
         package = version("collapse-proofcheck")
     except PackageNotFoundError:
         package = "source checkout"
-    return {"python-flint": fl.__version__, "flint": getattr(fl, "__FLINT_VERSION__", "unknown"),
+    return {"python-flint": flint.__version__, "flint": getattr(flint, "__FLINT_VERSION__", "unknown"),
             "collapse-proofcheck": package}
 
 
@@ -330,8 +321,7 @@ def sq(x):
 
 def interval(lo, hi):
     """The arb ball covering [lo, hi] (arbs or exact inputs)."""
-    fl = flint()
-    lo, hi = fl.arb(lo), fl.arb(hi)
+    lo, hi = flint.arb(lo), flint.arb(hi)
     return lo.union(hi)
 
 
@@ -342,14 +332,13 @@ def taylor(f: Callable, x, order: int):
     sqrt, and arb constants), so the derivatives come from Taylor arithmetic, not from a
     formula typed by hand.
     """
-    fl = flint()
-    fl.ctx.cap = order + 1
-    t = fl.arb_series([x, 1], prec=order + 1)
+    flint.ctx.cap = order + 1
+    t = flint.arb_series([x, 1], prec=order + 1)
     try:
         coeffs = f(t).coeffs()
     except (ValueError, ZeroDivisionError):     # a divisor's ball touches 0: nothing is known here
-        return [fl.arb("nan")] * (order + 1)
-    coeffs += [fl.arb(0)] * (order + 1 - len(coeffs))
+        return [flint.arb("nan")] * (order + 1)
+    coeffs += [flint.arb(0)] * (order + 1 - len(coeffs))
     return [c * math.factorial(k) for k, c in enumerate(coeffs[:order + 1])]
 
 
@@ -363,8 +352,7 @@ def sign_over_box(f: Callable, box, sign: int, *, max_boxes: int = MAX_BOXES) ->
     branch and bound: ``f`` maps a list of arb balls to an enclosure of f over their
     product; undecided boxes are halved along their widest side (relative to the box). Returns the number of
     boxes used; raises :class:`CertificationError` when ``max_boxes`` do not suffice."""
-    fl = flint()
-    stack = [[(fl.arb(a), fl.arb(b)) for a, b in box]]
+    stack = [[(flint.arb(a), flint.arb(b)) for a, b in box]]
     scale = [b - a for a, b in stack[0]]       # split the side widest relative to the box
     boxes = 0
     while stack:
@@ -407,8 +395,7 @@ def extremum(df: Callable, lo, hi, *, d2f: Callable | None = None, resolution: f
     Taylor derivative of ``df``), so f' has exactly one zero there, enclosed by :func:`root`:
     f is strictly monotone on either side of it. With no cluster, f is strictly monotone.
     """
-    fl = flint()
-    lo, hi = fl.arb(lo), fl.arb(hi)
+    lo, hi = flint.arb(lo), flint.arb(hi)
     tiny = (hi - lo) * resolution
     stack, pieces, boxes = [(lo, hi)], [], 0
     while stack:
@@ -449,8 +436,7 @@ def root(f: Callable, lo, hi, *, df: Callable | None = None, width: float = 1e-3
 
     Returns (ball, (lo, hi) final bracket as exact arbs, boxes used for monotonicity).
     """
-    fl = flint()
-    lo, hi = fl.arb(lo), fl.arb(hi)
+    lo, hi = flint.arb(lo), flint.arb(hi)
     flo, fhi = f(lo), f(hi)
     if not ((flo < 0 and fhi > 0) or (flo > 0 and fhi < 0)):
         raise CertificationError(f"no proved sign change on [{lo.str(10, radius=False)}, {hi.str(10, radius=False)}]")
@@ -473,8 +459,7 @@ def integral(f: Callable, a, b, *, analytic: bool = True):
     """A rigorous enclosure of the integral of the real function ``f`` over [a, b] (Arb's
     acb.integral; ``f(z, analytic)`` must return a non-finite ball where it is not
     analytic when ``analytic`` is set)."""
-    fl = flint()
-    value = fl.acb.integral(f, fl.acb(a), fl.acb(b))
+    value = flint.acb.integral(f, flint.acb(a), flint.acb(b))
     if not value.imag.contains(0) or not value.real.is_finite():
         raise CertificationError(f"integral over [{a}, {b}] not enclosed: {value}")
     return value.real

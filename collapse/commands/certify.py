@@ -1,5 +1,4 @@
 """``collapse certify``: compute ball-arithmetic certificates, or re-check stored ones."""
-import importlib.util
 import time
 from pathlib import Path
 
@@ -46,8 +45,6 @@ def _check(files: list[Path]) -> int:
 
 
 def run(args) -> int:
-    if importlib.util.find_spec("flint") is None:
-        raise UserError("python-flint is not installed (the certify extra): pip install -e '.[certify]'")
     known = certify.builders()
     if args.check is not None:
         if args.paper or args.claim:
