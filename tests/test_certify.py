@@ -89,6 +89,7 @@ def test_compute_writes_the_stored_certificate(tmp_path, capsys):
         assert written[key] == stored[key]
 
 
+@pytest.mark.integration
 def test_check_all_stored():
     """`collapse certify --check` with no files re-derives every stored certificate (in a fresh
     process: nothing registered by other tests)."""

@@ -99,6 +99,7 @@ def test_latex_refuses_a_folder_as_output(tmp_path, capsys):
     assert f"--output must be a .tex file; {tmp_path} is a folder" in one_line(capsys)
 
 
+@pytest.mark.integration
 def test_the_shipped_mixing_matrix_runs(tmp_path, capsys):
     """examples/A.csv: the README's `collapse phase optimal-beta --mixing examples/A.csv` (fewer points)."""
     A = np.loadtxt(ROOT / "examples" / "A.csv", delimiter=",", ndmin=2)

@@ -186,6 +186,7 @@ def test_cli_choices_match_the_deep_module():
     assert train_command.OBJECTIVES == OBJECTIVES
 
 
+@pytest.mark.integration
 def test_the_command_line_and_verify_do_not_import_torch():
     code = ("import sys, collapse.cli, collapse.verify, numerics.linear_gaussian_vae, numerics.lambda_vae; "
             "collapse.cli.build_parser(); print('torch' in sys.modules)")

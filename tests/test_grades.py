@@ -143,6 +143,7 @@ def test_exact_needs_digits(evidence):
 '''
 
 
+@pytest.mark.integration
 def test_plugin_derives_each_checks_grade_from_what_it_did(pytester):
     pytester.makepyfile(test_plugin_probe=PLUGIN_TESTS)
     out = pytester.path / "claims.json"
@@ -158,6 +159,7 @@ def test_plugin_derives_each_checks_grade_from_what_it_did(pytester):
     result.assert_outcomes(passed=3, failed=2)
 
 
+@pytest.mark.integration
 def test_a_run_whose_grades_differ_from_the_recorded_ones_fails(tmp_path):
     """The real plugin on a real check: tamper the recorded grade of its claim, expect failure."""
     recorded = grades.load_stored()

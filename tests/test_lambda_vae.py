@@ -70,6 +70,7 @@ def test_doctests():
     assert tried >= 2 and failures == 0
 
 
+@pytest.mark.integration
 def test_phase_command_writes_png_and_csv(tmp_path):
     code = main(["phase", "lambda-vae", "--grid", "6", "--t-max", "10", "--output-dir", str(tmp_path),
                  "--name", "p"])

@@ -95,6 +95,7 @@ def test_near_singular_data_and_huge_beta_never_give_silent_nan(log10_cond, beta
         assert not r.stationary.any()
 
 
+@pytest.mark.integration
 def test_phase_command_writes_csv_and_figures(tmp_path):
     """A small grid through the CLI: CSV, both figures and the settings file."""
     code = main(["phase", "linear-gaussian-vae", "--n", "6", "--m", "2", "--s", "2", "--trials", "3",

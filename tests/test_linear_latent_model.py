@@ -61,6 +61,7 @@ def test_doctests():
     assert tried >= 2 and failures == 0
 
 
+@pytest.mark.integration
 def test_phase_command_writes_png_and_csv(tmp_path):
     code = main(["phase", "wang-ziyin", "--zeta", "3", "2", "1", "--d0", "3", "--d2", "4", "--n-beta", "40",
                  "--check", "2", "--output-dir", str(tmp_path), "--name", "p"])

@@ -45,6 +45,7 @@ def test_every_mutated_module_has_a_test_selection():
         assert tests and all((ROOT / t).is_file() for t in tests), module
 
 
+@pytest.mark.integration
 def test_accepted_equivalent_mutants_still_name_their_change():
     pytest.importorskip("mutmut", reason="the mutation extra")
     from mutmut.mutation.file_mutation import mutate_file_contents

@@ -41,6 +41,7 @@ def test_bad_input_is_refused_with_a_clear_error(call, message):
         call()
 
 
+@pytest.mark.integration
 def test_phase_command_writes_figure_csv_and_extrema(tmp_path, capsys):
     assert main(["phase", "optimal-beta", "--N", "6", "--points", "60", "--output-dir", str(tmp_path),
                  "--name", "fig"]) == 0

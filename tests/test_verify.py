@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from collapse import ROOT
 from collapse.catalogue import Claim
 from collapse.verify import build_rows, to_markdown, to_text
@@ -62,6 +64,7 @@ def test_open_claim_with_reason_is_fine_without_checks():
     assert "needs GPU" in to_markdown([row]) and "1 claims" in to_text([row])
 
 
+@pytest.mark.integration
 def test_verify_end_to_end_writes_json_and_markdown(tmp_path):
     """The real command on one real check: exit 0, files written, the claim's row backed. One
     pytest-xdist worker: the report comes through the controller as in the default run, and one
