@@ -382,3 +382,27 @@ def test_origin_hessian_with_default_dimensions_and_variances():
     closed = llm.origin_hessian_eigenvalues(np.linalg.svd(M, compute_uv=False), sigma, beta)
     assert closed.shape == (8,)
     assert np.max(np.abs(numeric - closed)) < 1e-6 * np.max(np.abs(closed))
+
+
+@pytest.mark.parametrize("D0", [2, 5])
+def test_moments_pseudo_inverse_uses_the_rank_rule_of_spectrum(D0):
+    """A training set whose A has one direction of eigenvalue φ = factor x 16 D0 ε (the rank
+    tolerance) and y = that coordinate / sqrt(φ): at 2x the direction is kept (M sees it, the
+    residual is 0, ζ = 1); at 0.25x (still 4 D0 ε, above numpy's own pinv cutoff D0 ε) it is
+    rounding noise for ``spectrum`` and so for ``moments`` too: M = 0 and the whole E||y||² = 1
+    is residual, so that the loss counts it once (not as a ζ = 0 mode and a zero residual)."""
+    tol = 16 * D0 * EPS
+    for factor, kept in ((2.0, True), (0.25, False)):
+        t = np.sqrt(factor * tol)
+        X = np.zeros((2 * D0, D0))
+        for j in range(D0):
+            X[2 * j: 2 * j + 2, j] = (1.0, -1.0) if j < D0 - 1 else (t, -t)
+        X *= np.sqrt(D0)                                   # A = diag(1, ..., 1, t²) exactly
+        Y = X[:, -1:] / t
+        A, M_data, residual = llm.moments(X, Y)
+        assert np.diag(A)[-1] == pytest.approx(factor * tol, rel=1e-12)
+        assert np.count_nonzero(llm.spectrum(A, M_data).zeta) == int(kept)
+        if kept:
+            assert M_data[0, -1] == pytest.approx(1 / t, rel=1e-12) and residual == pytest.approx(0.0, abs=1e-12)
+        else:
+            assert np.all(M_data == 0.0) and residual == pytest.approx(1.0, rel=1e-12)
