@@ -68,6 +68,13 @@ def test_prove_identity_uses_the_scalars():
         prove_identity(s * A, 3 * A, {A: GENERAL}, SIZES, scalars=two)
     with pytest.raises(AssertionError):  # s left symbolic: s A = 2 A is false
         prove_identity(s * A, 2 * A, {A: GENERAL}, SIZES)
+    drawn = []
+
+    def draw(rng):  # a sampler drawing from prove_identity's generator, once per point
+        drawn.append(_rational(rng, 9))
+        return drawn[-1]
+    assert prove_identity(s * A * s, s**2 * A, {A: GENERAL}, SIZES, scalars={s: draw}) == 6
+    assert len(drawn) == 6
 
 
 def _failure(**kw):
