@@ -213,3 +213,89 @@ def test_linear_gaussian_offset_default_and_weights_default():
     scaled = lv.finite_data_information([0.0, 1.0, 3.0], 0.5, weights=[2.0, 2.0, 2.0], order=16)
     assert scaled.mutual_information == pytest.approx(uniform.mutual_information, rel=1e-13)
     assert scaled.entropy_phi == pytest.approx(np.log(3.0), rel=1e-14)
+
+
+# ---------------------------------------------------------------- formulas against independent routes (issue 20)
+
+
+def test_gradients_against_finite_differences_and_each_other():
+    """eq. (11) at λ = 2.5 is the finite difference of g σ^λ - KL(σ) (reconstruction linear in the
+    noise scale σ^λ with slope g); the correction of eq. (21) is σ (∂L_λ/∂σ - ∂L_1/∂σ); the ratio of
+    §4.1 is |reconstruction force| / |KL force|, both read off elbo_gradient_sigma; the equilibrium
+    (corrected eq. A.2) zeroes eq. (3) for g of either sign."""
+    g, sigma, lam, h = -0.7, 0.4, 2.5, 1e-6
+
+    def elbo(s):
+        return g * s ** lam - lv.kl_divergence(0.0, s)
+
+    fd = (elbo(sigma + h) - elbo(sigma - h)) / (2 * h)
+    assert lv.elbo_gradient_sigma(g, sigma, lam) == pytest.approx(fd, rel=1e-8)
+    difference = lv.elbo_gradient_sigma(g, sigma, lam) - lv.elbo_gradient_sigma(g, sigma, 1.0)
+    assert lv.scaling_correction(g, sigma, lam) == pytest.approx(sigma * difference, rel=1e-12)
+    kl_force = lv.elbo_gradient_sigma(0.0, sigma, lam)
+    recon_force = lv.elbo_gradient_sigma(g, sigma, lam) - kl_force
+    assert lv.gradient_ratio(g, sigma, lam) == pytest.approx(abs(recon_force / kl_force), rel=1e-12)
+    g = np.array([-3.0, -0.2, 0.0, 0.4, 2.5])
+    root = lv.sigma_equilibrium(g)
+    assert np.all(root > 0) and root[2] == 1.0
+    assert lv.elbo_gradient_sigma(g, root) == pytest.approx(np.zeros(5), abs=1e-14)
+    assert lv.kl_divergence(0.0, 1.0) == 0.0 and lv.kl_divergence(0.6, 1.0) == pytest.approx(0.18, rel=1e-14)
+
+
+def test_kl_excess_and_net_gain_against_mpmath():
+    """eq. (14) from its printed form at 40 digits, over t = 2(λ-1) log σ on both sides of the
+    series switch |t| = 1/2 (t = -1.45 would show a series used past it); eq. (12) and (15) with it."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    for lam, sigma in [(1.0 + 1e-6, 0.5), (1.3, 0.6), (1.5, 0.6), (2.0, 0.7), (1.8, 0.4), (3.0, 1.5), (1.2, 0.999)]:
+        s, l = mpmath.mpf(sigma), mpmath.mpf(lam)
+        exact = (s ** (2 * l) - s ** 2 - 2 * l * mpmath.log(s) + 2 * mpmath.log(s)) / 2
+        assert lv.kl_excess(lam, sigma) == pytest.approx(float(exact), rel=1e-12)
+        gain = -(l - 1) * mpmath.log(s)
+        assert lv.information_gain(lam, sigma) == pytest.approx(float(gain), rel=1e-13)
+        if sigma <= 1:
+            assert lv.net_information_gain(lam, sigma, 1.3) == pytest.approx(float(gain - mpmath.mpf("1.3") * exact),
+                                                                             rel=1e-11)
+    for t in [-1.45, -0.6, -0.5, -0.3, -1e-4, 1e-4, 0.3, 0.49, 0.5, 0.7]:
+        exact = mpmath.expm1(mpmath.mpf(t)) - mpmath.mpf(t)
+        assert float(lv._expm1_minus_identity(t)) == pytest.approx(float(exact), rel=2e-14)
+
+
+def test_joint_fixed_point_solves_both_equations_below_a_2():
+    """For a = -log(1 - 1/δ)/2 in (1, 2) (δ = 1.1: a ≈ 1.20) the pair is nontrivial and satisfies
+    σ_J = σ*(λ_J) (eq. 13) and λ_J = λ*(σ_J, δ) (eq. 16), computed by those functions."""
+    lam, sig = lv.joint_fixed_point(np.array([1.1, 1.13]))
+    assert np.all(lam > 1.0)
+    assert lv.sigma_star(lam) == pytest.approx(sig, rel=1e-10)
+    assert lv.lambda_star(sig, np.array([1.1, 1.13])) == pytest.approx(lam, rel=1e-8)
+
+
+def test_channel_information_at_lambda_2_and_the_linear_gaussian_kls():
+    """eq. (7) with noise σ^λ (λ = 2) equals the log-determinant route with noise σ²; the exact gain
+    is the difference of the two channels; the expected KL of a scalar linear encoder is the
+    Gauss-Hermite average of eq. (1) over x; I(X; φ) and ΔI are +inf for continuous X."""
+    S, sigma = 0.9, 0.6
+    info = lv.linear_gaussian_information([[1.0]], [[S]], sigma ** 2)
+    assert lv.channel_information(S, sigma, 2.0) == pytest.approx(info.mutual_information, rel=1e-12)
+    gain = info.mutual_information - lv.linear_gaussian_information([[1.0]], [[S]], sigma).mutual_information
+    assert lv.channel_information_gain(S, sigma, 2.0) == pytest.approx(gain, rel=1e-12)
+    w, b, var_x, noise = 0.8, 0.3, 2.5, 0.45
+    nodes, weights = np.polynomial.hermite_e.hermegauss(20)
+    averaged = weights @ lv.kl_divergence(w * np.sqrt(var_x) * nodes + b, noise) / weights.sum()
+    info = lv.linear_gaussian_information([[w]], [[var_x]], noise, b=b)
+    assert info.expected_kl == pytest.approx(averaged, rel=1e-12)
+    assert info.entropy_phi == np.inf and info.gap == np.inf
+
+
+def test_finite_data_information_of_one_component_and_per_point_noise():
+    """One component (d = 2): I(X; Z) = H[φ] = ΔI = 0 and both KLs are eq. (1) summed over the
+    axes; 1-D means with per-point noise equal the N x 1 form; the gap lies in [0, H[φ]]."""
+    info = lv.finite_data_information(np.array([[0.7, -0.4]]), np.array([[0.5, 1.3]]), order=12)
+    kl = float(np.sum(lv.kl_divergence([0.7, -0.4], [0.5, 1.3])))
+    assert info.mutual_information == pytest.approx(0.0, abs=1e-13)
+    assert info.entropy_phi == 0.0 and info.gap == pytest.approx(0.0, abs=1e-13)
+    assert info.marginal_kl == pytest.approx(kl, rel=1e-12) and info.expected_kl == pytest.approx(kl, rel=1e-12)
+    flat = lv.finite_data_information([0.0, 1.0, 2.5], [0.5, 0.8, 0.6], order=24)
+    column = lv.finite_data_information([[0.0], [1.0], [2.5]], [[0.5], [0.8], [0.6]], order=24)
+    assert flat == column
+    assert 0.0 < flat.gap < flat.entropy_phi
