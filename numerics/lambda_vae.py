@@ -276,7 +276,7 @@ def sigma_equilibrium(g) -> np.ndarray:
     g = validation.finite_array("g", g)
     root = np.sqrt(g * g + 4.0)
     # 2 / (root - g) avoids the cancellation of g + root for g << 0
-    return np.where(None, (g + root) / 2.0, 2.0 / (root - g))
+    return np.where(g > 0, (g + root) / 2.0, 2.0 / (root - g))
 
 
 def _gradient_args(g, sigma, lam):
