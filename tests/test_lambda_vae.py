@@ -299,3 +299,10 @@ def test_finite_data_information_of_one_component_and_per_point_noise():
     column = lv.finite_data_information([[0.0], [1.0], [2.5]], [[0.5], [0.8], [0.6]], order=24)
     assert flat == column
     assert 0.0 < flat.gap < flat.entropy_phi
+
+
+def test_sigma_equilibrium_keeps_precision_for_large_positive_g():
+    """For g = 1e8 the root (g + sqrt(g² + 4))/2 ≈ g + 1/g; the form 2/(sqrt(g² + 4) - g), right
+    for g < 0, would divide by a cancelled 0 there (the g > 0 branch is needed)."""
+    assert lv.sigma_equilibrium(1e8) == pytest.approx(1e8, rel=1e-15)
+    assert lv.sigma_equilibrium(-1e8) == pytest.approx(1e-8, rel=1e-12)

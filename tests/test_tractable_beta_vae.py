@@ -223,3 +223,19 @@ def test_minimise_over_beta_edges_refinement_and_the_grid_fallback():
     assert t.minimise_over_beta(f, grid, values) == (1.5, values[2])
     beta, value = t.minimise_over_beta(lambda b: 0.0, grid, [1.0, 0.0, 1.0, 1.0, 1.0])
     assert value == 0.0 and 0.5 < beta < 1.5 and beta != 1.0
+
+
+def test_sweep_objective_progress_bar_and_moments_of_a_network_off_the_optimum(capsys):
+    """The sweep's objective is reconstruction - β KL (eq. 6) as quantities gives it; progress=True
+    draws the 'beta sweep' bar; at a random network with b_μ ≠ 0 the moments route (relabelled_tie,
+    latent_kl) equals model.tie and the KL of terms (eq. 25, 39: another code path)."""
+    betas = [0.3, 1.6]
+    sw = t.sweep(_A3, betas, progress=True)
+    assert "beta sweep" in capsys.readouterr().err
+    for j, b in enumerate(betas):
+        assert sw.objective[j] == pytest.approx(t.quantities(t.optimum(_A3, b), _A3, b).objective, rel=1e-12)
+    rng = np.random.default_rng(5)
+    p = t.Parameters(**{name: 0.4 * rng.standard_normal(shape) for name, shape in _SHAPES.items()})
+    m = t.encoder_moments(p, _A3)
+    assert t.relabelled_tie(m) == pytest.approx(t.tie(p, _A3), rel=1e-12)
+    assert np.sum(t.latent_kl(m)) == pytest.approx(t.terms(p, _A3)[1], rel=1e-12)
