@@ -195,7 +195,8 @@ def run_group(modules: list[str], max_children: int, retest: list[str], function
     cpu_s = sum(os.times()[2:4]) - sum(cpu[2:4])
     summary = json.loads((scratch / "summary.json").read_text())
     shared = {"tests": tests, "functions": functions, "run_at": start.strftime("%Y-%m-%dT%H:%MZ"),
-              "wall_s": round((datetime.now(timezone.utc) - start).total_seconds()), "cpu_s": round(cpu_s)}
+              **({"collected": True} if max_children == 0 else
+                 {"wall_s": round((datetime.now(timezone.utc) - start).total_seconds()), "cpu_s": round(cpu_s)})}
     return {m: {**shared, **({"together": [o for o in modules if o != m]} if len(modules) > 1 else {}), **summary[m]}
             for m in modules}
 
@@ -239,7 +240,9 @@ def write_markdown(report: dict) -> None:
            table(report), ""]
     for module, entry in sorted(report.items()):
         together = f" (one run with {', '.join(f'`{m}`' for m in entry['together'])})" if entry.get("together") else ""
-        out += [f"## `{module}`", "", f"Run {entry['run_at']}, {entry['wall_s']} s wall, {entry['cpu_s']} s CPU{together}; "
+        timing = ("recorded with --collect after an interrupted run (its time not measured)" if entry.get("collected")
+                  else f"{entry['wall_s']} s wall, {entry['cpu_s']} s CPU")
+        out += [f"## `{module}`", "", f"Run {entry['run_at']}, {timing}{together}; "
                 "tests: " + ", ".join(f"`{t}`" for t in entry["tests"]) + ".", ""]
         for name, diff in sorted(entry["diffs"].items()):
             label = "equivalent: " + accepted[name]["reason"] if name in accepted else entry["status"][name]
