@@ -126,7 +126,7 @@ def iterates_high_precision(Sigma_y, beta, lam, B0, Sigma_w0, steps: int, dps: i
     """The first ``steps`` iterates of Algorithm 1 at ``dps`` digits.
 
     Computed with python-flint's Arb matrices, keeping only the midpoints after every
-    operation (plain multiple-precision arithmetic, ~15x faster than mpmath's matrices);
+    operation (plain multiple-precision arithmetic, in C rather than mpmath's Python matrices);
     Sigma_z^-1 = Sigma_y^-1 + B^T Sigma_w^-1 B (Lemma 3.1) is the one inverted. Returns a list of
     dicts with mpmath matrices: entry t holds the encoder (B^(t), Sigma_w^(t)) and the decoder
     (A^(t), Sigma_z^(t)) computed from it.
