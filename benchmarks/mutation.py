@@ -33,6 +33,7 @@ symbolic check would catch a wrong formula (the gap issue 20 found).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -259,6 +260,17 @@ def write_readme_table(report: dict) -> None:
     readme.write_text(f"{head}{README_START}\n{table(report)}\n{README_END}{tail}")
 
 
+def _merge(result: dict) -> dict:
+    """Write a group's entries into docs/mutation.json as it is now, under a lock: runs of other
+    groups may have finished since this one started. Returns the whole report."""
+    with open(REPORT_JSON.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        report = json.loads(REPORT_JSON.read_text()) if REPORT_JSON.exists() else {}
+        report.update(result)
+        REPORT_JSON.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    return report
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="modules to run (default: every module of TESTS)")
@@ -279,9 +291,9 @@ def main(argv=None) -> int:
         for group in groups(args.modules or sorted(TESTS)):
             before = [n for m in group for n, s in report.get(m, {}).get("status", {}).items()
                       if s not in (*CAUGHT, "not checked")]
-            report.update(run_group(group, 0 if args.collect else args.max_children, before, functions,
-                                    survivors_only=args.survivors))
-            REPORT_JSON.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+            result = run_group(group, 0 if args.collect else args.max_children, before, functions,
+                               survivors_only=args.survivors)
+            report = _merge(result)
             for module in group:
                 c = tally(report[module], equivalent())
                 print(f"{module}: {c['killed'] + c['timeout']}/{c['total'] - c['equivalent']} caught "
