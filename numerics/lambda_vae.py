@@ -47,9 +47,8 @@ def sigma_star(lam) -> np.ndarray:
     """
     lam = validation.array_in("lam", lam, 1.0, closed="low")
     x = lam - 1.0
-    # log λ / (λ - 1) = log1p(x) / x, written so that λ -> 1 keeps full precision
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(x == 0.0, 1.0, np.log1p(x) / np.where(x == 0.0, 1.0, x))
+    # log λ / (λ - 1) = log1p(x) / x, written so that λ -> 1 keeps full precision (limit 1 at x = 0)
+    ratio = np.divide(np.log1p(x), x, out=np.ones_like(x), where=x > 0.0)
     return np.exp(-ratio)
 
 
@@ -82,12 +81,8 @@ def lambda_star(sigma, delta) -> np.ndarray:
     """
     sigma = validation.array_in("sigma", sigma, 0.0)
     delta = validation.array_in("delta", delta, 1.0)
-    log_sigma = np.log(sigma)
-    with np.errstate(divide="ignore"):
-        # log1p keeps log(1 - 1/δ) accurate for large δ
-        unconstrained = np.where(log_sigma < 0.0,
-                                 np.log1p(-1.0 / delta) / (2.0 * np.where(log_sigma < 0.0, log_sigma, -1.0)),
-                                 1.0)
+    log_sigma, log_gap = np.broadcast_arrays(np.log(sigma), np.log1p(-1.0 / delta))  # log1p: accurate at large δ
+    unconstrained = np.divide(log_gap, 2.0 * log_sigma, out=np.ones_like(log_sigma), where=log_sigma < 0.0)
     return np.maximum(1.0, unconstrained)
 
 
@@ -169,7 +164,7 @@ def joint_fixed_point(delta) -> tuple[np.ndarray, np.ndarray]:
     a = -0.5 * np.log1p(-1.0 / delta)
     w = np.real(lambertw(-a * np.exp(-a), 0))
     nontrivial = a > 1.0
-    lam = np.where(nontrivial, -a / np.where(nontrivial, w, -1.0), 1.0)
+    lam = np.where(nontrivial, -a / w, 1.0)  # w in [-1, 0) for every δ > 1: no division by zero
     return lam, np.where(nontrivial, np.exp(w), np.exp(-1.0))
 
 
@@ -556,7 +551,7 @@ def finite_data_information(mu, noise, weights=None, *, order: int = 64) -> Info
     n, d = mu.shape
     noise = validation.array_in("noise", noise, 0.0)
     noise = np.broadcast_to(noise[:, None] if noise.ndim == 1 and d == 1 else noise, mu.shape)
-    weights = (np.full(n, 1.0 / n) if weights is None
+    weights = (np.ones(n) if weights is None
                else validation.array_in("weights", np.broadcast_to(weights, (n,)), 0.0))
     order = validation.positive_int("order", order, 2)
     phi, index = np.unique(np.concatenate([mu, noise], axis=1), axis=0, return_inverse=True)

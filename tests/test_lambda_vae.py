@@ -306,3 +306,16 @@ def test_sigma_equilibrium_keeps_precision_for_large_positive_g():
     for g < 0, would divide by a cancelled 0 there (the g > 0 branch is needed)."""
     assert lv.sigma_equilibrium(1e8) == pytest.approx(1e8, rel=1e-15)
     assert lv.sigma_equilibrium(-1e8) == pytest.approx(1e-8, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_documented_boundary_values_come_without_warnings():
+    """Values the docstrings promise at a boundary arrive as values, without a RuntimeWarning
+    (pytest here does not turn warnings into errors by default; this test does): σ*(1) = 1/e,
+    λ* = 1 at σ = 1, ρ = +inf at σ = 1 (nan when g = 0 too), and float64 KL terms."""
+    assert lv.sigma_star(1.0) == pytest.approx(np.exp(-1.0), rel=1e-15)
+    assert np.all(lv.lambda_star(1.0, [1.01, 2.0, 1e12]) == 1)
+    assert lv.gradient_ratio(0.3, 1.0, 2.0) == np.inf
+    assert np.isnan(lv.gradient_ratio(0.0, 1.0, 2.0))
+    excess = lv.kl_excess(np.array([1.0, 1.2, 3.0]), np.array([0.5, 1.0, 0.1]))
+    assert excess.dtype == np.float64 and excess[1] == 0.0
