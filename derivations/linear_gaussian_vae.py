@@ -77,10 +77,12 @@ def l2_penalty():
     return second_moment(I_n, residual())
 
 
-@cache
 def objective():
     """L_{lambda beta} = E[-log p(y|x)] + beta E KL + lambda E||y - Ax||^2  # eq. (5), (7)"""
     return reconstruction() + beta * kl() + lam * l2_penalty()
+
+
+objective = cache(objective)
 
 
 def printed_eq_6_trace_terms():
@@ -111,11 +113,13 @@ def printed_eq_8():
 # --------------------------------------------------------------------------- gradients
 
 
-@cache
 def gradients():
     """d L_{lambda beta} / d X for X in (A, B, Sigma_w, Sigma_z)  # eq. (16); (23a-d)"""
     L = objective()
     return {X.name: gradient(L, X, SYMMETRIC) for X in (A, B, Sigma_w, Sigma_z)}
+
+
+gradients = cache(gradients)
 
 
 def printed_gradients():
@@ -132,7 +136,6 @@ def printed_gradients():
 # ----------------------------------------------------------------- stationary points
 
 
-@cache
 def stationary_points():
     """Each block's gradient solved for that block  # Lemma 3.1, Lemma 4.1, eq. (17)-(20)
 
@@ -148,6 +151,9 @@ def stationary_points():
         "B": solve_linear(g["B"], B),
         "Sigma_w": solve_linear((-2 / beta * g["Sigma_w"]).xreplace({Sigma_w.I: Y}), Y).I,
     }
+
+
+stationary_points = cache(stationary_points)
 
 
 def printed_lemma_4_1():
@@ -200,7 +206,6 @@ def recursion_closed_form(t):
     return beta ** (-t) * _iterate("Sigma_w", t, m, m) * _iterate("Sigma_w", 0, m, m).I * _iterate("B", 0, m, n) * P, P
 
 
-@cache
 def induction_step():
     """Substituting eq. (30) at t into one step gives eq. (30) at t + 1 with
     P_{t+1} = P_t (I + 2 lambda Sigma_z^(t)); returns (derived, claimed) at t + 1."""
@@ -213,10 +218,12 @@ def induction_step():
     return sp.expand(step).doit(), sp.expand(claimed).doit()
 
 
+induction_step = cache(induction_step)
+
+
 # ------------------------------------------------------------ linearisation and threshold
 
 
-@cache
 def linearised_step():
     """One Algorithm-1 step at (B, Sigma_w) = (0, I) + epsilon (B_1, W_1), to first order.
 
@@ -235,6 +242,9 @@ def linearised_step():
             sp.expand(symmetric(Sw_next.tangent, [Sigma_y])).doit())
 
 
+linearised_step = cache(linearised_step)
+
+
 def collapse_threshold():
     """beta_c: the linearised map B_1 -> B_1 (I + 2 lambda Sigma_y)/beta has spectral radius
     (1 + 2 lambda d_1)/beta, d_1 = ||Sigma_y||_2, which crosses one at beta_c."""
@@ -245,7 +255,6 @@ def collapse_threshold():
 # -------------------------------------------------------------- fixed point of one mode
 
 
-@cache
 def mode_fixed_point():
     """Non-trivial fixed point of Algorithm 1 on one eigen-mode (Sigma_y = d, scalars).
 
@@ -269,10 +278,13 @@ def mode_fixed_point():
     return sol, info, d
 
 
+mode_fixed_point = cache(mode_fixed_point)
+
+
 # ------------------------------------------------------------------------- the document
 
 
-def sections():
+def sections():  # pragma: no mutate block (the document's text: tests/test_latex.py holds it byte for byte)
     g = gradients()
     sol = stationary_points()
     dec = decoder_in_terms_of_encoder()

@@ -14,7 +14,7 @@ References
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -61,7 +61,6 @@ def _log_normal(x, mean, std):
     return -(x - mean) ** 2 / (2 * std**2) - sp.log(std) - sp.log(2 * sp.pi) / 2
 
 
-@lru_cache(maxsize=None)
 def objective_per_coordinate():
     """Reconstruction, β KL, ℓ_mean and ℓ_var of one latent coordinate (eq. 3-5).
 
@@ -76,7 +75,9 @@ def objective_per_coordinate():
             "l_var": sp.expand(beta * kl - l_mean)}
 
 
-@lru_cache(maxsize=None)
+objective_per_coordinate = cache(objective_per_coordinate)
+
+
 def reduction():
     """Prop. 1 / eq. (66)-(72): with A = R R^T (R = P_A Φ^{1/2}), V = R^T W and
     Z = M R, E_x||U W^T x - M x||² = ||(U W^T - M) R||_F² = ||U V^T - Z||_F²."""
@@ -91,7 +92,9 @@ def reduction():
             "matrices": (U, W, M, R), "dims": (D0, d1_, d2_, r)}
 
 
-@lru_cache(maxsize=None)
+reduction = cache(reduction)
+
+
 def mode_problem():
     """The per-mode problem of eq. (6) after the SVDs (App. E.2): minimise
     ℓ(u, v) = (u v - ζ)² + σ² u² + k v² over u, v; returns v*(u), f(t), the roots of
@@ -109,7 +112,9 @@ def mode_problem():
             "hessian_origin": sp.hessian(ell, (u, v)).subs({u: 0, v: 0})}
 
 
-@lru_cache(maxsize=None)
+mode_problem = cache(mode_problem)
+
+
 def sigma_problem():
     """Prop. 3: minimise ℓ_i(σ) = [ζ² - (ζ - cσ)₊²] + β η_dec² (σ²/η_enc² - 1 - log σ²/η_enc²)
     on each branch (eq. 92-100) and substitute σ* into λ, θ and the loss (eq. 17-19, 43)."""
@@ -127,13 +132,15 @@ def sigma_problem():
             "minimum": _per_unit(sp.simplify(active.subs(at_star)), beta * eta_dec**2)}
 
 
+sigma_problem = cache(sigma_problem)
+
+
 def _per_unit(expr, unit):
     """``expr`` as unit * (one combined log + rest), e.g. β η² (1 + log(ζ²/(β η²)))."""
     inner = sp.expand(sp.expand_log(expr / unit, force=True))
     return unit * sp.logcombine(inner, force=True)
 
 
-@lru_cache(maxsize=None)
 def hessian_at_origin():
     """Thm. 3: the Hessian of ℓ(u, v) at the origin (eq. 107-110), its eigenvalues
     (eq. 118) and determinant: PSD iff ζ² ≤ σ² k."""
@@ -142,7 +149,9 @@ def hessian_at_origin():
     return {"H": H, "eigenvalues": [sp.factor(e) for e in eig], "det": sp.factor(H.det())}
 
 
-@lru_cache(maxsize=None)
+hessian_at_origin = cache(hessian_at_origin)
+
+
 def biases():
     """Prop. 4: the stationarity conditions (23), (25) in a = W^T E[x] + b_e and
     b = b_d - E[y]: substituting b = -U a from (25) into (23) leaves k a = 0."""
@@ -154,7 +163,9 @@ def biases():
     return {"eq23": eq23, "reduced": sp.expand(eq23).doit(), "a": a}
 
 
-@lru_cache(maxsize=None)
+biases = cache(biases)
+
+
 def data_dependent_variance():
     """Lemma 1 / eq. (31): E_x (C_i x + f_i)² for x with E[x] = μ, E[x x^T] = A (D0 = 2),
     and the Jensen gap of Prop. 5 for two data points."""
@@ -183,7 +194,9 @@ def data_dependent_variance():
             "q_bar": q_bar, "q": qs}
 
 
-@lru_cache(maxsize=None)
+data_dependent_variance = cache(data_dependent_variance)
+
+
 def decoder_variance():
     """App. D on the interval [s_{p+1}, s_p) where latents 1..p are active:
     G_p(s), G_p'(s) (eq. 49 with the sums to d̂*), s* (eq. 61, 63, 65), the β
@@ -206,10 +219,13 @@ def decoder_variance():
             "F_at_sp": sp.simplify(F.subs(s, zeta**2 / beta)), "dF_at_sp": sp.simplify(dF.subs(s, zeta**2 / beta))}
 
 
+decoder_variance = cache(decoder_variance)
+
+
 # ---------------------------------------------------------------- the LaTeX document
 
 
-def sections():
+def sections():  # pragma: no mutate block (the document's text: tests/test_latex.py holds it byte for byte)
     obj = objective_per_coordinate()
     red = reduction()
     mode = mode_problem()
