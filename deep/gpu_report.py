@@ -5,13 +5,18 @@ JSON file; on the CPU it runs the same sections at the sizes it is given (``--ti
 pipeline check in seconds, as the tests run it). Sections, each timed, each skipped when
 the output file already holds it (a killed run resumes; ``--again`` recomputes):
 
-``single``     images/s of one Table-1 conv VAE (m = 10, batch 64) trained alone: float32, and
-               on CUDA also TF32 and bfloat16 autocast (the baseline of ``stack``; on the CPU
-               one thread, the figure a CPU run of the deep experiments can plan with)
+``single``     images/s of one Table-1 conv VAE (m = 10, batch 64) trained alone, median over the
+               timed steps: float32, and on CUDA also bfloat16 autocast (on the CPU one thread,
+               the figure a CPU run of the deep experiments can plan with)
 ``stack``      N models side by side (:class:`deep.ensemble.Stack`, N = 1, 8, 32, 80: 80 is
-               paper 000's beta-VAE grid) against that baseline: aggregate images/s, ratio,
-               and the paper's grid (80 models x 150k steps x 64 images) extrapolated at
-               that rate (an extrapolation, not a run)
+               paper 000's beta-VAE grid) against one model trained alone, both measured in
+               the same interleaved rounds (one step, N-model step, one step, ...; one untimed
+               step of each first; as many steps on each side): aggregate images/s, the
+               ratio to one at a time, and the paper's grid (80 models x 150k steps x 64
+               images) extrapolated at the stack's rate (an extrapolation, not a run). On
+               CUDA both sides run under bfloat16 autocast, and the stack alone is also
+               compiled (torch.compile); on the CPU both are float32, one thread. Needs no
+               other section.
 ``precision``  float32 against bfloat16 autocast and TF32 (CUDA only) for each objective
                (beta, lambda-beta, lambda): relative difference of the loss and of the
                gradient on one batch of 64
@@ -19,6 +24,24 @@ the output file already holds it (a killed run resumes; ``--again`` recomputes):
                Bernoulli Table-1 VAEs on procedural dSprites), ``--grid-steps`` Adam steps
                each, trained as one side-by-side pack through :func:`deep.sweep.execute`;
                run directories under ``--work-dir`` (a second call continues them)
+
+The record (JSON): ``commit``, ``dirty``, ``torch``, ``device``, ``device_type``, ``tiny``,
+``date``, and ``sections``: one object per section, each with its ``wall_s``, or
+``{"not run": reason}``. ``sections.stack`` is::
+
+    {"batch_per_model": 64, "rounds": 5, "threads": null,
+     "precision": {"one_at_a_time": "bfloat16 autocast", "stack": "bfloat16 autocast, torch.compile"},
+     "models": {"8": {"aggregate_images_per_s": ..., "one_at_a_time_images_per_s": ...,
+                      "ratio_min": ..., "ratio_median": ...,
+                      "seconds_per_step": {"one_at_a_time": [...], "stack": [...]},
+                      "extrapolated_paper_000_grid_hours": ...}, ...},
+     "wall_s": ...}
+
+where, for each N, ``seconds_per_step`` holds each side's step time in each round (the two
+lists have ``rounds`` entries each), both images/s are medians over the rounds, and the
+ratio (aggregate images/s of the stack / images/s of one model, i.e. N t_one / t_stack in
+one round) is taken in each round, then its minimum and median. ``threads`` is torch's
+thread count on the CPU (1), null on CUDA.
 
 Every section records where it ran; a section that needs CUDA says "not applicable" on
 the CPU rather than claiming anything. ``--budget-s`` stops before a section that would
@@ -28,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import time
 from pathlib import Path
@@ -52,6 +76,8 @@ GRID_MODELS, GRID_STEPS, GRID_BATCH = 80, 150_000, 64   # Table 2 of [mi_collaps
 SIZES = {"full": {"batch": 64, "stack": [1, 8, 32, 80], "repeats": 5, "grid_steps": 2000, "subset": None},
          "tiny": {"batch": 4, "stack": [1, 2], "repeats": 2, "grid_steps": 3, "subset": 64}}
 SECTIONS = ("single", "stack", "precision", "grid")
+PRECISION = {False: {"one_at_a_time": "float32", "stack": "float32"},      # the stack section's two sides
+             True: {"one_at_a_time": "bfloat16 autocast", "stack": "bfloat16 autocast, torch.compile"}}
 
 
 def models(n: int, device: torch.device) -> list:
@@ -76,39 +102,71 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def one_model_images_per_s(device: torch.device, batch: int, repeats: int, *, amp: bool = False) -> float:
-    """Images/s of one Table-1 model's Adam step (loss, backward, update), median over ``repeats``."""
+def one_model_step(device: torch.device, batch: int, *, amp: bool = False):
+    """One Table-1 model's Adam step (loss, backward, update) on a fixed batch, as a callable
+    (bfloat16 autocast with ``amp``); it returns when the device is done."""
     model = models(1, device)[0]
     objective = build_objective({"name": "beta", "beta": 4.0}, M)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = images(1, batch, device)[0][0]
-    times = []
-    for step in range(repeats + 1):                       # the first step warms up
-        start = time.perf_counter()
+    counter = itertools.count()
+
+    def step():
+        t = next(counter)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss, _ = objective.loss(model, x, step, torch.Generator(device=device).manual_seed(step))
+            loss, _ = objective.loss(model, x, t, torch.Generator(device=device).manual_seed(t))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         _sync(device)
-        times.append(time.perf_counter() - start)
-    return batch / float(np.median(times[1:]))
+    return step
 
 
-def stack_images_per_s(n: int, device: torch.device, batch: int, repeats: int) -> float:
-    """Aggregate images/s of n models trained side by side (bfloat16 and torch.compile on CUDA)."""
+def stack_step(n: int, device: torch.device, batch: int):
+    """One Adam step of n models side by side (bfloat16 and torch.compile on CUDA), as a callable."""
     cuda = device.type == "cuda"
     stack = Stack(models(n, device), lr=1e-4, amp=cuda, compile=cuda)
     x, eps = images(n, batch, device)
     args = (x, eps, torch.ones((n, M), device=device), torch.linspace(1, 256, n, device=device),
             torch.zeros(n, device=device))
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
+
+    def step():
         stack.step(*args)
         _sync(device)
-        times.append(time.perf_counter() - start)
-    return n * batch / float(np.median(times[1:]))
+    return step
+
+
+def _seconds(step) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def one_model_images_per_s(device: torch.device, batch: int, repeats: int, *, amp: bool = False) -> float:
+    """Images/s of one Table-1 model's Adam step, median over ``repeats`` steps after one untimed one."""
+    step = one_model_step(device, batch, amp=amp)
+    step()
+    return float(np.median([batch / _seconds(step) for _ in range(repeats)]))
+
+
+def side_by_side(n: int, device: torch.device, batch: int, rounds: int) -> dict:
+    """One model's step and n models' stacked step in ``rounds`` interleaved rounds (one, stack, one,
+    stack, ...) after one untimed step of each: the ``sections.stack.models[n]`` entry of the record.
+
+    Interleaving lets a change of load hit both sides alike, so the ratio is taken in each
+    round (the house style of benchmarks/interleave.py); one at a time uses the stack's
+    precision (bfloat16 autocast on CUDA) but is not compiled.
+    """
+    one, stack = one_model_step(device, batch, amp=device.type == "cuda"), stack_step(n, device, batch)
+    one(), stack()                                        # warm-up: lazy init, compilation
+    seconds = np.array([[_seconds(one), _seconds(stack)] for _ in range(rounds)])
+    ratio = n * seconds[:, 0] / seconds[:, 1]
+    aggregate = float(np.median(n * batch / seconds[:, 1]))
+    return {"aggregate_images_per_s": aggregate,
+            "one_at_a_time_images_per_s": float(np.median(batch / seconds[:, 0])),
+            "ratio_min": float(ratio.min()), "ratio_median": float(np.median(ratio)),
+            "seconds_per_step": {"one_at_a_time": seconds[:, 0].tolist(), "stack": seconds[:, 1].tolist()},
+            "extrapolated_paper_000_grid_hours": GRID_MODELS * GRID_STEPS * GRID_BATCH / aggregate / 3600}
 
 
 def _loss_and_gradient(objective_spec: dict, device: torch.device, *, amp: bool, tf32: bool):
@@ -178,14 +236,18 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
     record.setdefault("sections", {})
     if resolved.type == "cpu":
         torch.set_num_threads(1)
+    threads = torch.get_num_threads() if resolved.type == "cpu" else None
     start = time.perf_counter()
     jobs = {
-        "single": lambda: {"batch": size["batch"], "threads": torch.get_num_threads() if resolved.type == "cpu" else None,
+        "single": lambda: {"batch": size["batch"], "threads": threads,
                            "float32_images_per_s": one_model_images_per_s(resolved, size["batch"], size["repeats"]),
                            **({"bfloat16_images_per_s": one_model_images_per_s(resolved, size["batch"], size["repeats"],
                                                                                amp=True)}
                               if resolved.type == "cuda" else {})},
-        "stack": lambda: _stack(record, resolved, size),
+        "stack": lambda: {"batch_per_model": size["batch"], "rounds": size["repeats"], "threads": threads,
+                          "precision": PRECISION[resolved.type == "cuda"],
+                          "models": {str(n): side_by_side(n, resolved, size["batch"], size["repeats"])
+                                     for n in size["stack"]}},
         "precision": lambda: precision(resolved),
         "grid": lambda: grid_slice(device if device != "auto" else resolved.type, work_dir,
                                    grid_steps or size["grid_steps"], size["subset"]),
@@ -203,16 +265,6 @@ def report(output: Path, *, device: str = "auto", tiny: bool = False, work_dir: 
     return record
 
 
-def _stack(record: dict, device: torch.device, size: dict) -> dict:
-    baseline = record["sections"]["single"]["float32_images_per_s" if device.type == "cpu" else "bfloat16_images_per_s"]
-    rows = {}
-    for n in size["stack"]:
-        rate = stack_images_per_s(n, device, size["batch"], size["repeats"])
-        rows[str(n)] = {"aggregate_images_per_s": rate, "ratio_to_one_at_a_time": rate / baseline,
-                        "extrapolated_paper_000_grid_hours": GRID_MODELS * GRID_STEPS * GRID_BATCH / rate / 3600}
-    return {"batch_per_model": size["batch"], "one_at_a_time_images_per_s": baseline, "models": rows}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"the JSON record (default {OUTPUT})")
@@ -223,7 +275,7 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=540.0, help="start no section after this many seconds")
     parser.add_argument("--again", action="store_true", help="recompute every section")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="run only these (stack needs single); e.g. --device cpu --sections single for the "
+                        help="run only these (each stands alone); e.g. --device cpu --sections single for the "
                              "CPU throughput of one Table-1 model")
     args = parser.parse_args(argv)
     if args.grid_steps is not None and args.grid_steps < 1:
@@ -233,8 +285,6 @@ def main(argv=None) -> int:
     try:
         writable_dir(args.output.parent, "--output's folder").mkdir(parents=True, exist_ok=True)
         output = writable_file(args.output, "--output")
-        if "stack" in args.sections and "single" not in args.sections and not output.is_file():
-            raise UserError("--sections stack needs single (its baseline) in the same or an earlier call")
         record = report(output, device=args.device, tiny=args.tiny, work_dir=args.work_dir, budget_s=args.budget_s,
                         again=args.again, grid_steps=args.grid_steps, sections=tuple(args.sections))
     except UserError as err:

@@ -203,7 +203,7 @@ def test_gpu_report_runs_every_section_tiny_on_the_cpu_and_resumes(tmp_path):
     first = json.loads(out.read_text())
     assert set(first["sections"]) == set(gpu_report.SECTIONS) and first["device"] == "cpu"
     assert first["sections"]["single"]["float32_images_per_s"] > 0
-    assert set(first["sections"]["stack"]["models"]) == {"1", "2"}
+    _assert_interleaved_stack(first["sections"]["stack"], gpu_report.SIZES["tiny"])
     assert first["sections"]["precision"]["beta"]["tf32"] == "not applicable on the CPU"
     assert set(first["sections"]["grid"]["runs"]) == {"beta=1", "beta=8", "beta=64", "beta=256"}
     assert gpu_report.main(args) == 0
@@ -213,3 +213,33 @@ def test_gpu_report_runs_every_section_tiny_on_the_cpu_and_resumes(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         gpu_report.main(["--device", "cpu", "--output", str(out), "--sections", "single"])
     assert exit_.value.code == 2
+
+
+def _assert_interleaved_stack(stack, size):
+    """Every N has both sides timed in the same number of rounds, the ratio's min <= median, and
+    the record's figures are the ones its per-round step times give."""
+    assert stack["rounds"] == size["repeats"] and stack["batch_per_model"] == size["batch"]
+    assert stack["precision"] == {"one_at_a_time": "float32", "stack": "float32"}
+    assert set(stack["models"]) == {str(n) for n in size["stack"]}
+    for n, row in stack["models"].items():
+        one, many = (np.array(row["seconds_per_step"][side]) for side in ("one_at_a_time", "stack"))
+        assert len(one) == len(many) == stack["rounds"] and (one > 0).all() and (many > 0).all()
+        ratio = int(n) * one / many
+        assert 0 < row["ratio_min"] <= row["ratio_median"]
+        assert row["ratio_min"] == pytest.approx(ratio.min())
+        assert row["ratio_median"] == pytest.approx(np.median(ratio))
+        assert row["aggregate_images_per_s"] == pytest.approx(np.median(int(n) * size["batch"] / many))
+        assert row["one_at_a_time_images_per_s"] == pytest.approx(np.median(size["batch"] / one))
+        assert row["extrapolated_paper_000_grid_hours"] > 0
+
+
+@pytest.mark.integration
+def test_gpu_report_stack_section_stands_alone(tmp_path):
+    """--sections stack alone (no single section before it) measures its own one-at-a-time side."""
+    from deep import gpu_report
+
+    out = tmp_path / "r.json"
+    assert gpu_report.main(["--tiny", "--device", "cpu", "--output", str(out), "--sections", "stack"]) == 0
+    record = json.loads(out.read_text())
+    assert set(record["sections"]) == {"stack"}
+    _assert_interleaved_stack(record["sections"]["stack"], gpu_report.SIZES["tiny"])
