@@ -64,6 +64,7 @@ def test_phase_validation_errors_are_one_line(args, message, tmp_path, capsys, m
     assert not list(tmp_path.iterdir())  # refused before anything was written
 
 
+@pytest.mark.integration
 def test_phase_outputs_are_checked_first_and_go_to_runs_not_the_current_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("")

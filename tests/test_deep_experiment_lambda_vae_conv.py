@@ -44,6 +44,7 @@ def test_criteria_on_known_numbers():
     assert not same["criteria"]["active_units"]["holds"] and not same["criteria"]["equalisation"]["holds"]
 
 
+@pytest.mark.integration
 def test_smoke_run_writes_a_well_formed_result(tmp_path):
     out = tmp_path / "out"
     assert main(["experiment", "lambda-vae-conv", "--smoke", "--workers", "0", "--output-dir", str(out),

@@ -172,6 +172,7 @@ def test_heldout_images_are_kept_out_of_the_training_draws():
 # ---------------------------------------------------------------- a reduced run
 
 
+@pytest.mark.integration
 def test_a_tiny_reduced_run_converges_records_it_and_trains_no_further(tmp_path):
     """CPU, seconds: dSprites at 8 px, the scaled net, a loose criterion; the run stops where the
     criterion, recomputed from the checkpointed held-out history, first holds."""

@@ -1,4 +1,7 @@
-"""The generated LaTeX document: regenerated and compared, and compiled when TeX exists."""
+"""The generated LaTeX document: regenerated and compared, and compiled when TeX exists.
+
+Deriving the whole document takes SymPy several seconds, so the tests that build it are
+end-to-end runs (marker ``integration``, outside the default run; CI runs them)."""
 import shutil
 
 import pytest
@@ -14,11 +17,13 @@ def built():
     return document.build(certify.latex_section())
 
 
+@pytest.mark.integration
 def test_checked_in_document_is_up_to_date(built):
     """Run `collapse latex` after changing a derivation: the writer must not go stale."""
     assert CHECKED_IN.read_text() == built, "docs/derivations.tex is stale: run `collapse latex`"
 
 
+@pytest.mark.integration
 def test_document_has_banner_and_every_paper_module(built):
     text = built
     assert text.startswith("% GENERATED FILE: do not edit.")
@@ -27,6 +32,7 @@ def test_document_has_banner_and_every_paper_module(built):
             assert section.title in text
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not (shutil.which("latexmk") or shutil.which("pdflatex")), reason="no TeX engine")
 def test_document_compiles_to_pdf(built, tmp_path):
     tex = tmp_path / "derivations.tex"
@@ -35,6 +41,7 @@ def test_document_compiles_to_pdf(built, tmp_path):
     assert pdf is not None and pdf.stat().st_size > 1000
 
 
+@pytest.mark.integration
 def test_cached_build_equals_the_fresh_build_and_is_keyed_by_the_sources(built, tmp_path, monkeypatch):
     """`collapse latex` reads the derived sections from a cache named by a digest of the sources."""
     appendix = certify.latex_section()
