@@ -28,6 +28,7 @@ A, M = np.diag([2.0, 1.0, 0.0]), np.arange(6.0).reshape(2, 3)
     (lambda: llm.global_minimum(A, M, 1, np.nan), "beta must be a finite number > 0"),
     (lambda: llm.global_minimum(A, M, 2, 1.0, learnable_sigma=False, sigma=[1.0]), "sigma must have shape (2,)"),
     (lambda: llm.global_minimum(A, M, 2, 1.0, sigma=[1.0, 1.0]), "sigma is fixed only with learnable_sigma=False"),
+    (lambda: llm.global_minimum(A, M, 2, 1.0, learnable_sigma=False, sigma=[0.0, 1.0]), "sigma must lie in (0, inf)"),
     (lambda: llm.global_minimum(A, M, 1, 1.0, residual=-1.0), "residual must be a finite number >= 0"),
     (lambda: llm.optimal_decoder_variance(A, M, 0, 1.0), "d1 must be an integer >= 1"),
     (lambda: llm.optimal_decoder_variance(A, M, 1, 0.0), "beta must be a finite number > 0"),
@@ -41,14 +42,17 @@ A, M = np.diag([2.0, 1.0, 0.0]), np.arange(6.0).reshape(2, 3)
     (lambda: llm.objective(A, M, np.ones((2, 2)), np.ones((3, 1)), [1.0], 1.0), "U must have shape 2x1"),
     (lambda: llm.decoder_variance_objective([2.0], 0.0, 1.0, 1, 1), "s must lie in (0, inf)"),
     (lambda: llm.decoder_variance_objective([2.0], -1.0, 1.0, 1, 1, dps=30), "s must be > 0"),
+    (lambda: llm.decoder_variance_objective([2.0], 0.0, 1.0, 1, 1, dps=30), "s must be > 0; got 0"),
     (lambda: llm.moments(np.ones((3, 2)), np.ones((4, 1))), "Y must have shape 3x?"),
     (lambda: llm.equivalent_offset(np.ones((2, 3)), [1.0], np.eye(3)), "f must have length 2"),
     (lambda: llm.optimal_biases(np.ones((3, 2)), [1.0], [0.0]), "mean_x must have length 3"),
 ])
 def test_bad_input_names_the_argument(call, message):
+    """The error is a ValueError whose message starts with the argument's name and the rule it
+    breaks (s = 0 is refused on the mpmath route too, not left to a division by zero)."""
     with pytest.raises(ValueError) as info:
         call()
-    assert message in str(info.value)
+    assert str(info.value).startswith(message), str(info.value)
 
 
 def test_rank_deficient_A_and_d1_above_d_star():
