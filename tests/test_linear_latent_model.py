@@ -275,6 +275,37 @@ def test_objective_with_a_residual_matches_the_training_set_loss():
     assert sum(llm.objective_terms(A, M, U, W, sigma, beta, residual=residual)) == pytest.approx(default, rel=1e-12)
 
 
+def test_sigma_star_at_the_default_variances_and_the_minimum_s_Sigma():
+    """eq. (19) by hand at the default η_enc = η_dec = 1 and β = 1: ζ = (3, 0.5) gives
+    σ* = (√β/ζ_1, η_enc) = (1/3, 1) (ζ_2² < β: collapsed). The global minimum's Sigma is
+    diag(σ*²) = diag(1/9, 1), and eq. (5) (objective_terms, its own formula) at U*, W* and the
+    σ read back from Sigma is the minimum's loss."""
+    assert llm.sigma_star([3.0, 0.5], 1.0) == pytest.approx([1 / 3, 1.0], rel=1e-15)
+    A, M = np.eye(2), np.diag([3.0, 0.5])
+    m = llm.global_minimum(A, M, 2, 1.0)
+    assert m.Sigma == pytest.approx(np.diag([1 / 9, 1.0]), rel=1e-15)
+    assert llm.objective(A, M, m.U, m.W, np.sqrt(np.diag(m.Sigma)), 1.0) == pytest.approx(m.loss, rel=1e-12)
+
+
+def test_tied_sigmas_serve_the_modes_in_latent_order():
+    """A fixed σ alternating 1, 2 over d1 = 40 latents, A = I, M = diag(ζ) with 40 distinct ζ,
+    all active at β = 0.1: the 20 latents of σ = 1 serve the 20 largest modes and those of
+    σ = 2 the rest (Proposition 2 corrected), each group in latent order (ties go to the lower
+    latent index, so that with Σ = η_enc² I latent i serves mode i). Read off U: F = ±I here,
+    so column j of U* = F Λ Π lies along row mode(j). (numpy's default argsort orders
+    these 40 ties differently.)"""
+    d1 = 40
+    A, M = np.eye(d1), np.diag(np.linspace(4.0, 2.0, d1))
+    m = llm.global_minimum(A, M, d1, 0.1, learnable_sigma=False, sigma=np.tile([1.0, 2.0], d1 // 2))
+    mode = np.empty(d1, dtype=int)
+    mode[0::2], mode[1::2] = np.arange(20), 20 + np.arange(20)
+    assert m.active.all()
+    assert np.argmax(np.abs(m.U), axis=0).tolist() == mode.tolist()
+    assert np.abs(m.U[mode, np.arange(d1)]) == pytest.approx(np.linalg.norm(m.U, axis=0), rel=1e-12)
+    default = llm.global_minimum(A, M, d1, 0.1, learnable_sigma=False)
+    assert np.argmax(np.abs(default.U), axis=0).tolist() == list(range(d1))
+
+
 def test_fixed_eta_dec_thresholds_and_classifier_at_eta_dec_2():
     """Latent i collapses at β_i = ζ_i²/η_dec² (Theorems 1-2): ζ = (3, 2, 1), η_dec = 2 gives
     (9/4, 1, 1/4), and the closed-form global minimum (another code path: σ*, eq. 8) has
