@@ -1,6 +1,7 @@
 """numerics.linear_latent_model's argument checks, rank rule, doctests and `collapse phase wang-ziyin`."""
 import csv
 import doctest
+import warnings
 
 import mpmath as mp
 import numpy as np
@@ -142,6 +143,36 @@ def test_rank_rule_at_its_boundary(D0):
             assert llm.global_minimum(A, M, 1, 0.5 * factor).active.tolist() == [True]
         Z = np.diag(np.r_[1.0, np.full(D0 - 1, factor * tol)])   # A = I, M = Z: d0 = d2 = D0
         assert np.count_nonzero(llm.spectrum(np.eye(D0), Z).zeta) == (D0 if kept else 1)
+
+
+@pytest.mark.parametrize("D0", [2, 3, 6, 8])
+def test_rank_rule_exactly_at_its_boundary(D0):
+    """A value exactly at the tolerance counts as zero ("at most" 16 n ε times the largest):
+    A = diag(1, ..., 1, 16 D0 ε) has d0 = D0 - 1, and Z with singular values (1, ..., 1, 16 D0 ε)
+    (A = I, M = that diagonal, d0 = d2 = D0) has ζ_D0 = 0; one ulp above, the value is kept.
+    eigh and the SVD return these diagonal values exactly (asserted), so the boundary is hit."""
+    tol = 16 * D0 * EPS
+    for value, kept in ((tol, False), (np.nextafter(tol, 1.0), True)):
+        A = np.diag(np.r_[np.ones(D0 - 1), value])
+        assert np.linalg.eigh(A)[0][0] == value
+        assert llm.spectrum(A, np.eye(D0)).Phi.size == D0 - (not kept)
+        spec = llm.spectrum(np.eye(D0), A)
+        assert np.linalg.svd(spec.Z, compute_uv=False)[-1] == value
+        assert np.count_nonzero(spec.zeta) == D0 - (not kept)
+
+
+@pytest.mark.parametrize("D0", [1, 3])
+def test_moments_spectrum_and_global_minimum_raise_no_warning(D0):
+    """With every warning an error (a numpy deprecation today is an error in a later numpy), the
+    moments of a rank-deficient training set, their spectrum and the global minimum run through."""
+    rng = np.random.default_rng(D0)
+    X = rng.standard_normal((6, D0))
+    X[:, -1] = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A, M, residual = llm.moments(X, X[:, :1] ** 2)
+        assert llm.spectrum(A, M).Phi.size == max(D0 - 1, 1)
+        llm.global_minimum(A, M, 2, 0.5, residual=residual)
 
 
 def test_rank_rule_keeps_a_genuine_direction_of_cond_1e11():
