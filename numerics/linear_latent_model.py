@@ -51,7 +51,7 @@ _RANK_ULPS = 16
 def _rank_rtol(n: int) -> float:
     """Relative tolerance below which a computed spectral value of an n x n (or n x m,
     n >= m) float64 matrix counts as zero: _RANK_ULPS n ε (see above)."""
-    return _RANK_ULPS * max(int(n), 1) * np.finfo(float).eps
+    return _RANK_ULPS * n * np.finfo(float).eps
 
 
 def _hyper(beta, eta_enc, eta_dec):
@@ -103,7 +103,7 @@ def spectrum(A, M) -> Spectrum:
     P_A, Phi = P[:, keep][:, ::-1], phi[keep][::-1]
     Z = (M @ P_A) * np.sqrt(Phi)  # Z = E[y x~^T] = M P_A Φ^{1/2}
     F, zeta, Gt = np.linalg.svd(Z)
-    zeta = np.where(zeta > _rank_rtol(max(Z.shape)) * (zeta[0] if zeta.size else 0.0), zeta, 0.0)
+    zeta = np.where(zeta > _rank_rtol(max(Z.shape)) * zeta[:1], zeta, 0.0)   # zeta[:1]: ζ_1 (none if d* = 0)
     return Spectrum(P_A, Phi, Z, F, Gt.T, zeta)
 
 
@@ -272,8 +272,7 @@ def sigma_star(zeta, beta, eta_enc=1.0, eta_dec=1.0) -> np.ndarray:
     zeta = validation.array_in("zeta", zeta, 0.0, closed="low")
     beta, eta_enc, eta_dec = _hyper(beta, eta_enc, eta_dec)
     root = np.sqrt(beta) * eta_dec
-    active = zeta > root
-    return np.where(active, root * eta_enc / np.where(active, zeta, 1.0), eta_enc)
+    return eta_enc * (root / np.maximum(zeta, root))   # η_enc min(1, root/ζ_i); exactly η_enc if ζ_i ≤ root
 
 
 def _mode_terms(zeta, sigma, beta, eta_enc, eta_dec):
@@ -333,7 +332,8 @@ def global_minimum(A, M, d1, beta, eta_enc=1.0, eta_dec=1.0, learnable_sigma=Tru
     -------
     GlobalMinimum
         ``U = F Λ Π``, ``W = P_A Φ^{-1/2} G Θ Π`` with Π the permutation that assigns the
-        modes to the latents in increasing order of σ.
+        modes to the latents in increasing order of σ, tied σ in increasing latent index
+        (so with Σ = η_enc² I latent i serves mode i).
 
     References
     ----------
@@ -354,7 +354,7 @@ def global_minimum(A, M, d1, beta, eta_enc=1.0, eta_dec=1.0, learnable_sigma=Tru
     if learnable_sigma:
         if sigma is not None:
             raise ValueError("sigma is fixed only with learnable_sigma=False")
-        sig = sigma_star(np.pad(zeta, (0, max(0, d1 - zeta.size)))[:d1], beta, eta_enc, eta_dec)
+        sig = sigma_star(np.pad(zeta[:k], (0, d1 - k)), beta, eta_enc, eta_dec)
     elif sigma is None:
         sig = np.full(d1, eta_enc)
     else:

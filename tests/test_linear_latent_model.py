@@ -1,6 +1,7 @@
 """numerics.linear_latent_model's argument checks, rank rule, doctests and `collapse phase wang-ziyin`."""
 import csv
 import doctest
+import warnings
 
 import mpmath as mp
 import numpy as np
@@ -28,6 +29,7 @@ A, M = np.diag([2.0, 1.0, 0.0]), np.arange(6.0).reshape(2, 3)
     (lambda: llm.global_minimum(A, M, 1, np.nan), "beta must be a finite number > 0"),
     (lambda: llm.global_minimum(A, M, 2, 1.0, learnable_sigma=False, sigma=[1.0]), "sigma must have shape (2,)"),
     (lambda: llm.global_minimum(A, M, 2, 1.0, sigma=[1.0, 1.0]), "sigma is fixed only with learnable_sigma=False"),
+    (lambda: llm.global_minimum(A, M, 2, 1.0, learnable_sigma=False, sigma=[0.0, 1.0]), "sigma must lie in (0, inf)"),
     (lambda: llm.global_minimum(A, M, 1, 1.0, residual=-1.0), "residual must be a finite number >= 0"),
     (lambda: llm.optimal_decoder_variance(A, M, 0, 1.0), "d1 must be an integer >= 1"),
     (lambda: llm.optimal_decoder_variance(A, M, 1, 0.0), "beta must be a finite number > 0"),
@@ -41,14 +43,17 @@ A, M = np.diag([2.0, 1.0, 0.0]), np.arange(6.0).reshape(2, 3)
     (lambda: llm.objective(A, M, np.ones((2, 2)), np.ones((3, 1)), [1.0], 1.0), "U must have shape 2x1"),
     (lambda: llm.decoder_variance_objective([2.0], 0.0, 1.0, 1, 1), "s must lie in (0, inf)"),
     (lambda: llm.decoder_variance_objective([2.0], -1.0, 1.0, 1, 1, dps=30), "s must be > 0"),
+    (lambda: llm.decoder_variance_objective([2.0], 0.0, 1.0, 1, 1, dps=30), "s must be > 0; got 0"),
     (lambda: llm.moments(np.ones((3, 2)), np.ones((4, 1))), "Y must have shape 3x?"),
     (lambda: llm.equivalent_offset(np.ones((2, 3)), [1.0], np.eye(3)), "f must have length 2"),
     (lambda: llm.optimal_biases(np.ones((3, 2)), [1.0], [0.0]), "mean_x must have length 3"),
 ])
 def test_bad_input_names_the_argument(call, message):
+    """The error is a ValueError whose message starts with the argument's name and the rule it
+    breaks (s = 0 is refused on the mpmath route too, not left to a division by zero)."""
     with pytest.raises(ValueError) as info:
         call()
-    assert message in str(info.value)
+    assert str(info.value).startswith(message), str(info.value)
 
 
 def test_rank_deficient_A_and_d1_above_d_star():
@@ -138,6 +143,36 @@ def test_rank_rule_at_its_boundary(D0):
             assert llm.global_minimum(A, M, 1, 0.5 * factor).active.tolist() == [True]
         Z = np.diag(np.r_[1.0, np.full(D0 - 1, factor * tol)])   # A = I, M = Z: d0 = d2 = D0
         assert np.count_nonzero(llm.spectrum(np.eye(D0), Z).zeta) == (D0 if kept else 1)
+
+
+@pytest.mark.parametrize("D0", [2, 3, 6, 8])
+def test_rank_rule_exactly_at_its_boundary(D0):
+    """A value exactly at the tolerance counts as zero ("at most" 16 n ε times the largest):
+    A = diag(1, ..., 1, 16 D0 ε) has d0 = D0 - 1, and Z with singular values (1, ..., 1, 16 D0 ε)
+    (A = I, M = that diagonal, d0 = d2 = D0) has ζ_D0 = 0; one ulp above, the value is kept.
+    eigh and the SVD return these diagonal values exactly (asserted), so the boundary is hit."""
+    tol = 16 * D0 * EPS
+    for value, kept in ((tol, False), (np.nextafter(tol, 1.0), True)):
+        A = np.diag(np.r_[np.ones(D0 - 1), value])
+        assert np.linalg.eigh(A)[0][0] == value
+        assert llm.spectrum(A, np.eye(D0)).Phi.size == D0 - (not kept)
+        spec = llm.spectrum(np.eye(D0), A)
+        assert np.linalg.svd(spec.Z, compute_uv=False)[-1] == value
+        assert np.count_nonzero(spec.zeta) == D0 - (not kept)
+
+
+@pytest.mark.parametrize("D0", [1, 3])
+def test_moments_spectrum_and_global_minimum_raise_no_warning(D0):
+    """With every warning an error (a numpy deprecation today is an error in a later numpy), the
+    moments of a rank-deficient training set, their spectrum and the global minimum run through."""
+    rng = np.random.default_rng(D0)
+    X = rng.standard_normal((6, D0))
+    X[:, -1] = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A, M, residual = llm.moments(X, X[:, :1] ** 2)
+        assert llm.spectrum(A, M).Phi.size == max(D0 - 1, 1)
+        llm.global_minimum(A, M, 2, 0.5, residual=residual)
 
 
 def test_rank_rule_keeps_a_genuine_direction_of_cond_1e11():
@@ -269,6 +304,37 @@ def test_objective_with_a_residual_matches_the_training_set_loss():
     assert llm.objective(A, M, U, W, sigma, beta, eta_enc, eta_dec, residual=residual) == pytest.approx(total, rel=1e-12)
     default = ref.loss_and_grad({**params, "log_s": 0.0}, X, Y, beta, 1.0)[0]
     assert sum(llm.objective_terms(A, M, U, W, sigma, beta, residual=residual)) == pytest.approx(default, rel=1e-12)
+
+
+def test_sigma_star_at_the_default_variances_and_the_minimum_s_Sigma():
+    """eq. (19) by hand at the default η_enc = η_dec = 1 and β = 1: ζ = (3, 0.5) gives
+    σ* = (√β/ζ_1, η_enc) = (1/3, 1) (ζ_2² < β: collapsed). The global minimum's Sigma is
+    diag(σ*²) = diag(1/9, 1), and eq. (5) (objective_terms, its own formula) at U*, W* and the
+    σ read back from Sigma is the minimum's loss."""
+    assert llm.sigma_star([3.0, 0.5], 1.0) == pytest.approx([1 / 3, 1.0], rel=1e-15)
+    A, M = np.eye(2), np.diag([3.0, 0.5])
+    m = llm.global_minimum(A, M, 2, 1.0)
+    assert m.Sigma == pytest.approx(np.diag([1 / 9, 1.0]), rel=1e-15)
+    assert llm.objective(A, M, m.U, m.W, np.sqrt(np.diag(m.Sigma)), 1.0) == pytest.approx(m.loss, rel=1e-12)
+
+
+def test_tied_sigmas_serve_the_modes_in_latent_order():
+    """A fixed σ alternating 1, 2 over d1 = 40 latents, A = I, M = diag(ζ) with 40 distinct ζ,
+    all active at β = 0.1: the 20 latents of σ = 1 serve the 20 largest modes and those of
+    σ = 2 the rest (Proposition 2 corrected), each group in latent order (ties go to the lower
+    latent index, so that with Σ = η_enc² I latent i serves mode i). Read off U: F = ±I here,
+    so column j of U* = F Λ Π lies along row mode(j). (numpy's default argsort orders
+    these 40 ties differently.)"""
+    d1 = 40
+    A, M = np.eye(d1), np.diag(np.linspace(4.0, 2.0, d1))
+    m = llm.global_minimum(A, M, d1, 0.1, learnable_sigma=False, sigma=np.tile([1.0, 2.0], d1 // 2))
+    mode = np.empty(d1, dtype=int)
+    mode[0::2], mode[1::2] = np.arange(20), 20 + np.arange(20)
+    assert m.active.all()
+    assert np.argmax(np.abs(m.U), axis=0).tolist() == mode.tolist()
+    assert np.abs(m.U[mode, np.arange(d1)]) == pytest.approx(np.linalg.norm(m.U, axis=0), rel=1e-12)
+    default = llm.global_minimum(A, M, d1, 0.1, learnable_sigma=False)
+    assert np.argmax(np.abs(default.U), axis=0).tolist() == list(range(d1))
 
 
 def test_fixed_eta_dec_thresholds_and_classifier_at_eta_dec_2():
