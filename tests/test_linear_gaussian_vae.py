@@ -674,3 +674,61 @@ def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
     d = np.array([1e6, 1 + 3e-8, 1 + 2e-8, 1 + 1e-8, 1.0])
     d_reduced, V = _invariant_basis(d, np.eye(5), np.ones((1, 1, 5)), 1)
     assert list(d_reduced) == [1e6, 1 + 3e-8] and V.shape == (1, 5, 2)
+
+
+def test_both_stopping_rules_include_equality():
+    """||dB||_F <= tol and ||dSigma_w||_F <= tol (the printed rule, line 7/20 of Algorithm 1) and the
+    relative rule's <= fire at equality. n = m = 1, Sigma_y = 1, where one step is exact in binary:
+    from (B, Sigma_w) = (1/2, 1/4) at beta = 1, lambda = 1/2, Lemma 3.1 gives Sigma_z = 1/2, A = 1 and
+    Lemma 4.1 M = 3, Sigma_w' = 1/4, B' = 3/4, so ||dB|| = 1/4 = tol = tol max(1, |B'|) and
+    ||dSigma_w|| = 0; from (0, 1/2) the trivial point B' = 0, Sigma_w' = 1 is one step away, so
+    ||dSigma_w|| = 1/2 = tol = tol |Sigma_w'| and ||dB|| = 0. Both trials stop after that step."""
+    for B0, Sigma_w0, beta, lam, tol, (B1, Sigma_w1) in ((0.5, 0.25, 1.0, 0.5, 0.25, (0.75, 0.25)),
+                                                          (0.0, 0.5, 2.0, 0.0, 0.5, (0.0, 1.0))):
+        r = lgv.alternating(np.eye(1), beta, lam, B0=np.full((1, 1, 1), B0), Sigma_w0=np.full((1, 1, 1), Sigma_w0),
+                            tol=tol, max_iter=5)
+        assert (r.B[0, 0, 0], r.Sigma_w[0, 0, 0]) == (B1, Sigma_w1)
+        assert r.converged[0] and r.stationary[0] and r.printed_stop[0] == 1 and r.iterations[0] == 1, B0
+
+
+def test_a_step_that_overflows_only_the_encoder_gain_ends_the_trial_before_it():
+    """B' = Sigma_w' G' can overflow while Sigma_w' stays regular: in natural coordinates G' =
+    G (I + 2 lambda Sigma_z~) / beta is linear in G, Omega' = I + A^T M A quadratic, so a tiny start
+    underflows in Omega' and overflows in G'. With Sigma_y = I, B0 = 1e-295, beta = 1e-303, lambda = 1e300 (Omega' = I
+    exactly, G' = 2e308); and with Sigma_y = 1e-300 I, B0 = 2.85e5 I (m = 2), beta = 1e-303, where
+    Omega' = (1 + 8.1e13) I has trace above 1e14 = 1 / SIGMA_W_FLOOR but no eigenvalue above it. The
+    step is refused: not regular, 0 iterations, the start returned, no floating-point warning."""
+    import warnings
+
+    for Sigma_y, B0, beta, lam in ((np.eye(2), np.array([[[1e-295, 0.0]]]), 1e-303, 1e300),
+                                   (1e-300 * np.eye(2), 2.85e5 * np.eye(2)[None], 1e-303, 0.0)):
+        Sigma_w0 = np.eye(len(B0[0]))[None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = lgv.alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, max_iter=5)
+        assert not r.regular[0] and r.iterations[0] == 0 and not r.converged[0], lam
+        assert np.array_equal(r.B, B0) and np.array_equal(r.Sigma_w, Sigma_w0), lam
+
+
+def test_a_drift_stops_at_the_last_encoder_on_or_above_the_sigma_w_floor():
+    """beta = 1/2 < 1: Sigma_w halves at every step until lambda_min(Sigma_w) would fall below
+    SIGMA_W_FLOOR. The run returns the last encoder with lambda_min >= the floor, not regular; the
+    next block update (Lemmas 3.1 and 4.1 by decoder_update and encoder_update) falls below it. An
+    encoder exactly on the floor is still regular: from Sigma_w = I/4, B = diag(1/2, 0) at Sigma_y =
+    I, lambda = 0, one step gives Omega' = diag(1 + 2 / beta, 1) = diag(1e14, 1) for
+    beta = 2 / (1e14 - 1) (1 + 2 / beta is exactly 1e14 in float64), so Sigma_w' = diag(1e-14, 1)."""
+    from numerics.linear_gaussian_vae.algorithm import SIGMA_W_FLOOR
+
+    Sigma_y = np.diag([2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(1, 2, 1, np.random.default_rng(0))
+    r = lgv.alternating(Sigma_y, 0.5, B0=B0, Sigma_w0=Sigma_w0, max_iter=1_000)
+    assert not r.regular[0] and 0 < r.iterations[0] < 1_000
+    assert np.linalg.eigvalsh(r.Sigma_w[0])[0] >= SIGMA_W_FLOOR
+    _, Sigma_w_next = lgv.encoder_update(*lgv.decoder_update(r.B[0], r.Sigma_w[0], Sigma_y), 0.5)
+    assert np.linalg.eigvalsh(Sigma_w_next)[0] < SIGMA_W_FLOOR
+
+    beta = 2 / (1e14 - 1)
+    assert 1 + 2 / beta == 1e14
+    r = lgv.alternating(np.eye(2), beta, B0=np.diag([0.5, 0.0])[None], Sigma_w0=np.eye(2)[None] / 4, max_iter=1)
+    assert r.regular[0] and r.iterations[0] == 1
+    assert np.array_equal(r.Sigma_w[0], np.diag([SIGMA_W_FLOOR, 1.0]))
