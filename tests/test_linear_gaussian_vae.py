@@ -660,7 +660,7 @@ def test_lim_keeps_every_batch_axis():
 
 
 def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
-    """Eigenvalues within 1e-12 of the largest one are one eigenspace, whatever the scale: the
+    """Eigenvalues within 1e-12 of the largest one (bound included) are one eigenspace, whatever the scale: the
     Fig. 3 model's 45 noise eigenvalues (equal up to rounding) reduce to m = 10 directions at
     every scale, and 1 + k 1e-8 (k = 0..3) beside 1e6 are one space cut to m = 1, not four."""
     from numerics.linear_gaussian_vae.algorithm import _invariant_basis
@@ -674,6 +674,23 @@ def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
     d = np.array([1e6, 1 + 3e-8, 1 + 2e-8, 1 + 1e-8, 1.0])
     d_reduced, V = _invariant_basis(d, np.eye(5), np.ones((1, 1, 5)), 1)
     assert list(d_reduced) == [1e6, 1 + 3e-8] and V.shape == (1, 5, 2)
+    tie = 1e-12                     # 2e-12 - 1e-12 is exactly 1e-12 = rtol d_0: the bound is included
+    d_reduced, V = _invariant_basis(np.array([1.0, 2 * tie, tie]), np.eye(3), np.ones((1, 1, 3)), 1)
+    assert list(d_reduced) == [1.0, 2 * tie] and V.shape == (1, 3, 2)
+
+
+def test_a_double_eigenvalue_beside_a_simple_one_follows_the_printed_algorithm():
+    """Sigma_y = diag(2, 2, 1), m = 1: the double eigenvalue's plane is cut to the line of G0's row
+    in it (multiplicity 2 > m), the simple eigenvalue kept as it is; three steps of ``alternating``
+    equal three of Algorithm 1 as printed (n x n inverses, no reduction), relative Frobenius 1e-12."""
+    Sigma_y = np.diag([2.0, 2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(1, 3, 1, np.random.default_rng(5))
+    r = lgv.alternating(Sigma_y, 1.5, 1.0, B0=B0, Sigma_w0=Sigma_w0, tol=1e-300, max_iter=3)
+    assert r.iterations[0] == 3
+    _, B, _, Sigma_w, steps, _ = ref.alternating_literal(Sigma_y, 1.5, 1.0, B0[0], Sigma_w0[0], tol=0.0, max_iter=3)
+    assert steps == 3
+    for got, want in ((r.B[0], B), (r.Sigma_w[0], Sigma_w)):
+        assert np.linalg.norm(got - want) <= 1e-12 * np.linalg.norm(want)
 
 
 def test_both_stopping_rules_include_equality():

@@ -41,7 +41,8 @@ def _invariant_basis(d, U, G0, m, rtol=1e-12):
 
     An eigenspace of Sigma_y of multiplicity > m is cut down to the span of G0's rows in
     it: Sigma_z~ acts on its complement as d I and G never enters it, so the reduction is
-    exact. Returns (d_reduced, V).
+    exact. Eigenvalues (d descending) within rtol * d[0] of a group's first one, bound
+    included, count as one eigenspace. Returns (d_reduced, V).
     """
     trials = G0.shape[0]
     cols, values = [], []
