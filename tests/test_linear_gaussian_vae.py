@@ -480,7 +480,8 @@ def test_the_trivial_points_index_counts_modes_strictly_above_their_threshold():
 
 def test_alternating_defaults_flags_and_its_progress_bar(capsys):
     """lambda = 0 and one trial unless given; boolean flags and integer counts; silent unless
-    asked, and then a bar named after the cell that is cleared when the run ends."""
+    asked, and then a bar named after the cell that is cleared when the run ends, whose total is
+    the cap used without max_iter: 50 000, the signature's default (phase_diagram's too)."""
     _, _, Sigma_y = lgv.figure_model(n=6, s=2)
     r = lgv.alternating(Sigma_y, 2.0, m=2, seed=1)
     r0 = lgv.alternating(Sigma_y, 2.0, 0.0, m=2, seed=1, trials=1)
@@ -492,6 +493,7 @@ def test_alternating_defaults_flags_and_its_progress_bar(capsys):
     lgv.alternating(Sigma_y, 2.0, 0.5, m=2, seed=1, progress=True)
     bar = capsys.readouterr().err
     assert bar.startswith("\rAlgorithm 1 beta=2 lam=0.5:") and "\n" not in bar and bar.endswith("\r")
+    assert inspect.signature(lgv.alternating).parameters["max_iter"].default == 50_000 and "| 0/50000 " in bar
 
 
 def test_an_overflowing_run_warns_nothing_and_is_flagged():
