@@ -751,3 +751,22 @@ def test_a_drift_stops_at_the_last_encoder_on_or_above_the_sigma_w_floor():
     r = lgv.alternating(np.eye(2), beta, B0=np.diag([0.5, 0.0])[None], Sigma_w0=np.eye(2)[None] / 4, max_iter=1)
     assert r.regular[0] and r.iterations[0] == 1
     assert np.array_equal(r.Sigma_w[0], np.diag([SIGMA_W_FLOOR, 1.0]))
+
+
+def test_a_start_singular_in_float64_is_nan_and_leaves_the_other_trials_alone():
+    """Sigma_w0 = 1e-320 I is positive definite in float64 but its inverse overflows: that trial's
+    first step fails, it is not regular, and its returned decoder (Lemma 3.1 of a Sigma_w that is
+    not positive definite in float64) is NaN. The other two trials of the batch are, field by field
+    and flag by flag, the runs of each alone, and regular."""
+    Sigma_y = np.diag([3.0, 2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(2, 3, 3, np.random.default_rng(4))
+    Sigma_w0[1] = 1e-320 * np.eye(2)
+    together = lgv.alternating(Sigma_y, 2.0, 1.0, B0=B0, Sigma_w0=Sigma_w0)
+    assert list(together.regular) == [True, False, True] and together.iterations[1] == 0
+    assert np.all(np.isnan(together.A[1])) and np.all(np.isnan(together.Sigma_z[1]))
+    for i in (0, 2):
+        alone = lgv.alternating(Sigma_y, 2.0, 1.0, B0=B0[i:i + 1], Sigma_w0=Sigma_w0[i:i + 1])
+        for key in ("iterations", "converged", "stationary", "regular", "printed_stop"):
+            assert getattr(together, key)[i] == getattr(alone, key)[0], (key, i)
+        for key in ("A", "B", "Sigma_z", "Sigma_w"):
+            assert np.array_equal(getattr(together, key)[i], getattr(alone, key)[0]), (key, i)
