@@ -770,3 +770,28 @@ def test_a_start_singular_in_float64_is_nan_and_leaves_the_other_trials_alone():
             assert getattr(together, key)[i] == getattr(alone, key)[0], (key, i)
         for key in ("A", "B", "Sigma_z", "Sigma_w"):
             assert np.array_equal(getattr(together, key)[i], getattr(alone, key)[0]), (key, i)
+
+
+def test_the_decoder_of_an_encoder_noise_not_positive_definite_is_nan_without_warnings():
+    """``_decoder`` (Lemma 3.1 for a batch, used by Algorithm 1's final step) promises NaN for a
+    Sigma_w that is not positive definite in float64, quietly (warnings are errors here), and the
+    decoder of the other encoders of the batch. n = m = 1, Sigma_y = 2, B = 1/2: for Sigma_w = 1,
+    eq. (21)-(22) give Sigma_z = (1/2 + 1/4)^-1 = 4/3 and A = Sigma_z B / Sigma_w = 2/3; for
+    Sigma_w = -1 (its square root is NaN) and 0 (W^-1 = 1/0) both are NaN. With m = 2, Sigma_w =
+    diag(1, 0) and diag(1, -1) give NaN (0/0 in W^-1 = V diag(w^-1/2) V^T) next to Sigma_w = I."""
+    import warnings
+
+    from numerics.linear_gaussian_vae.model import _decoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A, Sigma_z = _decoder(np.full((3, 1, 1), 0.5), np.array([1.0, -1.0, 0.0]).reshape(3, 1, 1), np.array([[2.0]]))
+        assert A[0, 0, 0] == pytest.approx(2 / 3, rel=1e-14) and Sigma_z[0, 0, 0] == pytest.approx(4 / 3, rel=1e-14)
+        assert np.all(np.isnan(A[1:])) and np.all(np.isnan(Sigma_z[1:]))
+        B = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]])
+        A, Sigma_z = _decoder(np.stack([B] * 3), np.stack([np.eye(2), np.diag([1.0, 0.0]), np.diag([1.0, -1.0])]),
+                              np.eye(3))
+    Sigma_z_21 = np.linalg.inv(np.eye(3) + B.T @ B)                     # eq. (21) at Sigma_y = I, Sigma_w = I
+    assert np.linalg.norm(Sigma_z[0] - Sigma_z_21) <= 1e-14 * np.linalg.norm(Sigma_z_21)
+    assert np.linalg.norm(A[0] - Sigma_z_21 @ B.T) <= 1e-14 * np.linalg.norm(Sigma_z_21 @ B.T)   # eq. (22)
+    assert np.all(np.isnan(A[1:])) and np.all(np.isnan(Sigma_z[1:]))
