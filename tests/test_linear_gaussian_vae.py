@@ -795,3 +795,13 @@ def test_the_decoder_of_an_encoder_noise_not_positive_definite_is_nan_without_wa
     assert np.linalg.norm(Sigma_z[0] - Sigma_z_21) <= 1e-14 * np.linalg.norm(Sigma_z_21)
     assert np.linalg.norm(A[0] - Sigma_z_21 @ B.T) <= 1e-14 * np.linalg.norm(Sigma_z_21 @ B.T)   # eq. (22)
     assert np.all(np.isnan(A[1:])) and np.all(np.isnan(Sigma_z[1:]))
+
+
+def test_adams_first_step_adds_epsilon_to_the_root_mean_square():
+    """AdamW's first step is lr g / (|g| + eps) (m^ = g, v^ = g^2 after bias correction), eps = 1e-12.
+    Gradients of the size of eps make eps visible: at the start B = 0, Sigma_w = I, Sigma_z = Sigma_y
+    = c I with c = 1e12, eq. (23a) gives dL/dA = A / c, so A moves by lr A / (|A| + 1) (c eps = 1)."""
+    c, lr, seed = 1e12, 0.1, 3
+    r = lgv.adam(c * np.eye(2), 1.0, B0=np.zeros((1, 1, 2)), Sigma_w0=np.eye(1)[None], seed=seed, steps=1, lr=lr)
+    A0 = np.random.default_rng(seed).standard_normal((1, 2, 1))[0]        # adam's draw for A (m = 1)
+    assert r.A[0] == pytest.approx(A0 - lr * A0 / (np.abs(A0) + 1), rel=1e-10)
