@@ -480,7 +480,8 @@ def test_the_trivial_points_index_counts_modes_strictly_above_their_threshold():
 
 def test_alternating_defaults_flags_and_its_progress_bar(capsys):
     """lambda = 0 and one trial unless given; boolean flags and integer counts; silent unless
-    asked, and then a bar named after the cell that is cleared when the run ends."""
+    asked, and then a bar named after the cell that is cleared when the run ends, whose total is
+    the cap used without max_iter: 50 000, the signature's default (phase_diagram's too)."""
     _, _, Sigma_y = lgv.figure_model(n=6, s=2)
     r = lgv.alternating(Sigma_y, 2.0, m=2, seed=1)
     r0 = lgv.alternating(Sigma_y, 2.0, 0.0, m=2, seed=1, trials=1)
@@ -492,6 +493,7 @@ def test_alternating_defaults_flags_and_its_progress_bar(capsys):
     lgv.alternating(Sigma_y, 2.0, 0.5, m=2, seed=1, progress=True)
     bar = capsys.readouterr().err
     assert bar.startswith("\rAlgorithm 1 beta=2 lam=0.5:") and "\n" not in bar and bar.endswith("\r")
+    assert inspect.signature(lgv.alternating).parameters["max_iter"].default == 50_000 and "| 0/50000 " in bar
 
 
 def test_an_overflowing_run_warns_nothing_and_is_flagged():
@@ -660,7 +662,7 @@ def test_lim_keeps_every_batch_axis():
 
 
 def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
-    """Eigenvalues within 1e-12 of the largest one are one eigenspace, whatever the scale: the
+    """Eigenvalues within 1e-12 of the largest one (bound included) are one eigenspace, whatever the scale: the
     Fig. 3 model's 45 noise eigenvalues (equal up to rounding) reduce to m = 10 directions at
     every scale, and 1 + k 1e-8 (k = 0..3) beside 1e6 are one space cut to m = 1, not four."""
     from numerics.linear_gaussian_vae.algorithm import _invariant_basis
@@ -674,3 +676,132 @@ def test_the_invariant_basis_groups_eigenvalues_relative_to_the_largest():
     d = np.array([1e6, 1 + 3e-8, 1 + 2e-8, 1 + 1e-8, 1.0])
     d_reduced, V = _invariant_basis(d, np.eye(5), np.ones((1, 1, 5)), 1)
     assert list(d_reduced) == [1e6, 1 + 3e-8] and V.shape == (1, 5, 2)
+    tie = 1e-12                     # 2e-12 - 1e-12 is exactly 1e-12 = rtol d_0: the bound is included
+    d_reduced, V = _invariant_basis(np.array([1.0, 2 * tie, tie]), np.eye(3), np.ones((1, 1, 3)), 1)
+    assert list(d_reduced) == [1.0, 2 * tie] and V.shape == (1, 3, 2)
+
+
+def test_a_double_eigenvalue_beside_a_simple_one_follows_the_printed_algorithm():
+    """Sigma_y = diag(2, 2, 1), m = 1: the double eigenvalue's plane is cut to the line of G0's row
+    in it (multiplicity 2 > m), the simple eigenvalue kept as it is; three steps of ``alternating``
+    equal three of Algorithm 1 as printed (n x n inverses, no reduction), relative Frobenius 1e-12."""
+    Sigma_y = np.diag([2.0, 2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(1, 3, 1, np.random.default_rng(5))
+    r = lgv.alternating(Sigma_y, 1.5, 1.0, B0=B0, Sigma_w0=Sigma_w0, tol=1e-300, max_iter=3)
+    assert r.iterations[0] == 3
+    _, B, _, Sigma_w, steps, _ = ref.alternating_literal(Sigma_y, 1.5, 1.0, B0[0], Sigma_w0[0], tol=0.0, max_iter=3)
+    assert steps == 3
+    for got, want in ((r.B[0], B), (r.Sigma_w[0], Sigma_w)):
+        assert np.linalg.norm(got - want) <= 1e-12 * np.linalg.norm(want)
+
+
+def test_both_stopping_rules_include_equality():
+    """||dB||_F <= tol and ||dSigma_w||_F <= tol (the printed rule, line 7/20 of Algorithm 1) and the
+    relative rule's <= fire at equality. n = m = 1, Sigma_y = 1, where one step is exact in binary:
+    from (B, Sigma_w) = (1/2, 1/4) at beta = 1, lambda = 1/2, Lemma 3.1 gives Sigma_z = 1/2, A = 1 and
+    Lemma 4.1 M = 3, Sigma_w' = 1/4, B' = 3/4, so ||dB|| = 1/4 = tol = tol max(1, |B'|) and
+    ||dSigma_w|| = 0; from (0, 1/2) the trivial point B' = 0, Sigma_w' = 1 is one step away, so
+    ||dSigma_w|| = 1/2 = tol = tol |Sigma_w'| and ||dB|| = 0. Both trials stop after that step."""
+    for B0, Sigma_w0, beta, lam, tol, (B1, Sigma_w1) in ((0.5, 0.25, 1.0, 0.5, 0.25, (0.75, 0.25)),
+                                                          (0.0, 0.5, 2.0, 0.0, 0.5, (0.0, 1.0))):
+        r = lgv.alternating(np.eye(1), beta, lam, B0=np.full((1, 1, 1), B0), Sigma_w0=np.full((1, 1, 1), Sigma_w0),
+                            tol=tol, max_iter=5)
+        assert (r.B[0, 0, 0], r.Sigma_w[0, 0, 0]) == (B1, Sigma_w1)
+        assert r.converged[0] and r.stationary[0] and r.printed_stop[0] == 1 and r.iterations[0] == 1, B0
+
+
+def test_a_step_that_overflows_only_the_encoder_gain_ends_the_trial_before_it():
+    """B' = Sigma_w' G' can overflow while Sigma_w' stays regular: in natural coordinates G' =
+    G (I + 2 lambda Sigma_z~) / beta is linear in G, Omega' = I + A^T M A quadratic, so a tiny start
+    underflows in Omega' and overflows in G'. With Sigma_y = I, B0 = 1e-295, beta = 1e-303, lambda = 1e300 (Omega' = I
+    exactly, G' = 2e308); and with Sigma_y = 1e-300 I, B0 = 2.85e5 I (m = 2), beta = 1e-303, where
+    Omega' = (1 + 8.1e13) I has trace above 1e14 = 1 / SIGMA_W_FLOOR but no eigenvalue above it. The
+    step is refused: not regular, 0 iterations, the start returned, no floating-point warning."""
+    import warnings
+
+    for Sigma_y, B0, beta, lam in ((np.eye(2), np.array([[[1e-295, 0.0]]]), 1e-303, 1e300),
+                                   (1e-300 * np.eye(2), 2.85e5 * np.eye(2)[None], 1e-303, 0.0)):
+        Sigma_w0 = np.eye(len(B0[0]))[None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = lgv.alternating(Sigma_y, beta, lam, B0=B0, Sigma_w0=Sigma_w0, max_iter=5)
+        assert not r.regular[0] and r.iterations[0] == 0 and not r.converged[0], lam
+        assert np.array_equal(r.B, B0) and np.array_equal(r.Sigma_w, Sigma_w0), lam
+
+
+def test_a_drift_stops_at_the_last_encoder_on_or_above_the_sigma_w_floor():
+    """beta = 1/2 < 1: Sigma_w halves at every step until lambda_min(Sigma_w) would fall below
+    SIGMA_W_FLOOR. The run returns the last encoder with lambda_min >= the floor, not regular; the
+    next block update (Lemmas 3.1 and 4.1 by decoder_update and encoder_update) falls below it. An
+    encoder exactly on the floor is still regular: from Sigma_w = I/4, B = diag(1/2, 0) at Sigma_y =
+    I, lambda = 0, one step gives Omega' = diag(1 + 2 / beta, 1) = diag(1e14, 1) for
+    beta = 2 / (1e14 - 1) (1 + 2 / beta is exactly 1e14 in float64), so Sigma_w' = diag(1e-14, 1)."""
+    from numerics.linear_gaussian_vae.algorithm import SIGMA_W_FLOOR
+
+    Sigma_y = np.diag([2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(1, 2, 1, np.random.default_rng(0))
+    r = lgv.alternating(Sigma_y, 0.5, B0=B0, Sigma_w0=Sigma_w0, max_iter=1_000)
+    assert not r.regular[0] and 0 < r.iterations[0] < 1_000
+    assert np.linalg.eigvalsh(r.Sigma_w[0])[0] >= SIGMA_W_FLOOR
+    _, Sigma_w_next = lgv.encoder_update(*lgv.decoder_update(r.B[0], r.Sigma_w[0], Sigma_y), 0.5)
+    assert np.linalg.eigvalsh(Sigma_w_next)[0] < SIGMA_W_FLOOR
+
+    beta = 2 / (1e14 - 1)
+    assert 1 + 2 / beta == 1e14
+    r = lgv.alternating(np.eye(2), beta, B0=np.diag([0.5, 0.0])[None], Sigma_w0=np.eye(2)[None] / 4, max_iter=1)
+    assert r.regular[0] and r.iterations[0] == 1
+    assert np.array_equal(r.Sigma_w[0], np.diag([SIGMA_W_FLOOR, 1.0]))
+
+
+def test_a_start_singular_in_float64_is_nan_and_leaves_the_other_trials_alone():
+    """Sigma_w0 = 1e-320 I is positive definite in float64 but its inverse overflows: that trial's
+    first step fails, it is not regular, and its returned decoder (Lemma 3.1 of a Sigma_w that is
+    not positive definite in float64) is NaN. The other two trials of the batch are, field by field
+    and flag by flag, the runs of each alone, and regular."""
+    Sigma_y = np.diag([3.0, 2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(2, 3, 3, np.random.default_rng(4))
+    Sigma_w0[1] = 1e-320 * np.eye(2)
+    together = lgv.alternating(Sigma_y, 2.0, 1.0, B0=B0, Sigma_w0=Sigma_w0)
+    assert list(together.regular) == [True, False, True] and together.iterations[1] == 0
+    assert np.all(np.isnan(together.A[1])) and np.all(np.isnan(together.Sigma_z[1]))
+    for i in (0, 2):
+        alone = lgv.alternating(Sigma_y, 2.0, 1.0, B0=B0[i:i + 1], Sigma_w0=Sigma_w0[i:i + 1])
+        for key in ("iterations", "converged", "stationary", "regular", "printed_stop"):
+            assert getattr(together, key)[i] == getattr(alone, key)[0], (key, i)
+        for key in ("A", "B", "Sigma_z", "Sigma_w"):
+            assert np.array_equal(getattr(together, key)[i], getattr(alone, key)[0]), (key, i)
+
+
+def test_the_decoder_of_an_encoder_noise_not_positive_definite_is_nan_without_warnings():
+    """``_decoder`` (Lemma 3.1 for a batch, used by Algorithm 1's final step) promises NaN for a
+    Sigma_w that is not positive definite in float64, quietly (warnings are errors here), and the
+    decoder of the other encoders of the batch. n = m = 1, Sigma_y = 2, B = 1/2: for Sigma_w = 1,
+    eq. (21)-(22) give Sigma_z = (1/2 + 1/4)^-1 = 4/3 and A = Sigma_z B / Sigma_w = 2/3; for
+    Sigma_w = -1 (its square root is NaN) and 0 (W^-1 = 1/0) both are NaN. With m = 2, Sigma_w =
+    diag(1, 0) and diag(1, -1) give NaN (0/0 in W^-1 = V diag(w^-1/2) V^T) next to Sigma_w = I."""
+    import warnings
+
+    from numerics.linear_gaussian_vae.model import _decoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A, Sigma_z = _decoder(np.full((3, 1, 1), 0.5), np.array([1.0, -1.0, 0.0]).reshape(3, 1, 1), np.array([[2.0]]))
+        assert A[0, 0, 0] == pytest.approx(2 / 3, rel=1e-14) and Sigma_z[0, 0, 0] == pytest.approx(4 / 3, rel=1e-14)
+        assert np.all(np.isnan(A[1:])) and np.all(np.isnan(Sigma_z[1:]))
+        B = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]])
+        A, Sigma_z = _decoder(np.stack([B] * 3), np.stack([np.eye(2), np.diag([1.0, 0.0]), np.diag([1.0, -1.0])]),
+                              np.eye(3))
+    Sigma_z_21 = np.linalg.inv(np.eye(3) + B.T @ B)                     # eq. (21) at Sigma_y = I, Sigma_w = I
+    assert np.linalg.norm(Sigma_z[0] - Sigma_z_21) <= 1e-14 * np.linalg.norm(Sigma_z_21)
+    assert np.linalg.norm(A[0] - Sigma_z_21 @ B.T) <= 1e-14 * np.linalg.norm(Sigma_z_21 @ B.T)   # eq. (22)
+    assert np.all(np.isnan(A[1:])) and np.all(np.isnan(Sigma_z[1:]))
+
+
+def test_adams_first_step_adds_epsilon_to_the_root_mean_square():
+    """AdamW's first step is lr g / (|g| + eps) (m^ = g, v^ = g^2 after bias correction), eps = 1e-12.
+    Gradients of the size of eps make eps visible: at the start B = 0, Sigma_w = I, Sigma_z = Sigma_y
+    = c I with c = 1e12, eq. (23a) gives dL/dA = A / c, so A moves by lr A / (|A| + 1) (c eps = 1)."""
+    c, lr, seed = 1e12, 0.1, 3
+    r = lgv.adam(c * np.eye(2), 1.0, B0=np.zeros((1, 1, 2)), Sigma_w0=np.eye(1)[None], seed=seed, steps=1, lr=lr)
+    A0 = np.random.default_rng(seed).standard_normal((1, 2, 1))[0]        # adam's draw for A (m = 1)
+    assert r.A[0] == pytest.approx(A0 - lr * A0 / (np.abs(A0) + 1), rel=1e-10)

@@ -195,3 +195,22 @@ def test_the_batched_solve_gives_nan_for_a_singular_system_and_solves_the_others
     assert x.shape == (3, 2, 3) and np.all(np.isnan(x[1]))
     assert np.array_equal(x[0], np.full((2, 3), 0.5)) and np.allclose(a[2] @ x[2], b[2], rtol=0, atol=1e-15)
     assert np.array_equal(algorithm._solve(a[[0, 2]], b[[0, 2]]), np.linalg.solve(a[[0, 2]], b[[0, 2]]))
+
+
+def test_a_start_singular_in_float64_is_flagged_in_its_own_trial_only():
+    """A trial whose Sigma_w0 = 1e-320 I has an inverse that overflows: both engines stop it at
+    its first step as not regular with a NaN decoder; the other trials of each cell are regular
+    (or not) exactly as in the NumPy path, with finite parameters."""
+    pytest.importorskip("numba")
+    Sigma_y = np.diag([3.0, 2.0, 1.0])
+    B0, Sigma_w0 = lgv.random_initialisation(2, 3, 3, np.random.default_rng(4))
+    Sigma_w0[1] = 1e-320 * np.eye(2)
+    cells, caps = [(2.0, 1.0), (1.5, 0.0)], [1000, 1000]
+    fast = lgv.alternating_grid(Sigma_y, cells, B0=B0, Sigma_w0=Sigma_w0, max_iter=caps, engine="numba")
+    ref = lgv.alternating_grid(Sigma_y, cells, B0=B0, Sigma_w0=Sigma_w0, max_iter=caps, engine="numpy")
+    for cell, f, r in zip(cells, fast, ref):
+        assert list(r.regular) == [True, False, True], cell
+        for key in ("converged", "stationary", "regular", "iterations"):
+            np.testing.assert_array_equal(getattr(f, key), getattr(r, key), err_msg=f"{key} at {cell}")
+        for result in (f, r):
+            assert np.all(np.isnan(result.A[1])) and np.all(np.isfinite(result.A[[0, 2]])), cell

@@ -41,7 +41,8 @@ def _invariant_basis(d, U, G0, m, rtol=1e-12):
 
     An eigenspace of Sigma_y of multiplicity > m is cut down to the span of G0's rows in
     it: Sigma_z~ acts on its complement as d I and G never enters it, so the reduction is
-    exact. Returns (d_reduced, V).
+    exact. Eigenvalues (d descending) within rtol * d[0] of a group's first one, bound
+    included, count as one eigenspace. Returns (d_reduced, V).
     """
     trials = G0.shape[0]
     cols, values = [], []
@@ -161,7 +162,7 @@ def alternating(Sigma_y, beta, lam=0.0, *, m=None, trials=1, seed=None, B0=None,
                 break
 
     A, B, Sigma_z, Sigma_w = _finish(G, Omega, V, Sigma_y)
-    regular &= np.all(np.isfinite(Sigma_z), axis=(1, 2)) & np.all(np.isfinite(A), axis=(1, 2))
+    regular &= np.all(np.isfinite(A), axis=(1, 2))                 # A is NaN exactly where Sigma_z is
     return AlternatingResult(A, B, Sigma_z, Sigma_w, converged, printed_stop, stationary, regular,
                              iterations, np.array(history), B0, Sigma_w0)
 
@@ -194,7 +195,13 @@ def _prepare(Sigma_y, m, trials, seed, B0, Sigma_w0):
 
 
 def _finish(G, Omega, V, Sigma_y):
-    """(A, B, Sigma_z, Sigma_w) from final natural coordinates; the decoder is Lemma 3.1's of (B, Sigma_w)."""
+    """(A, B, Sigma_z, Sigma_w) from final natural coordinates; the decoder is Lemma 3.1's of (B, Sigma_w).
+
+    A trial's A and Sigma_z are NaN together (``_decoder``'s C = W^-1 B L not finite: this Sigma_w
+    is not positive definite in float64, as for a start whose Sigma_w0^-1 overflows) and finite
+    otherwise (Sigma_z <= Sigma_y; ||A|| <= ||Sigma_y||^1/2 lambda_min(Sigma_w)^-1/2 / 2 < 1e308
+    when Omega is finite), so the callers' ``isfinite(A)`` is the check for both.
+    """
     Sigma_w = np.linalg.inv(Omega)
     Sigma_w = (Sigma_w + np.swapaxes(Sigma_w, -1, -2)) / 2
     B = Sigma_w @ (G @ np.swapaxes(V, -1, -2))                      # back to y coordinates
@@ -243,7 +250,7 @@ def alternating_grid(Sigma_y, cells, *, B0, Sigma_w0, tol=1e-6, max_iter, engine
     results = []
     for c in range(len(cells)):          # cell by cell: one batch of all cells' n x n decoders falls out of cache
         A, B, Sigma_z, Sigma_w = _finish(G[c], Omega[c], V, Sigma_y)
-        regular[c] &= np.all(np.isfinite(Sigma_z), axis=(1, 2)) & np.all(np.isfinite(A), axis=(1, 2))
+        regular[c] &= np.all(np.isfinite(A), axis=(1, 2))
         results.append(AlternatingResult(A, B, Sigma_z, Sigma_w, converged[c], printed_stop[c], stationary[c],
                                          regular[c], iterations[c], np.empty((0, len(B)), dtype=np.float32),
                                          B0, Sigma_w0))

@@ -62,8 +62,8 @@ def terms(A, B, Sigma_z, Sigma_w, Sigma_y, *, dps: int | None = None):
     so iterates with eigenvalues below float64's resolution can be evaluated).
     """
     raw = (A, B, Sigma_z, Sigma_w, Sigma_y)
-    names = ("A", "B", "Sigma_z", "Sigma_w", "Sigma_y")
-    definite = [k for k, a in zip(names, raw) if not (dps is not None and isinstance(a, mp.matrix))]
+    definite = [k for k, a in zip(("Sigma_z", "Sigma_w", "Sigma_y"), (Sigma_z, Sigma_w, Sigma_y))
+                if not (dps is not None and isinstance(a, mp.matrix))]
     args = _check_parameters(*(precision.to_np(a) if isinstance(a, mp.matrix) else a for a in raw),
                              definite=definite)
     if dps is None:
@@ -155,7 +155,7 @@ def _decoder(B, Sigma_w, Sigma_y):
     QT = np.full(C.shape[:-2] + C.shape[-1:] * 2, np.nan)
     P[good], s[good], QT[good] = np.linalg.svd(C[good])
     k = s.shape[-1]
-    weights = np.ones(s.shape[:-1] + (L.shape[-1],))
+    weights = np.ones(s.shape[:-1] + d.shape)
     weights[..., :k] = 1 / (1 + s**2)
     F = L @ T(QT)
     Sigma_z = (F * weights[..., None, :]) @ T(F)
