@@ -37,7 +37,7 @@ def spd(name: str, value, n: int | None = None, *, rtol: float = 1e-10,
     asym = np.max(np.abs(arr - arr.T)) / scale
     if asym > rtol:
         raise ValueError(f"{name} must be symmetric; max |X - X^T| / max |X| = {asym:.3g}")
-    arr = (arr + arr.T) / 2
+    arr = arr / 2 + arr.T / 2                 # exactly symmetric, and no overflow near the float64 maximum
     eig = np.linalg.eigvalsh(arr)
     if eig[0] <= 0:
         raise ValueError(f"{name} must be symmetric positive definite; smallest eigenvalue is {eig[0]:.3g}")
@@ -109,7 +109,7 @@ def psd(name: str, value, n: int | None = None, *, rtol: float = 1e-10) -> np.nd
     asym = np.max(np.abs(arr - arr.T)) / scale
     if asym > rtol:
         raise ValueError(f"{name} must be symmetric; max |X - X^T| / max |X| = {asym:.3g}")
-    arr = (arr + arr.T) / 2
+    arr = arr / 2 + arr.T / 2                 # exactly symmetric, and no overflow near the float64 maximum
     eig = np.linalg.eigvalsh(arr)
     if eig[0] < -rtol * eig[-1] * arr.shape[0]:
         raise ValueError(f"{name} must be positive semidefinite; smallest eigenvalue is {eig[0]:.3g}")

@@ -108,3 +108,13 @@ def test_relative_tolerances_at_their_exact_boundaries():
 
 def test_the_condition_bound_uses_the_largest_eigenvalue():
     refused("S has condition number 1e+03 > 100", v.spd, "S", np.diag([1.0, 2.0, 1000.0]), max_cond=100)
+
+
+def test_symmetrising_keeps_entries_near_the_float64_maximum():
+    """(X + X^T) / 2 overflowed: a 1e308 covariance passed validation and came back as inf."""
+    huge = np.array([[1e308, 0.0], [0.0, 1.0]])
+    for check in (v.spd, v.psd):
+        out = check("S", huge)
+        assert np.array_equal(out, huge) and np.array_equal(out, out.T)
+    near = np.array([[2.0, 1.0 + 1e-13], [1.0, 2.0]])        # symmetrised, and exactly so
+    assert np.array_equal(v.spd("S", near), v.spd("S", near).T)
