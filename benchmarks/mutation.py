@@ -205,6 +205,9 @@ def run_group(modules: list[str], max_children: int, retest: list[str], function
         raise SystemExit(f"mutmut failed on {', '.join(modules)} (exit {code}); see {scratch / 'mutmut.log'}")
     cpu_s = sum(os.times()[2:4]) - sum(cpu[2:4])
     summary = json.loads((scratch / "summary.json").read_text())
+    empty = [m for m in modules if not summary[m]["status"]]
+    if empty:   # e.g. --survivors in a folder where mutmut never ran: keep the report's entry
+        raise SystemExit(f"no mutant of {', '.join(empty)} is recorded in {scratch}; run without --survivors first")
     shared = {"tests": tests, "functions": functions, "run_at": start.strftime("%Y-%m-%dT%H:%MZ"),
               **({"collected": True} if max_children == 0 else
                  {"wall_s": round((datetime.now(timezone.utc) - start).total_seconds()), "cpu_s": round(cpu_s)})}

@@ -109,3 +109,19 @@ def test_properties_that_optimise_per_example_do_not_shrink_by_default():
         assert Phase.shrink in s.examples(5, shrink=False).phases
     finally:
         settings.load_profile(current)
+
+
+def test_a_run_that_records_no_mutant_keeps_the_reports_entry(tmp_path, monkeypatch):
+    """A --survivors run in a folder where mutmut never ran loads no mutant: that must stop the
+    script, not replace the module's entry with an empty one (it once did, for optimum.py)."""
+    monkeypatch.setattr(mutation, "SCRATCH", tmp_path)
+
+    class Done:
+        returncode = 0
+
+    def fake_mutmut(cmd, cwd, **kwargs):
+        (Path(cwd) / "summary.json").write_text(json.dumps({"numerics/tchebycheff.py": {"status": {}, "diffs": {}}}))
+        return Done()
+    monkeypatch.setattr(mutation.subprocess, "run", fake_mutmut)
+    with pytest.raises(SystemExit, match="no mutant of numerics/tchebycheff.py is recorded"):
+        mutation.run_group(["numerics/tchebycheff.py"], 1, [], [], survivors_only=True)
