@@ -15,8 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
-from scipy.special import lambertw, logsumexp, xlogy
+from scipy.special import lambertw, logsumexp, roots_hermitenorm, xlogy
 
 from numerics import validation
 
@@ -533,8 +532,12 @@ def finite_data_information(mu, noise, weights=None, *, order: int = 64) -> Info
         Sampling standard deviations (σ^λ for the λ-VAE), > 0, broadcast to mu's shape.
     weights : array_like, optional
         N positive probabilities (normalised here); uniform by default.
-    order : int
-        Gauss-Hermite nodes per axis.
+    order : int, default 64
+        Gauss-Hermite nodes per axis. log q(z), the log of a Gaussian mixture, varies on the
+        scale of the spacing of the means, so the error falls slowly where the noise is small
+        against that spacing: for five 2-D means from N(0, I) with noise in (0.3, 1.5), ΔI was
+        off by 5e-5 relative at 64 and 3e-6 at 128 (against 300; up to 3e-4 at 64 in other
+        draws). The checks use 96-200; compare two orders where it matters.
 
     Returns
     -------
@@ -557,9 +560,9 @@ def finite_data_information(mu, noise, weights=None, *, order: int = 64) -> Info
     phi, index = np.unique(np.concatenate([mu, noise], axis=1), axis=0, return_inverse=True)
     p = np.bincount(index.ravel(), weights=weights / weights.sum())
     m, s = phi[:, :d], phi[:, d:]
-    nodes, w = hermegauss(order)
-    grid = np.stack(np.meshgrid(*[nodes] * d, indexing="ij"), axis=-1).reshape(-1, d)
-    grid_w = np.prod(np.stack(np.meshgrid(*[w / w.sum()] * d, indexing="ij"), axis=-1).reshape(-1, d), axis=1)
+    nodes, w = roots_hermitenorm(order)          # numpy's hermegauss overflows to NaN weights from ~380 nodes
+    idx = np.indices((order,) * d).reshape(d, order**d).T                # every tuple of node indices
+    grid, grid_w = nodes[idx], np.prod(w[idx] / w.sum(), axis=1)
     z = m[:, None, :] + s[:, None, :] * grid[None]                       # (K, G, d)
     u = (z[:, :, None, :] - m[None, None]) / s[None, None]                # (K, G, K, d)
     log_joint = np.log(p) - 0.5 * np.sum(u * u + np.log(2.0 * np.pi * s * s), axis=-1)
