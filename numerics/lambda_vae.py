@@ -310,7 +310,6 @@ def kl_divergence(mu, sigma) -> np.ndarray:
 
 def _expm1_minus_identity(t):
     """e^t - 1 - t without cancellation (Taylor series for |t| < 1/2, error < 1e-14 relative)."""
-    t = np.asarray(t, dtype=float)
     series = np.zeros_like(t)
     for k in range(16, 1, -1):                 # Horner: t²(1/2! + t(1/3! + ... + t/16!))
         series = series * t + 1.0 / math.factorial(k)
