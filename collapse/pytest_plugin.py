@@ -76,6 +76,21 @@ def _restore_mpmath_precision():
     mpmath.mp.dps = dps
 
 
+MUTATION = os.environ.get("COLLAPSE_HYPOTHESIS_PROFILE") == "mutation"
+
+
+@pytest.fixture(autouse=MUTATION)
+def _fresh_derivation_caches():
+    """Under benchmarks/mutation.py every test starts with empty derivation caches: mutmut maps
+    each test to the functions it runs, and a cached derivation runs only for the first test
+    that asks for it, so the tests after it would never be tried on its mutants."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("derivations."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and not isinstance(value, type):
+                    value.cache_clear()
+
+
 def pytest_addoption(parser):
     parser.addoption("--claims-report", default=None, metavar="PATH",
                      help="write the outcome of every claim-marked test as JSON to PATH")
