@@ -31,9 +31,10 @@ mutmut does not mutate decorated functions. The derivations therefore cache by a
 prose) carry a ``# pragma: no mutate block``. Still unmutated: the four ``@nb.njit``
 functions of numerics/linear_gaussian_vae/kernel.py (the compiled kernel, held to the NumPy
 path at 1e-12 by its tests; uncompiled under mutmut it would run too slowly to test) and five
-``@property`` accessors (linear_latent_model, matrix_calculus). A cached function's body runs
-once per process, so mutmut maps it only to the first test that filled the cache: the run
-then tries fewer tests per mutant, which can only make a mutant survive, never kill one.
+``@property`` accessors (linear_latent_model, matrix_calculus). Under the ``mutation`` profile
+every test starts with empty derivation caches (collapse/pytest_plugin.py): mutmut maps each
+test to the functions it runs, and a cached derivation would otherwise run, and be mapped,
+only for the first test that asked for it.
 
 The derivations are run without tests/test_latex.py: its byte comparison of the generated
 LaTeX fails on any change of an expression, which says nothing about whether a numeric or
