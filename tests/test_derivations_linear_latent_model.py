@@ -44,3 +44,40 @@ def test_prop_5_two_point_jensen_gap_is_the_log_of_the_mean_over_the_mean_of_the
         assert float(gap.xreplace({s["q_1"]: q[0], s["q_2"]: q[1]})) == pytest.approx(definition, rel=1e-12, abs=1e-15)
         assert definition > 0
     assert ddv["jensen_gap_at_equal"] == 0
+
+
+def test_prop_3_inactive_branch_and_its_condition_against_numerics():
+    """σ* on the inactive branch (eq. 99) is numerics' σ* below the threshold, the active branch
+    (eq. 96) above it, and the sign of eq. (97)'s condition is the side of ζ² = β η_dec², at
+    random points; the minimum of an active mode (eq. 43) is the minimum over σ found numerically."""
+    from scipy.optimize import minimize_scalar
+
+    from numerics import linear_latent_model as llm
+
+    sig = der.sigma_problem()
+    args = (der.zeta, der.beta, der.eta_enc, der.eta_dec)
+    active, inactive, condition, minimum = (sp.lambdify(args, sig[key]) for key in
+                                            ("sigma_active", "sigma_inactive", "condition", "minimum"))
+    loss = sp.lambdify((der.sigma, *args), sig["active"])
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        beta, ee, ed = np.exp(rng.normal(0, 0.7, 3))
+        for zeta in (np.sqrt(beta) * ed * np.exp(rng.uniform(0.05, 1.5)), np.sqrt(beta) * ed * np.exp(-rng.uniform(0.05, 1.5))):
+            above = zeta**2 > beta * ed**2
+            assert (condition(zeta, beta, ee, ed) > 0) == above
+            root_k = np.sqrt(beta) * ed / ee                                  # √k, k = β η_dec²/η_enc²
+            assert condition(zeta, beta, ee, ed) == pytest.approx(
+                (zeta / root_k - np.sqrt(beta) * ed * ee / zeta) * zeta / root_k, rel=1e-12)   # eq. (97)'s product
+            derived = active(zeta, beta, ee, ed) if above else inactive(zeta, beta, ee, ed)
+            assert derived == pytest.approx(llm.sigma_star(zeta, beta, ee, ed), rel=1e-12)
+            if above:
+                best = minimize_scalar(lambda x: loss(x, zeta, beta, ee, ed), bounds=(1e-6, zeta * ee / np.sqrt(beta) / ed),
+                                       method="bounded", options={"xatol": 1e-12})
+                assert minimum(zeta, beta, ee, ed) == pytest.approx(best.fun, rel=1e-8, abs=1e-10)
+
+
+def test_the_split_into_l_mean_and_l_var_adds_up_and_l_var_is_free_of_the_mean():
+    """Eq. (5): β KL = ℓ_mean + ℓ_var, with ℓ_mean ∝ m² and ℓ_var not depending on m."""
+    obj = der.objective_per_coordinate()
+    assert sp.simplify(obj["l_mean"] + obj["l_var"] - obj["beta_kl"]) == 0
+    assert sp.diff(obj["l_var"], der.m) == 0 and obj["l_var"] != 0
